@@ -1,0 +1,146 @@
+/**
+ * The access module's public contract: requests, grants, and the service the API (and later the gateway) calls.
+ * A request becomes a grant when it activates; the grant keeps the request's id.
+ */
+import type { Principal } from '../identity/principal.js';
+import type { ApprovalRequirement, Reason } from '../policy/types.js';
+
+export type RequestStatus =
+  'pending' | 'active' | 'expired' | 'revoked' | 'denied' | 'cancelled' | 'timed-out';
+
+/** What a requester submits. Everything else (status, approvers, times) is phigate's to set. */
+export interface NewRequest {
+  readonly resource: string;
+  readonly role: string;
+  /** `30m`, `2h`, `1h30m` or ISO 8601 (`PT45M`); omitted: the role's default. */
+  readonly duration?: string | undefined;
+  /** HL7 v3 purpose-of-use code. */
+  readonly purpose: string;
+  readonly justification: string;
+  readonly ticket?: string | undefined;
+  readonly patientIds?: readonly string[] | undefined;
+}
+
+export interface ApprovalView {
+  readonly approverId: string;
+  readonly approverName: string;
+  readonly verdict: 'approve' | 'deny';
+  readonly comment: string | undefined;
+  readonly at: Date;
+  /** False when the approval was given for a different scope than the request has now (it does not count). */
+  readonly valid: boolean;
+}
+
+export interface AccessRequestView {
+  readonly id: string;
+  readonly status: RequestStatus;
+  readonly requester: { readonly id: string; readonly displayName: string };
+  readonly resource: string;
+  readonly role: string;
+  readonly durationMs: number;
+  readonly purpose: string;
+  readonly justification: string;
+  readonly ticket: string | undefined;
+  readonly patientIds: readonly string[];
+  readonly emergency: boolean;
+  readonly policyHash: string;
+  readonly scopeHash: string;
+  readonly decision: { readonly outcome: string; readonly reasons: readonly Reason[] };
+  readonly requirement: ApprovalRequirement | undefined;
+  readonly approvals: readonly ApprovalView[];
+  readonly createdAt: Date;
+  readonly pendingUntil: Date | undefined;
+  readonly decidedAt: Date | undefined;
+  readonly activatedAt: Date | undefined;
+  readonly expiresAt: Date | undefined;
+  readonly endedAt: Date | undefined;
+  readonly endReason: string | undefined;
+  readonly endedBy: string | undefined;
+}
+
+export interface ListFilter {
+  /** `mine`: my requests; `approvable`: ones I may approve; `all`: auditors and admins only. */
+  readonly scope?: 'mine' | 'approvable' | 'all';
+  readonly status?: readonly RequestStatus[];
+  readonly limit?: number;
+  /** Opaque cursor from a previous page. */
+  readonly cursor?: string;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly nextCursor: string | undefined;
+}
+
+export interface MutationOptions {
+  /** Same key + same body → the first answer again; same key + another body → conflict. */
+  readonly idempotencyKey?: string | undefined;
+  /** Client network address, recorded in the audit event ("how"). */
+  readonly clientAddress?: string | undefined;
+}
+
+export interface MutationResult {
+  readonly request: AccessRequestView;
+  /** True when this answer is a replay of an earlier one with the same idempotency key. */
+  readonly replayed: boolean;
+}
+
+export interface RoleView {
+  readonly name: string;
+  readonly description: string;
+  readonly resource: string;
+  readonly defaultDurationMs: number;
+  readonly maxDurationMs: number;
+  readonly purposes: readonly string[];
+  readonly emergency: boolean;
+  readonly patientScope: 'required' | 'optional' | 'none';
+  readonly approval: ApprovalRequirement | undefined;
+}
+
+export interface AccessService {
+  createRequest(principal: Principal, input: NewRequest, options?: MutationOptions): Promise<MutationResult>;
+  getRequest(principal: Principal, id: string): Promise<AccessRequestView>;
+  listRequests(principal: Principal, filter?: ListFilter): Promise<Page<AccessRequestView>>;
+  approve(
+    principal: Principal,
+    id: string,
+    comment?: string,
+    options?: MutationOptions,
+  ): Promise<MutationResult>;
+  deny(
+    principal: Principal,
+    id: string,
+    comment?: string,
+    options?: MutationOptions,
+  ): Promise<MutationResult>;
+  cancel(principal: Principal, id: string, options?: MutationOptions): Promise<MutationResult>;
+  /** Grants are requests that have activated (active, expired, revoked). */
+  listGrants(principal: Principal, filter?: ListFilter): Promise<Page<AccessRequestView>>;
+  revoke(
+    principal: Principal,
+    id: string,
+    reason?: string,
+    options?: MutationOptions,
+  ): Promise<MutationResult>;
+  rolesFor(principal: Principal): readonly RoleView[];
+}
+
+/** Published after commit, in-process and to other replicas (PostgreSQL LISTEN/NOTIFY). */
+export interface GrantEvent {
+  readonly type: 'grant.activated' | 'grant.expired' | 'grant.revoked';
+  readonly grantId: string;
+  readonly requesterId: string;
+  readonly resource: string;
+  readonly role: string;
+  readonly activatedAt: string;
+  readonly expiresAt: string;
+  /** When the grant ended (expired/revoked events). */
+  readonly endedAt?: string;
+  readonly emergency: boolean;
+}
+
+export interface GrantEventBus {
+  publish(event: GrantEvent): void;
+  /** Returns an unsubscribe function. Handlers must not throw; errors are logged and swallowed. */
+  subscribe(handler: (event: GrantEvent) => void): () => void;
+}

@@ -1,0 +1,29 @@
+/**
+ * The authenticated person behind a request: an OIDC subject at an issuer. `id` is the one unique user id
+ * (45 CFR 164.312(a)(2)(i)) used everywhere phigate records who did something.
+ */
+export interface MfaEvidence {
+  /** True when the token's `amr`/`acr` show a multi-factor login accepted by the issuer's configuration. */
+  readonly satisfied: boolean;
+  readonly amr: readonly string[];
+  readonly acr: string | undefined;
+}
+
+export interface Principal {
+  /** `issuer#subject`: unique across issuers, stable across display-name and e-mail changes. */
+  readonly id: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly displayName: string;
+  readonly email: string | undefined;
+  /** Group names from the configured claim; the policy maps them to job functions. */
+  readonly groups: readonly string[];
+  readonly mfa: MfaEvidence;
+  /** The token's `jti`, recorded in audit events ("how"), never the token itself. */
+  readonly tokenId: string | undefined;
+  readonly tokenExpiresAt: Date;
+}
+
+export function principalId(issuer: string, subject: string): string {
+  return `${issuer}#${subject}`;
+}

@@ -1,0 +1,161 @@
+/**
+ * The policy's public contract: what the rest of phigate may ask of a compiled policy. The policy module is pure
+ * (no I/O, no clock reads, imports nothing from other phigate modules), so these types describe people and requests
+ * structurally; `identity`'s Principal satisfies `PrincipalFacts`.
+ */
+
+/** What the policy needs to know about a person. */
+export interface PrincipalFacts {
+  readonly id: string;
+  readonly groups: readonly string[];
+  readonly mfa: { readonly satisfied: boolean };
+}
+
+/** HL7 v3 ActReason purpose-of-use code, e.g. TREAT, ETREAT, BTG, HPAYMT, HOPERAT. */
+export type PurposeOfUse = string;
+
+export type Operation = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+
+export interface TableAccess {
+  /** Schema-qualified table name, e.g. `public.patients`. */
+  readonly table: string;
+  /** Columns the role may touch; `undefined` never happens: every column is listed explicitly (minimum necessary). */
+  readonly columns: readonly string[];
+  readonly operations: readonly Operation[];
+}
+
+export interface ResourceDefinition {
+  readonly name: string;
+  readonly kind: 'postgres';
+  readonly description: string;
+  /** Connection settings for the gateway and provisioner (no secrets here: those come from config or files). */
+  readonly connection: Readonly<Record<string, unknown>>;
+  /** Confidentiality (HL7: N, R, V) and sensitivity (ETH, PSY, HIV, …) labels. */
+  readonly labels: { readonly confidentiality: string | undefined; readonly sensitivity: readonly string[] };
+}
+
+export interface RoleDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly resource: string;
+  /** Groups whose members may request this role. */
+  readonly eligibleGroups: readonly string[];
+  readonly access: readonly TableAccess[];
+  readonly defaultDurationMs: number;
+  readonly maxDurationMs: number;
+  /** Cap on back-to-back grants of this role (extension is a new request; the chain never exceeds this). */
+  readonly cumulativeMaxMs: number;
+  readonly purposes: readonly PurposeOfUse[];
+  /** Break-glass: activates at once without approvers (purpose ETREAT or BTG), short maximum, mandatory review. */
+  readonly emergency: boolean;
+  /** Whether requests must, may or must not name patient ids. */
+  readonly patientScope: 'required' | 'optional' | 'none';
+  /** Name of the approval rule that governs non-emergency requests. */
+  readonly approvalRule: string;
+}
+
+export interface ApprovalRequirement {
+  /** Name of the rule, for display and audit. */
+  readonly rule: string;
+  /** Distinct approvers needed (per group when `fromEachGroup`). */
+  readonly count: number;
+  /** Approvers must belong to one of these groups (to each of them when `fromEachGroup`). */
+  readonly groups: readonly string[];
+  readonly fromEachGroup: boolean;
+  readonly requireMfa: boolean;
+}
+
+/** A request as the policy sees it (durations already parsed). */
+export interface RequestFacts {
+  readonly resource: string;
+  readonly role: string;
+  readonly durationMs: number;
+  readonly purpose: PurposeOfUse;
+  readonly justification: string;
+  readonly ticket: string | undefined;
+  readonly patientIds: readonly string[];
+}
+
+export interface DecisionInput {
+  readonly principal: PrincipalFacts;
+  readonly request: RequestFacts;
+  /** Decision time (business hours are evaluated in the policy's time zone). */
+  readonly now: Date;
+  /**
+   * Milliseconds already granted to this principal for this role and resource in an unbroken chain of grants that
+   * reaches `now` (active ones counted to their `expires_at`); the store computes it, the policy caps it.
+   */
+  readonly chainedMs: number;
+}
+
+export interface Reason {
+  /** Stable machine-readable code, e.g. `duration.over-max`, `role.not-eligible`, `auto-approve.matched`. */
+  readonly code: string;
+  readonly message: string;
+  /** Machine-readable facts, e.g. `{ limitMs: 7200000 }`. */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export type Decision =
+  | { readonly outcome: 'allow'; readonly mode: 'auto' | 'break-glass'; readonly reasons: readonly Reason[] }
+  | {
+      readonly outcome: 'needs-approval';
+      readonly requirement: ApprovalRequirement;
+      readonly reasons: readonly Reason[];
+    }
+  | { readonly outcome: 'deny'; readonly reasons: readonly Reason[] };
+
+/** An approval already given, as the policy needs to count it. */
+export interface GivenApproval {
+  readonly approverId: string;
+  readonly approverGroups: readonly string[];
+}
+
+export interface ApprovalProgress {
+  readonly satisfied: boolean;
+  /** Approver ids that counted (each person once). */
+  readonly counted: readonly string[];
+  /** Approvals still missing, per group when `fromEachGroup`, else under the key `*`. */
+  readonly missing: Readonly<Record<string, number>>;
+}
+
+export type ApproverCheck = { readonly ok: true } | { readonly ok: false; readonly reason: Reason };
+
+export interface CompiledPolicy {
+  /** SHA-256 (hex) of the source text: the policy version every request records. */
+  readonly hash: string;
+  readonly sourceName: string;
+  readonly source: string;
+  readonly resources: ReadonlyMap<string, ResourceDefinition>;
+  readonly roles: ReadonlyMap<string, RoleDefinition>;
+  /** How long a request may wait for approvers before it times out. */
+  readonly pendingTimeoutMs: number;
+
+  /** Pure: allow / needs-approval / deny with reasons. */
+  decide(input: DecisionInput): Decision;
+  /** Roles this person may request (GET /v1/roles). */
+  rolesFor(principal: PrincipalFacts): readonly RoleDefinition[];
+  /**
+   * May `approver` approve or deny a request by `requesterId` under `requirement`? Never the requester
+   * (separation of duties is not configurable), only members of the approver groups, MFA when required.
+   */
+  canApprove(approver: PrincipalFacts, requesterId: string, requirement: ApprovalRequirement): ApproverCheck;
+  /** Counts approvals against a requirement: one person counts once, the requester never. */
+  approvalProgress(
+    requirement: ApprovalRequirement,
+    requesterId: string,
+    approvals: readonly GivenApproval[],
+  ): ApprovalProgress;
+  isAdmin(principal: PrincipalFacts): boolean;
+  isAuditor(principal: PrincipalFacts): boolean;
+}
+
+export interface PolicyProblem {
+  readonly path: string;
+  readonly line: number | undefined;
+  readonly message: string;
+}
+
+export type CompileResult =
+  | { readonly ok: true; readonly policy: CompiledPolicy }
+  | { readonly ok: false; readonly problems: readonly PolicyProblem[] };

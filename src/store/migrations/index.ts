@@ -1,0 +1,10 @@
+/**
+ * Every migration, in order. Migrations are code in the package (not files found at run time), so a built phigate
+ * carries exactly the schema history it was tested with. Never edit a released migration; add the next one.
+ */
+import type { Migration } from 'kysely';
+import * as controlPlane from './0001-control-plane.js';
+
+export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001-control-plane': controlPlane,
+});

@@ -1,0 +1,115 @@
+/**
+ * Row types of phigate's own tables, as Kysely sees them. Migrations are the source of truth; keep these in step.
+ * Timestamps are read as `Date`; bigint columns are parsed to `number` by the pool (all our bigints are durations
+ * in milliseconds or counters far below 2^53).
+ */
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface PolicyVersionsTable {
+  hash: string;
+  source_name: string;
+  source: string;
+  first_loaded_at: Generated<Date>;
+}
+
+export type RequestStatus =
+  'pending' | 'active' | 'expired' | 'revoked' | 'denied' | 'cancelled' | 'timed-out';
+
+export interface AccessRequestsTable {
+  id: string;
+  requester_id: string;
+  requester: Json<unknown>;
+  resource: string;
+  role: string;
+  duration_ms: number;
+  purpose: string;
+  justification: string;
+  ticket: string | null;
+  patient_ids: Json<string[]>;
+  scope_hash: string;
+  policy_hash: string;
+  decision: Json<unknown>;
+  emergency: boolean;
+  status: RequestStatus;
+  created_at: Timestamp;
+  pending_until: Timestamp | null;
+  decided_at: Timestamp | null;
+  activated_at: Timestamp | null;
+  expires_at: Timestamp | null;
+  ended_at: Timestamp | null;
+  end_reason: string | null;
+  ended_by: string | null;
+}
+
+export interface ApprovalsTable {
+  request_id: string;
+  approver_id: string;
+  approver: Json<unknown>;
+  verdict: 'approve' | 'deny';
+  scope_hash: string;
+  policy_hash: string;
+  comment: string | null;
+  created_at: Timestamp;
+}
+
+export interface IdempotencyKeysTable {
+  principal_id: string;
+  key: string;
+  fingerprint: string;
+  status_code: number;
+  body: Json<unknown>;
+  created_at: Generated<Date>;
+}
+
+export interface ReviewItemsTable {
+  id: string;
+  request_id: string;
+  kind: string;
+  status: 'open' | 'closed';
+  opened_at: Timestamp;
+  closed_at: Timestamp | null;
+  closed_by: string | null;
+  outcome: string | null;
+  notes: string | null;
+}
+
+export interface AlertEventsTable {
+  id: Generated<number>;
+  kind: string;
+  severity: 'info' | 'warning' | 'critical';
+  request_id: string | null;
+  principal_id: string | null;
+  detail: Json<unknown>;
+  created_at: Timestamp;
+}
+
+export interface AuditHeadTable {
+  id: Generated<boolean>;
+  last_seq: number;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  recorded_at: Timestamp;
+  action: string;
+  outcome: 'success' | 'refused' | 'failure';
+  reason_code: string | null;
+  actor_id: string | null;
+  resource: string | null;
+  request_id: string | null;
+  event: Json<unknown>;
+}
+
+export interface Database {
+  policy_versions: PolicyVersionsTable;
+  access_requests: AccessRequestsTable;
+  approvals: ApprovalsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  review_items: ReviewItemsTable;
+  alert_events: AlertEventsTable;
+  audit_head: AuditHeadTable;
+  audit_events: AuditEventsTable;
+}
