@@ -1,0 +1,98 @@
+/**
+ * The shape of `phigate.yaml`. Every key has a safe default so that `phigate demo` runs with no file at all; the
+ * production path sets `database.url`, `identity.issuers` and `policy.file`.
+ */
+import { z } from 'zod';
+
+const durationText = z
+  .string()
+  .regex(/^(\d+(ms|s|m|h|d))+$/, 'expected a duration such as 500ms, 30s, 15m, 2h or 1d');
+
+export const issuerSchema = z.strictObject({
+  /** Exact `iss` value; its discovery document is `${issuer}/.well-known/openid-configuration`. */
+  issuer: z.url(),
+  /** Exact `aud` value phigate's API expects in access tokens. */
+  audience: z.string().min(1),
+  /** Claim holding group names (string array). */
+  groupsClaim: z.string().min(1).default('groups'),
+  /** Claim holding the display name; falls back to `preferred_username`, then the subject. */
+  nameClaim: z.string().min(1).default('name'),
+  /** Accepted signature algorithms; anything else (including `none` and HMAC) is refused. */
+  algorithms: z
+    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+    .min(1)
+    .default(['RS256', 'ES256']),
+  /** Bounded tolerance for `exp`/`nbf`/`iat` between our clock and the issuer's. */
+  clockSkew: durationText.default('30s'),
+  /**
+   * `at+jwt` (RFC 9068) refuses ID tokens and other JWTs presented as access tokens. Set `any` only for an issuer
+   * that cannot type its access tokens; `aud` must then differ from every client id.
+   */
+  accessTokenType: z.enum(['at+jwt', 'any']).default('at+jwt'),
+  /** `amr` values that count as multi-factor (RFC 8176), and `acr` values that do. */
+  mfa: z
+    .strictObject({
+      amr: z.array(z.string()).default(['mfa', 'otp', 'hwk', 'swk', 'sc', 'fpt', 'face']),
+      acr: z.array(z.string()).default([]),
+    })
+    .default({ amr: ['mfa', 'otp', 'hwk', 'swk', 'sc', 'fpt', 'face'], acr: [] }),
+  /** Minimum time between two JWKS downloads when a token names an unknown key (refetch storms). */
+  jwksCooldown: durationText.default('30s'),
+  /** Public client the CLI uses for the device authorization flow (`phigate login`). */
+  cliClientId: z.string().min(1).default('phigate-cli'),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8740),
+      /** Public base URL (for links in the docs page and the dev issuer); derived from host/port when unset. */
+      publicUrl: z.url().optional(),
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(10 * 1024 * 1024)
+        .default(64 * 1024),
+      rateLimit: z
+        .strictObject({
+          /** Requests per principal (or per address before authentication) per window. */
+          max: z.number().int().min(1).default(120),
+          window: durationText.default('1m'),
+        })
+        .default({ max: 120, window: '1m' }),
+    })
+    .default({ host: '127.0.0.1', port: 8740, bodyLimitBytes: 64 * 1024, rateLimit: { max: 120, window: '1m' } }),
+  database: z
+    .strictObject({
+      /** External PostgreSQL ≥ 14 (production). Unset: phigate runs its own embedded server under dataDir. */
+      url: z.string().min(1).optional(),
+    })
+    .default({}),
+  /** Where embedded PostgreSQL, dev-issuer keys and other local state live. */
+  dataDir: z.string().min(1).default('./.phigate'),
+  policy: z
+    .strictObject({
+      /** Path of the policy YAML; relative paths are resolved against the config file's directory. */
+      file: z.string().min(1).optional(),
+      /** Reload when the file changes (SIGHUP always reloads). */
+      watch: z.boolean().default(true),
+    })
+    .default({ watch: true }),
+  identity: z
+    .strictObject({
+      issuers: z.array(issuerSchema).default([]),
+      /** The built-in development issuer with demo users. Never for production: it signs any demo user in. */
+      devIssuer: z.boolean().default(false),
+    })
+    .default({ issuers: [], devIssuer: false }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type IssuerConfig = z.output<typeof issuerSchema>;
