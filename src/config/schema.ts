@@ -63,7 +63,12 @@ export const configSchema = z.strictObject({
         })
         .default({ max: 120, window: '1m' }),
     })
-    .default({ host: '127.0.0.1', port: 8740, bodyLimitBytes: 64 * 1024, rateLimit: { max: 120, window: '1m' } }),
+    .default({
+      host: '127.0.0.1',
+      port: 8740,
+      bodyLimitBytes: 64 * 1024,
+      rateLimit: { max: 120, window: '1m' },
+    }),
   database: z
     .strictObject({
       /** External PostgreSQL ≥ 14 (production). Unset: phigate runs its own embedded server under dataDir. */

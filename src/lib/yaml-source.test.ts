@@ -24,10 +24,11 @@ describe('parseYamlWith', () => {
     assert.match(formatProblem('phigate.yaml', r.problems[0]), /^phigate\.yaml:3: server\.port: /);
   });
 
-  it('reports unknown keys at their parent and duplicate keys as YAML errors', () => {
+  it('reports unknown keys on their own line and duplicate keys as YAML errors', () => {
     const unknown = parseYamlWith('server:\n  port: 1\n  prot: 2\n', schema);
     assert.ok(!unknown.ok);
-    assert.equal(unknown.problems[0]?.line, 2);
+    assert.equal(unknown.problems[0]?.line, 3);
+    assert.equal(unknown.problems[0]?.path, 'server');
     const dup = parseYamlWith('server:\n  port: 1\n  port: 2\n', schema);
     assert.ok(!dup.ok);
     assert.equal(dup.problems[0]?.line, 3);

@@ -62,7 +62,9 @@ export function parseYamlWith<S extends z.ZodType>(text: string, schema: S): Val
       ok: false,
       problems: parsed.error.issues.map((issue) => {
         const path = issue.path.map((k) => (typeof k === 'symbol' ? String(k) : k));
-        return { path: path.join('.'), line: lineOf(document, lines, path), message: issue.message };
+        // An unknown key is best shown on its own line, not on its parent's.
+        const located = issue.code === 'unrecognized_keys' && issue.keys[0] ? [...path, issue.keys[0]] : path;
+        return { path: path.join('.'), line: lineOf(document, lines, located), message: issue.message };
       }),
     };
   }

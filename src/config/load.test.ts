@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { durationMs, loadConfig, redactConfig } from './load.js';
+
+function dirWith(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'phigate-config-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+describe('loadConfig', () => {
+  it('runs on defaults when there is no file', () => {
+    const { config, file } = loadConfig({ cwd: dirWith({}), env: {} });
+    assert.equal(file, undefined);
+    assert.equal(config.server.port, 8740);
+    assert.equal(config.database.url, undefined);
+    assert.equal(config.identity.devIssuer, false);
+  });
+
+  it('reads phigate.yaml and resolves the policy file against its directory', () => {
+    const dir = dirWith({ 'phigate.yaml': 'server:\n  port: 9000\npolicy:\n  file: policy.yaml\n' });
+    const loaded = loadConfig({ cwd: dir, env: {} });
+    assert.equal(loaded.config.server.port, 9000);
+    assert.equal(loaded.policyFile, path.join(dir, 'policy.yaml'));
+  });
+
+  it('names the file, line and key of an invalid value', () => {
+    const dir = dirWith({ 'phigate.yaml': 'server:\n  host: 127.0.0.1\n  port: "eighty"\n' });
+    assert.throws(
+      () => loadConfig({ cwd: dir, env: {} }),
+      (err: Error) => err.message.includes('phigate.yaml:3: server.port:'),
+    );
+  });
+
+  it('refuses unknown keys (a typo must not silently fall back to a default)', () => {
+    const dir = dirWith({ 'phigate.yaml': 'server:\n  host: 127.0.0.1\n  prot: 1\n' });
+    assert.throws(
+      () => loadConfig({ cwd: dir, env: {} }),
+      /phigate\.yaml:3: server: Unrecognized key: "prot"/,
+    );
+  });
+
+  it('applies environment overrides and names the variable on error without echoing its value', () => {
+    const dir = dirWith({});
+    const ok = loadConfig({
+      cwd: dir,
+      env: { PHIGATE_PORT: '7000', PHIGATE_DATABASE_URL: 'postgres://u:pw@h/db' },
+    });
+    assert.equal(ok.config.server.port, 7000);
+    assert.equal(ok.config.database.url, 'postgres://u:pw@h/db');
+    assert.throws(
+      () => loadConfig({ cwd: dir, env: { PHIGATE_PORT: 'secret-ish-99999x' } }),
+      (err: Error) => err.message.includes('PHIGATE_PORT') && !err.message.includes('secret-ish'),
+    );
+  });
+
+  it('fails when an explicitly named file is missing', () => {
+    assert.throws(() => loadConfig({ cwd: dirWith({}), file: 'nope.yaml', env: {} }), /not found/);
+  });
+
+  it('redacts the database password for printing', () => {
+    const { config } = loadConfig({
+      cwd: dirWith({}),
+      env: { PHIGATE_DATABASE_URL: 'postgres://u:hunter2@h/db' },
+    });
+    assert.ok(!JSON.stringify(redactConfig(config)).includes('hunter2'));
+  });
+
+  it('parses durations', () => {
+    assert.equal(durationMs('1h30m'), 5_400_000);
+    assert.equal(durationMs('500ms'), 500);
+  });
+});
