@@ -8,7 +8,16 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
@@ -63,6 +72,22 @@ function serverUser(): { uid: number; gid: number } | undefined {
       'phigate runs as root and the embedded PostgreSQL cannot: create a "postgres" system user ' +
         '(useradd -r postgres) or run phigate as an unprivileged user',
     );
+  }
+}
+
+/** The server's user must be able to traverse every directory above its cluster; say which one blocks it. */
+function assertTraversable(dir: string, owner: { uid: number; gid: number }): void {
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    const st = statSync(d);
+    const ok =
+      st.uid === owner.uid ? st.mode & 0o100 : st.gid === owner.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!ok) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${d}: ` +
+          'choose a data directory below world-traversable directories (chmod o+x) or run phigate as a regular user',
+      );
+    }
+    if (d === path.dirname(d)) return;
   }
 }
 
@@ -138,6 +163,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dataDir = path.resolve(options.dataDir);
   const clusterDir = path.join(dataDir, 'cluster');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (owner) assertTraversable(dataDir, owner);
   // When the server runs as another user it must traverse (not list) this directory to reach its cluster.
   if (owner) chmodSync(dataDir, 0o711);
   // The superuser password never leaves this directory (mode 0700) and is only used over loopback.
