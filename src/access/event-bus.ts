@@ -1,0 +1,165 @@
+/**
+ * The grant event bus: in-process fan-out plus PostgreSQL LISTEN/NOTIFY, so a grant activated, expired or revoked
+ * on one replica reaches the gateways and schedulers of every replica. Publish only after the change committed.
+ *
+ * Delivery across replicas is best effort (NOTIFY is lost while a listener is disconnected); the expiry scheduler's
+ * periodic sweep over the store is the backstop, never the bus alone.
+ */
+import pg from 'pg';
+import type { Logger } from '../lib/logger.js';
+import type { GrantEvent, GrantEventBus } from './types.js';
+
+export interface GrantEventBusOptions {
+  readonly pool: pg.Pool;
+  /** This process's id; NOTIFY echoes of our own events are ignored (they were delivered in-process already). */
+  readonly replicaId: string;
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** LISTEN channel (a lower-case SQL identifier). */
+  readonly channel?: string;
+  /** First and longest wait between reconnection attempts of the listener. */
+  readonly reconnectMs?: { readonly initial: number; readonly max: number };
+}
+
+export interface GrantEventBusHandle extends GrantEventBus {
+  /** Resolves once the listener is in place (events of other replicas are being received). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Envelope {
+  readonly origin: string;
+  readonly event: GrantEvent;
+}
+
+const TYPES = new Set<GrantEvent['type']>(['grant.activated', 'grant.expired', 'grant.revoked']);
+const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function createGrantEventBus(options: GrantEventBusOptions): GrantEventBusHandle {
+  const { pool, replicaId, logger } = options;
+  const channel = options.channel ?? 'phigate_grant_events';
+  if (!CHANNEL.test(channel)) throw new Error(`invalid event bus channel name: ${channel}`);
+  const backoff = options.reconnectMs ?? { initial: 100, max: 10_000 };
+  const handlers = new Set<(event: GrantEvent) => void>();
+  const inFlight = new Set<Promise<unknown>>();
+  let client: pg.Client | undefined;
+  let closed = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let delay = backoff.initial;
+  let markReady: () => void = () => undefined;
+  const readyPromise = new Promise<void>((resolve) => (markReady = resolve));
+
+  const deliver = (event: GrantEvent): void => {
+    for (const handler of handlers) {
+      try {
+        handler(event);
+      } catch (err) {
+        logger.error({ err, type: event.type, grantId: event.grantId }, 'grant event handler failed');
+      }
+    }
+  };
+
+  const onNotification = (msg: pg.Notification): void => {
+    if (msg.channel !== channel || msg.payload === undefined) return;
+    const envelope = parseEnvelope(msg.payload);
+    if (envelope === undefined) {
+      logger.warn({ channel }, 'ignored a malformed grant event notification');
+      return;
+    }
+    if (envelope.origin === replicaId) return;
+    deliver(envelope.event);
+  };
+
+  const scheduleReconnect = (): void => {
+    if (closed || retryTimer !== undefined) return;
+    const wait = Math.round(delay * (0.5 + Math.random() / 2));
+    delay = Math.min(delay * 2, backoff.max);
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      void connect();
+    }, wait);
+    retryTimer.unref();
+  };
+
+  const connect = async (): Promise<void> => {
+    if (closed) return;
+    const c = new pg.Client(pool.options);
+    const lost = (err?: Error): void => {
+      if (client !== c) return;
+      client = undefined;
+      c.removeAllListeners('notification');
+      c.end().catch(() => undefined);
+      if (!closed) {
+        logger.warn({ err }, 'grant event listener lost its connection; reconnecting');
+        scheduleReconnect();
+      }
+    };
+    c.on('error', lost);
+    c.on('end', () => lost());
+    c.on('notification', onNotification);
+    client = c;
+    try {
+      await c.connect();
+      await c.query(`listen ${channel}`);
+      if (closed) {
+        await c.end();
+        return;
+      }
+      delay = backoff.initial;
+      markReady();
+    } catch (err) {
+      lost(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+
+  void connect();
+
+  return {
+    publish(event) {
+      deliver(event);
+      if (closed) return;
+      const payload = JSON.stringify({ origin: replicaId, event } satisfies Envelope);
+      const p = pool
+        .query('select pg_notify($1, $2)', [channel, payload])
+        .catch((err: unknown) => {
+          logger.error({ err, type: event.type, grantId: event.grantId }, 'could not notify other replicas');
+        })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    },
+    subscribe(handler) {
+      handlers.add(handler);
+      return () => void handlers.delete(handler);
+    },
+    ready: () => readyPromise,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(retryTimer);
+      await Promise.allSettled([...inFlight]);
+      const c = client;
+      client = undefined;
+      handlers.clear();
+      if (c !== undefined) {
+        c.removeAllListeners('notification');
+        await c.end().catch(() => undefined);
+      }
+    },
+  };
+}
+
+function parseEnvelope(payload: string): Envelope | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { origin, event } = value as { origin?: unknown; event?: unknown };
+  if (typeof origin !== 'string' || typeof event !== 'object' || event === null) return undefined;
+  const e = event as Partial<Record<keyof GrantEvent, unknown>>;
+  if (typeof e.type !== 'string' || !TYPES.has(e.type as GrantEvent['type'])) return undefined;
+  if (typeof e.grantId !== 'string' || typeof e.requesterId !== 'string') return undefined;
+  if (typeof e.expiresAt !== 'string' || typeof e.activatedAt !== 'string') return undefined;
+  return { origin, event: event as GrantEvent };
+}
