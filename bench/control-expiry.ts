@@ -84,6 +84,8 @@ async function run(adminUrl: string): Promise<void> {
         purpose: 'HOPERAT',
         justification: 'bench',
         scope_hash: 'bench',
+        patient_ids: '[]',
+        emergency: false,
         policy_hash: POLICY,
         decision: '{"outcome":"allow"}',
         status: 'active' as const,

@@ -66,6 +66,16 @@ describe('grant event bus (in-process + LISTEN/NOTIFY)', () => {
     offB();
   });
 
+  it('carries a burst of events in order, packed into notifications under the size limit', async () => {
+    const seen: string[] = [];
+    const off = b.subscribe((e) => seen.push(e.grantId));
+    const ids = Array.from({ length: 500 }, (_, i) => `burst-${i}`);
+    for (const id of ids) a.publish(event(id, 'grant.expired'));
+    await until(() => seen.length === ids.length, 'the whole burst');
+    assert.deepEqual(seen, ids);
+    off();
+  });
+
   it('a throwing handler does not stop the others', async () => {
     const seen: string[] = [];
     const off1 = b.subscribe(() => {

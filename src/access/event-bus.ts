@@ -26,10 +26,14 @@ export interface GrantEventBusHandle extends GrantEventBus {
   close(): Promise<void>;
 }
 
+/** One NOTIFY payload: several events, so a burst of expiries costs a few notifications, not one each. */
 interface Envelope {
   readonly origin: string;
-  readonly event: GrantEvent;
+  readonly events: readonly GrantEvent[];
 }
+
+/** PostgreSQL caps a NOTIFY payload at 8000 bytes; stay well below it. */
+const MAX_PAYLOAD_BYTES = 7000;
 
 const TYPES = new Set<GrantEvent['type']>(['grant.activated', 'grant.expired', 'grant.revoked']);
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -41,6 +45,7 @@ export function createGrantEventBus(options: GrantEventBusOptions): GrantEventBu
   const backoff = options.reconnectMs ?? { initial: 100, max: 10_000 };
   const handlers = new Set<(event: GrantEvent) => void>();
   const inFlight = new Set<Promise<unknown>>();
+  let outbox: GrantEvent[] = [];
   let client: pg.Client | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -66,7 +71,36 @@ export function createGrantEventBus(options: GrantEventBusOptions): GrantEventBu
       return;
     }
     if (envelope.origin === replicaId) return;
-    deliver(envelope.event);
+    for (const event of envelope.events) deliver(event);
+  };
+
+  /** Sends everything published in this tick in as few notifications as fit, in one statement. */
+  const flush = (): void => {
+    const events = outbox;
+    outbox = [];
+    if (events.length === 0) return;
+    const payloads: string[] = [];
+    let chunk: string[] = [];
+    let size = 0;
+    const head = `{"origin":${JSON.stringify(replicaId)},"events":[`;
+    for (const event of events) {
+      const json = JSON.stringify(event);
+      if (chunk.length > 0 && head.length + size + json.length + 2 > MAX_PAYLOAD_BYTES) {
+        payloads.push(`${head}${chunk.join(',')}]}`);
+        chunk = [];
+        size = 0;
+      }
+      chunk.push(json);
+      size += json.length + 1;
+    }
+    payloads.push(`${head}${chunk.join(',')}]}`);
+    const p = pool
+      .query('select pg_notify($1, payload) from unnest($2::text[]) as payload', [channel, payloads])
+      .catch((err: unknown) => {
+        logger.error({ err, events: events.length }, 'could not notify other replicas');
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
   };
 
   const scheduleReconnect = (): void => {
@@ -117,14 +151,8 @@ export function createGrantEventBus(options: GrantEventBusOptions): GrantEventBu
     publish(event) {
       deliver(event);
       if (closed) return;
-      const payload = JSON.stringify({ origin: replicaId, event } satisfies Envelope);
-      const p = pool
-        .query('select pg_notify($1, $2)', [channel, payload])
-        .catch((err: unknown) => {
-          logger.error({ err, type: event.type, grantId: event.grantId }, 'could not notify other replicas');
-        })
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
+      if (outbox.length === 0) setImmediate(flush);
+      outbox.push(event);
     },
     subscribe(handler) {
       handlers.add(handler);
@@ -133,6 +161,7 @@ export function createGrantEventBus(options: GrantEventBusOptions): GrantEventBu
     ready: () => readyPromise,
     async close() {
       if (closed) return;
+      flush();
       closed = true;
       clearTimeout(retryTimer);
       await Promise.allSettled([...inFlight]);
@@ -155,11 +184,20 @@ function parseEnvelope(payload: string): Envelope | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { origin, event } = value as { origin?: unknown; event?: unknown };
-  if (typeof origin !== 'string' || typeof event !== 'object' || event === null) return undefined;
+  const { origin, events } = value as { origin?: unknown; events?: unknown };
+  if (typeof origin !== 'string' || !Array.isArray(events)) return undefined;
+  return events.every(isGrantEvent) ? { origin, events } : undefined;
+}
+
+function isGrantEvent(event: unknown): event is GrantEvent {
+  if (typeof event !== 'object' || event === null) return false;
   const e = event as Partial<Record<keyof GrantEvent, unknown>>;
-  if (typeof e.type !== 'string' || !TYPES.has(e.type as GrantEvent['type'])) return undefined;
-  if (typeof e.grantId !== 'string' || typeof e.requesterId !== 'string') return undefined;
-  if (typeof e.expiresAt !== 'string' || typeof e.activatedAt !== 'string') return undefined;
-  return { origin, event: event as GrantEvent };
+  return (
+    typeof e.type === 'string' &&
+    TYPES.has(e.type as GrantEvent['type']) &&
+    typeof e.grantId === 'string' &&
+    typeof e.requesterId === 'string' &&
+    typeof e.expiresAt === 'string' &&
+    typeof e.activatedAt === 'string'
+  );
 }

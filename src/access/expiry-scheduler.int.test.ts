@@ -34,6 +34,8 @@ async function seed(
         purpose: 'HOPERAT',
         justification: 'test',
         scope_hash: 'x',
+        patient_ids: '[]',
+        emergency: false,
         policy_hash: POLICY,
         decision: JSON.stringify({ outcome: 'allow' }),
         status: r.status,
