@@ -1,7 +1,8 @@
 /** Turns store rows into the contract's views, and back from the JSON kept for idempotent replays. */
-import type { ApprovalRequirement, Reason } from '../policy/types.js';
+import type { ApprovalRequirement, Reason, RequestFacts } from '../policy/types.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
 import type { ApprovalRow } from '../store/approval-repository.js';
+import { scopeHash } from './scope-hash.js';
 import type { AccessRequestView, ApprovalView } from './types.js';
 
 /** What the store keeps about a person (requester or approver) at the time they acted. */
@@ -20,7 +21,24 @@ export interface StoredDecision {
   readonly requirement?: ApprovalRequirement;
 }
 
-export function toApprovalView(row: ApprovalRow, requestScopeHash: string): ApprovalView {
+export function requestFactsOf(row: AccessRequestRow): RequestFacts {
+  return {
+    resource: row.resource,
+    role: row.role,
+    durationMs: row.duration_ms,
+    purpose: row.purpose,
+    justification: row.justification,
+    ticket: row.ticket ?? undefined,
+    patientIds: row.patient_ids,
+  };
+}
+
+/** The scope hash recomputed from the row as it is now (not the stored column, which could be edited with it). */
+export function currentScopeHash(row: AccessRequestRow): string {
+  return scopeHash({ requesterId: row.requester_id, ...requestFactsOf(row) });
+}
+
+export function toApprovalView(row: ApprovalRow, scopeHashNow: string): ApprovalView {
   const approver = row.approver as PersonSnapshot;
   return {
     approverId: row.approver_id,
@@ -28,7 +46,7 @@ export function toApprovalView(row: ApprovalRow, requestScopeHash: string): Appr
     verdict: row.verdict,
     comment: row.comment ?? undefined,
     at: row.created_at,
-    valid: row.scope_hash === requestScopeHash,
+    valid: row.scope_hash === scopeHashNow,
   };
 }
 
@@ -51,7 +69,9 @@ export function toRequestView(row: AccessRequestRow, approvals: readonly Approva
     scopeHash: row.scope_hash,
     decision: { outcome: decision.outcome, reasons: decision.reasons },
     requirement: decision.requirement,
-    approvals: approvals.filter((a) => a.request_id === row.id).map((a) => toApprovalView(a, row.scope_hash)),
+    approvals: approvals
+      .filter((a) => a.request_id === row.id)
+      .map((a) => toApprovalView(a, currentScopeHash(row))),
     createdAt: row.created_at,
     pendingUntil: row.pending_until ?? undefined,
     decidedAt: row.decided_at ?? undefined,

@@ -14,8 +14,11 @@ export type AccessRequestPatch = Updateable<AccessRequestsTable>;
 /** Advisory-lock namespace for a (requester, role, resource) chain: serialises the cumulative-duration check. */
 const CHAIN_LOCK = 0x70_68_01;
 
-export async function insertRequest(tx: Transaction<Database>, row: NewAccessRequestRow): Promise<void> {
-  await tx.insertInto('access_requests').values(row).execute();
+export async function insertRequest(
+  tx: Transaction<Database>,
+  row: NewAccessRequestRow,
+): Promise<AccessRequestRow> {
+  return tx.insertInto('access_requests').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
 export async function findRequest(db: Db, id: string): Promise<AccessRequestRow | undefined> {
