@@ -1,0 +1,174 @@
+/**
+ * The scripted demo story, played over the real HTTP API with tokens from the development issuer:
+ * request → approval by someone else → active → expires on time; self-approval refused; a request over the
+ * maximum refused; break-glass active at once with a review item and an alert event. Every step checks what it
+ * claims, and the script fails (exit code 1) if any step misbehaves.
+ */
+import type { Db } from '../store/database.js';
+
+export interface DemoContext {
+  readonly apiUrl: string;
+  readonly mintToken: (username: string) => Promise<string>;
+  readonly db: Db;
+  readonly print: (line: string) => void;
+  /** How long the demo grant lasts; the script waits for it to expire. */
+  readonly grantSeconds?: number;
+}
+
+interface RoleView {
+  name: string;
+  resource: string;
+  emergency: boolean;
+  maxDurationMs: number;
+  purposes: string[];
+  patientScope: 'required' | 'optional' | 'none';
+  approval?: { count: number } | null;
+}
+
+interface RequestView {
+  id: string;
+  status: string;
+  expiresAt?: string | null;
+  activatedAt?: string | null;
+  endedAt?: string | null;
+}
+
+interface ApiAnswer<T> {
+  status: number;
+  body: T & { code?: string; detail?: string };
+}
+
+class StepFailed extends Error {}
+
+async function call<T>(ctx: DemoContext, token: string, method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
+  const res = await fetch(new URL(path, ctx.apiUrl), {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as T & { code?: string; detail?: string } };
+}
+
+function expect(condition: boolean, what: string): void {
+  if (!condition) throw new StepFailed(what);
+}
+
+const SYNTHETIC_PATIENTS = ['MRN-DEMO-0001', 'MRN-DEMO-0002'];
+
+export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
+  const grantSeconds = ctx.grantSeconds ?? 20;
+  let step = 0;
+  const ok = (text: string): void => ctx.print(`  ✔ ${++step}. ${text}`);
+  try {
+    const dan = await ctx.mintToken('dan');
+    const carol = await ctx.mintToken('carol');
+    const olivia = await ctx.mintToken('olivia');
+
+    const danRoles = await call<{ items: RoleView[] }>(ctx, dan, 'GET', '/v1/roles');
+    expect(danRoles.status === 200, `GET /v1/roles answered ${danRoles.status}`);
+    const role = danRoles.body.items.find((r) => !r.emergency && r.approval);
+    expect(role !== undefined, 'the demo policy offers Dan (analyst) no role that needs approval');
+    const analystRole = role!;
+    ok(`Dan (data analyst) may request ${analystRole.name} on ${analystRole.resource}, approval required`);
+
+    const request = {
+      resource: analystRole.resource,
+      role: analystRole.name,
+      duration: `${grantSeconds}s`,
+      purpose: analystRole.purposes[0],
+      justification: 'Quality review of two synthetic demo encounters (ticket DEMO-1)',
+      ticket: 'DEMO-1',
+      ...(analystRole.patientScope === 'none' ? {} : { patientIds: SYNTHETIC_PATIENTS }),
+    };
+    const created = await call<RequestView>(ctx, dan, 'POST', '/v1/requests', request);
+    expect(created.status === 201, `request answered ${created.status} ${created.body.code ?? ''}`);
+    expect(created.body.status === 'pending', `request is ${created.body.status}, expected pending`);
+    const id = created.body.id;
+    ok(`Dan asks for ${grantSeconds}s of access: request ${id} is pending`);
+
+    const self = await call<RequestView>(ctx, dan, 'POST', `/v1/requests/${id}/approve`, {});
+    expect(self.status >= 400 && self.status < 500, `self-approval answered ${self.status}`);
+    ok(`Dan cannot approve his own request (${self.status} ${self.body.code ?? ''})`);
+
+    const approved = await call<RequestView>(ctx, carol, 'POST', `/v1/requests/${id}/approve`, {
+      comment: 'Scope and purpose are appropriate',
+    });
+    expect(approved.status === 200, `approval answered ${approved.status} ${approved.body.code ?? ''}`);
+    expect(approved.body.status === 'active', `after approval the request is ${approved.body.status}`);
+    const expiresAt = new Date(approved.body.expiresAt ?? '');
+    const activatedAt = new Date(approved.body.activatedAt ?? '');
+    expect(expiresAt.getTime() - activatedAt.getTime() === grantSeconds * 1000, 'the clock must start at activation');
+    ok(`Dr. Carol Lead approves: the grant is active until ${expiresAt.toISOString()}`);
+
+    const tooLong = await call<RequestView>(ctx, dan, 'POST', '/v1/requests', {
+      ...request,
+      duration: `${Math.ceil(analystRole.maxDurationMs / 3_600_000) + 1}h`,
+    });
+    expect(tooLong.status >= 400 && tooLong.status < 500, `over-maximum request answered ${tooLong.status}`);
+    ok(`A request over the role's maximum is refused (${tooLong.status} ${tooLong.body.code ?? ''})`);
+
+    const oliviaRoles = await call<{ items: RoleView[] }>(ctx, olivia, 'GET', '/v1/roles');
+    const glass = oliviaRoles.body.items.find((r) => r.emergency);
+    expect(glass !== undefined, 'the demo policy offers the on-call physician no break-glass role');
+    const breakGlass = glass!;
+    const emergency = await call<RequestView>(ctx, olivia, 'POST', '/v1/requests', {
+      resource: breakGlass.resource,
+      role: breakGlass.name,
+      duration: '15m',
+      purpose: breakGlass.purposes.includes('BTG') ? 'BTG' : breakGlass.purposes[0],
+      justification: 'Unresponsive synthetic patient in the demo ED; approvers unreachable',
+      ...(breakGlass.patientScope === 'required' ? { patientIds: [SYNTHETIC_PATIENTS[0]] } : {}),
+    });
+    expect(emergency.status === 201, `break-glass answered ${emergency.status} ${emergency.body.code ?? ''}`);
+    expect(emergency.body.status === 'active', `break-glass is ${emergency.body.status}, expected active at once`);
+    const review = await ctx.db
+      .selectFrom('review_items')
+      .select(['status'])
+      .where('request_id', '=', emergency.body.id)
+      .executeTakeFirst();
+    const alert = await ctx.db
+      .selectFrom('alert_events')
+      .select(['severity'])
+      .where('request_id', '=', emergency.body.id)
+      .executeTakeFirst();
+    expect(review?.status === 'open', 'break-glass must open a review item');
+    expect(alert !== undefined, 'break-glass must raise an alert event');
+    ok(`Dr. Olivia Oncall breaks the glass: active at once, review item open, ${alert!.severity} alert raised`);
+    const revoked = await call<RequestView>(ctx, olivia, 'POST', `/v1/grants/${emergency.body.id}/revoke`, {
+      reason: 'Patient stabilised; demo over',
+    });
+    expect(revoked.body.status === 'revoked', `revoking the break-glass grant left it ${revoked.body.status}`);
+    ok('She ends her break-glass grant herself when done: revoked');
+
+    ctx.print(`    … waiting for Dan's grant to expire at ${expiresAt.toISOString()}`);
+    let final: RequestView | undefined;
+    while (Date.now() < expiresAt.getTime() + 10_000) {
+      const seen = await call<RequestView>(ctx, dan, 'GET', `/v1/requests/${id}`);
+      if (seen.body.status !== 'active') {
+        final = seen.body;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(final?.status === 'expired', `the grant is ${final?.status ?? 'still active'} after its end`);
+    const lateMs = new Date(final!.endedAt ?? '').getTime() - expiresAt.getTime();
+    expect(lateMs >= 0 && lateMs < 1000, `the grant ended ${lateMs} ms after expires_at`);
+    ok(`Dan's grant expired by itself ${lateMs} ms after its end time`);
+
+    const audited = await ctx.db
+      .selectFrom('audit_events')
+      .select(['action'])
+      .where('request_id', '=', id)
+      .orderBy('seq')
+      .execute();
+    const actions = audited.map((a) => a.action);
+    expect(actions.length >= 3, `only ${actions.length} audit events for the request`);
+    ok(`Every step is in the audit log: ${actions.join(' → ')}`);
+    ctx.print('Demo script: every step behaved.');
+    return true;
+  } catch (err) {
+    ctx.print(`  ✘ ${step + 1}. ${err instanceof Error ? err.message : String(err)}`);
+    ctx.print('Demo script FAILED.');
+    return false;
+  }
+}

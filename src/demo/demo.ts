@@ -1,0 +1,82 @@
+/**
+ * `phigate demo`: phigate on embedded defaults — its own PostgreSQL under ./.phigate, the development issuer with
+ * demo users, and the example clinic policy (all synthetic). Without --script it serves until Ctrl-C and prints what
+ * to try; with --script it plays the story and exits 0 only if every step behaved.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { serveUntilSignal } from '../server/serve.js';
+import { startPhigate } from '../server/start.js';
+import { playDemoScript } from './demo-script.js';
+
+export interface DemoOptions {
+  readonly script: boolean;
+  readonly port?: number | undefined;
+  readonly configPath?: string | undefined;
+  /** Seconds the scripted grant lasts before it must expire (default 20). */
+  readonly grantSeconds?: number | undefined;
+  readonly print?: (line: string) => void;
+}
+
+const POLICY_URL = new URL('../../examples/clinic-policy.yaml', import.meta.url);
+
+export function demoPolicy(): { source: string; sourceName: string } {
+  const file = fileURLToPath(POLICY_URL);
+  return { source: readFileSync(file, 'utf8'), sourceName: file };
+}
+
+const BANNER = [
+  '┌──────────────────────────────────────────────────────────────────────────┐',
+  '│ phigate DEMO — development mode: anyone can sign in as a demo user.      │',
+  '│ All patients and people here are synthetic. Never use this mode for PHI. │',
+  '└──────────────────────────────────────────────────────────────────────────┘',
+];
+
+function instructions(url: string): string[] {
+  const api = url === 'http://127.0.0.1:8740' ? '' : ` --api ${url}`;
+  return [
+    `API: ${url}   docs: ${url}/docs   OpenAPI: ${url}/openapi.json`,
+    'Demo users: alice (support), dan (analyst), olivia (on-call physician), carol and chris (clinical leads,',
+    '            approvers), priya (privacy office, auditor), adam (admin).',
+    'Try, in another terminal:',
+    `  npx phigate login${api} --dev-user dan       # sign in as Dan`,
+    `  npx phigate roles${api}                      # what Dan may request`,
+    `  npx phigate request${api} --resource clinic-db --role <role> --duration 10m --purpose HOPERAT \\`,
+    '      --justification "Quality review of encounter 42" --patient MRN-DEMO-0001 --wait',
+    `  npx phigate login${api} --dev-user carol && npx phigate approve${api} <request-id>`,
+    `  npx phigate grants${api}                     # active and past grants`,
+    '  npx phigate demo --script                   # the whole story, unattended (stop this one first)',
+    'Press Ctrl-C to stop; state stays in ./.phigate for the next start.',
+  ];
+}
+
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  for (const line of BANNER) print(line);
+  const start = {
+    configPath: options.configPath,
+    // The scripted story needs no fixed port, and must not collide with a demo already serving on the default one.
+    port: options.port ?? (options.script ? 0 : undefined),
+    dev: true,
+    policy: demoPolicy(),
+    logLevel: options.script ? 'warn' : undefined,
+  };
+  if (!options.script) {
+    await serveUntilSignal(start, (running) => instructions(running.url).forEach((l) => print(l)));
+    return 0;
+  }
+  const running = await startPhigate(start);
+  try {
+    print(`phigate is serving at ${running.url}; playing the demo story:`);
+    const passed = await playDemoScript({
+      apiUrl: running.url,
+      mintToken: running.mintDevToken!,
+      db: running.store.db,
+      print,
+      ...(options.grantSeconds ? { grantSeconds: options.grantSeconds } : {}),
+    });
+    return passed ? 0 : 1;
+  } finally {
+    await running.stop();
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The composition root of a phigate server process: configuration → store → policy → identity → access services →
+ * expiry → HTTP. The order matters: grants that fell due while phigate was down expire before anything is served.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { createAccessService } from '../access/access-service.js';
+import { createGrantEventBus } from '../access/event-bus.js';
+import { createExpiryScheduler } from '../access/expiry-scheduler.js';
+import { createPolicyRegistry } from '../access/policy-registry.js';
+import { durationMs, loadConfig } from '../config/load.js';
+import type { IssuerConfig } from '../config/schema.js';
+import { createDevIssuer } from '../identity/dev-issuer.js';
+import { createTokenVerifier } from '../identity/token-verifier.js';
+import { systemClock } from '../lib/clock.js';
+import { PhigateError } from '../lib/errors.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { formatProblem } from '../lib/yaml-source.js';
+import { openStore, type Store } from '../store/open-store.js';
+import { buildApp } from './app.js';
+
+export interface StartOptions {
+  readonly configPath?: string | undefined;
+  readonly port?: number | undefined;
+  /** Turn on the development issuer (demo users). Never in production. */
+  readonly dev?: boolean | undefined;
+  readonly logLevel?: string | undefined;
+  /** A policy given in memory (the demo's), instead of `policy.file`. */
+  readonly policy?: { readonly source: string; readonly sourceName: string } | undefined;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface RunningPhigate {
+  /** Base URL of the HTTP API. */
+  readonly url: string;
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Mints a development token for a demo user (dev mode only). */
+  readonly mintDevToken: ((username: string) => Promise<string>) | undefined;
+  /** Re-reads the policy file; an invalid policy keeps the old one in force. */
+  reloadPolicy(): { ok: boolean; problems: readonly string[] };
+  stop(): Promise<void>;
+}
+
+export async function startPhigate(options: StartOptions = {}): Promise<RunningPhigate> {
+  const { config, policyFile } = loadConfig({
+    file: options.configPath,
+    ...(options.env ? { env: options.env } : {}),
+  });
+  const logger = createLogger(options.logLevel ?? config.log.level);
+  const dev = options.dev ?? config.identity.devIssuer;
+  const replicaId = randomUUID();
+
+  const policyText = options.policy ?? readPolicyFile(policyFile);
+  const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir });
+  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  const stopAll = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        logger.error({ err }, 'error while stopping');
+      }
+    }
+  };
+
+  try {
+    const policies = createPolicyRegistry({ db: store.db, logger });
+    const loaded = await policies.load(policyText.source, policyText.sourceName);
+    if (!loaded.ok) {
+      throw new PhigateError(
+        'invalid',
+        'policy.invalid',
+        `the policy is invalid:\n  ${loaded.problems.map((p) => formatProblem(policyText.sourceName, p)).join('\n  ')}`,
+      );
+    }
+
+    const bus = createGrantEventBus({ pool: store.pool, replicaId, logger });
+    cleanups.push(() => bus.close());
+    await bus.ready();
+    const access = createAccessService({ db: store.db, policies, clock: systemClock, bus, logger, replicaId });
+    const scheduler = createExpiryScheduler({ db: store.db, bus, clock: systemClock, logger });
+    cleanups.push(() => scheduler.stop());
+    // Grants that fell due while no phigate was running end before the first request is served.
+    await scheduler.start();
+
+    const issuers: IssuerConfig[] = [...config.identity.issuers];
+    let devIssuer: Awaited<ReturnType<typeof createDevIssuer>> | undefined;
+    const host = config.server.host;
+    const port = await resolvePort(host, options.port ?? config.server.port);
+    const baseUrl = config.server.publicUrl ?? `http://${host}:${port}`;
+    if (dev) {
+      devIssuer = await createDevIssuer({ baseUrl, dataDir: config.dataDir, audience: 'phigate', logger });
+      issuers.push(devIssuer.issuerConfig);
+    }
+    const verifier = createTokenVerifier({ issuers, logger });
+    let ready = false;
+    const app = await buildApp({
+      access,
+      verifier,
+      logger,
+      bodyLimitBytes: config.server.bodyLimitBytes,
+      rateLimit: { max: config.server.rateLimit.max, windowMs: durationMs(config.server.rateLimit.window) },
+      ready: () => Promise.resolve(ready),
+      authInfo: issuers[0]
+        ? { issuer: issuers[0].issuer, audience: issuers[0].audience, cliClientId: issuers[0].cliClientId }
+        : undefined,
+      devIssuer: devIssuer ? { plugin: devIssuer.plugin, prefix: devIssuer.prefix } : undefined,
+      publicUrl: baseUrl,
+    });
+    cleanups.push(() => app.close());
+    await app.listen({ host, port });
+    ready = true;
+
+    const reloadPolicy = (): { ok: boolean; problems: readonly string[] } => {
+      if (!policyFile) return { ok: false, problems: ['no policy file configured (policy.file)'] };
+      const result = policies.reloadFromFileSync(policyFile);
+      if (result.ok) logger.info({ policyHash: result.hash }, 'policy reloaded');
+      else logger.error({ problems: result.problems }, 'new policy is invalid; the previous one stays in force');
+      return { ok: result.ok, problems: result.problems.map((p) => formatProblem(policyFile, p)) };
+    };
+    if (policyFile && config.policy.watch) cleanups.push(watchPolicy(policyFile, reloadPolicy));
+
+    logger.info({ url: baseUrl, dev, policyHash: policies.current().hash }, 'phigate is serving');
+    let stopping: Promise<void> | undefined;
+    return {
+      url: baseUrl,
+      store,
+      logger,
+      mintDevToken: devIssuer ? (username: string) => devIssuer.mintToken(username) : undefined,
+      reloadPolicy,
+      stop: () => (stopping ??= stopAll()),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function readPolicyFile(file: string | undefined): { source: string; sourceName: string } {
+  if (!file) {
+    throw new PhigateError(
+      'invalid',
+      'policy.missing',
+      'no policy configured: set policy.file in phigate.yaml or PHIGATE_POLICY_FILE (or run `phigate demo`)',
+    );
+  }
+  try {
+    return { source: readFileSync(file, 'utf8'), sourceName: file };
+  } catch (err) {
+    throw new PhigateError('invalid', 'policy.unreadable', `cannot read the policy file ${file}`, {}, { cause: err });
+  }
+}
+
+/** Editors replace files rather than write them in place, so watch the directory and debounce. */
+function watchPolicy(file: string, reload: () => unknown): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(path.dirname(file), { persistent: false }, (_event, name) => {
+      if (name !== null && name !== path.basename(file)) return;
+      clearTimeout(timer);
+      timer = setTimeout(reload, 200);
+    });
+  } catch {
+    return () => undefined;
+  }
+  return () => {
+    clearTimeout(timer);
+    watcher?.close();
+  };
+}
+
+/** Port 0 means "any": resolve it first, because the development issuer must know its own URL before listening. */
+async function resolvePort(host: string, port: number): Promise<number> {
+  if (port !== 0) return port;
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
