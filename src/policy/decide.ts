@@ -1,0 +1,191 @@
+/**
+ * `decide()`: allow, needs-approval or deny, with machine-readable reasons. Pure and allocation-light — it runs on
+ * every request — so every check is a map or set lookup; nothing scans the list of roles.
+ */
+import { EMERGENCY_PURPOSES, isPurposeOfUse } from './purpose-of-use.js';
+import type { AutoApproveCondition, IndexedRole, PolicyIndex } from './policy-index.js';
+import type { Decision, DecisionInput, Reason } from './types.js';
+import { formatDuration } from './duration.js';
+
+const MAX_PATIENT_ID_LENGTH = 64;
+/** Ids that read as "everyone": a patient scope names patients, never a pattern. */
+const WILDCARD_IDS = new Set(['*', '%', 'all', 'any', '_']);
+
+function hasAny(groups: readonly string[], set: ReadonlySet<string>): boolean {
+  for (const g of groups) if (set.has(g)) return true;
+  return false;
+}
+
+function badPatientId(id: string): boolean {
+  if (id.length === 0 || id.length > MAX_PATIENT_ID_LENGTH || id.trim() !== id) return true;
+  if (WILDCARD_IDS.has(id.toLowerCase()) || id.includes('*') || id.includes('%')) return true;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+function checkRequest(index: PolicyIndex, role: IndexedRole, input: DecisionInput, reasons: Reason[]): void {
+  const { request, principal } = input;
+  const def = role.definition;
+  if (def.resource !== request.resource) {
+    reasons.push({
+      code: 'role.wrong-resource',
+      message: `role ${def.name} grants access to ${def.resource}, not ${request.resource}`,
+    });
+  }
+  if (!hasAny(principal.groups, role.eligible)) {
+    reasons.push({
+      code: 'role.not-eligible',
+      message: `role ${def.name} is for members of ${def.eligibleGroups.join(', ')}`,
+      details: { eligibleGroups: def.eligibleGroups },
+    });
+  }
+  if (!isPurposeOfUse(request.purpose)) {
+    reasons.push({
+      code: 'purpose.unknown',
+      message: `unknown purpose of use ${JSON.stringify(request.purpose)}`,
+    });
+  } else if (!role.purposes.has(request.purpose)) {
+    reasons.push({
+      code: 'purpose.not-allowed',
+      message: `role ${def.name} may be used for ${def.purposes.join(', ')} only`,
+      details: { allowed: def.purposes },
+    });
+  }
+  const justification = request.justification.trim();
+  const { minLength, maxLength } = index.justification;
+  if (justification.length === 0) {
+    reasons.push({ code: 'justification.missing', message: 'a justification is required' });
+  } else if (justification.length < minLength) {
+    reasons.push({
+      code: 'justification.too-short',
+      message: `the justification must be at least ${minLength} characters`,
+      details: { limit: minLength },
+    });
+  } else if (request.justification.length > maxLength) {
+    reasons.push({
+      code: 'justification.too-long',
+      message: `the justification may be at most ${maxLength} characters`,
+      details: { limit: maxLength },
+    });
+  }
+  const duration = request.durationMs;
+  if (!Number.isFinite(duration) || duration <= 0) {
+    reasons.push({ code: 'duration.invalid', message: 'the duration must be positive' });
+  } else if (duration > def.maxDurationMs) {
+    reasons.push({
+      code: 'duration.over-max',
+      message: `role ${def.name} may be granted for at most ${formatDuration(def.maxDurationMs)}`,
+      details: { limitMs: def.maxDurationMs },
+    });
+  } else if (input.chainedMs + duration > def.cumulativeMaxMs) {
+    reasons.push({
+      code: 'duration.chain-over-max',
+      message:
+        `back-to-back grants of ${def.name} may total at most ${formatDuration(def.cumulativeMaxMs)}; ` +
+        `${formatDuration(input.chainedMs)} already granted`,
+      details: { limitMs: def.cumulativeMaxMs, chainedMs: input.chainedMs },
+    });
+  }
+  const ids = request.patientIds;
+  if (def.patientScope === 'none' && ids.length > 0) {
+    reasons.push({ code: 'patients.not-allowed', message: `role ${def.name} is not scoped to patients` });
+  } else if (def.patientScope === 'required' && ids.length === 0) {
+    reasons.push({
+      code: 'patients.required',
+      message: `role ${def.name} requires the patient ids it is for`,
+    });
+  } else if (ids.length > index.maxPatientIds) {
+    reasons.push({
+      code: 'patients.too-many',
+      message: `at most ${index.maxPatientIds} patients per request`,
+      details: { limit: index.maxPatientIds },
+    });
+  } else if (ids.some(badPatientId)) {
+    reasons.push({
+      code: 'patients.invalid',
+      message: 'patient ids must be 1–64 printable characters and name one patient each (no wildcards)',
+    });
+  }
+}
+
+function autoApproves(index: PolicyIndex, c: AutoApproveCondition, input: DecisionInput): boolean {
+  const { principal, request } = input;
+  if (c.groups && !hasAny(principal.groups, c.groups)) return false;
+  if (c.maxDurationMs !== undefined && request.durationMs > c.maxDurationMs) return false;
+  if (c.purposes && !c.purposes.has(request.purpose)) return false;
+  if (c.businessHoursOnly && !index.isBusinessHours(input.now)) return false;
+  return true;
+}
+
+export function decide(index: PolicyIndex, input: DecisionInput): Decision {
+  const { request } = input;
+  if (!index.resources.has(request.resource)) {
+    return {
+      outcome: 'deny',
+      reasons: [
+        { code: 'resource.unknown', message: `unknown resource ${JSON.stringify(request.resource)}` },
+      ],
+    };
+  }
+  const role = index.roles.get(request.role);
+  if (!role) {
+    return {
+      outcome: 'deny',
+      reasons: [{ code: 'role.unknown', message: `unknown role ${JSON.stringify(request.role)}` }],
+    };
+  }
+  const reasons: Reason[] = [];
+  checkRequest(index, role, input, reasons);
+  if (reasons.length > 0) return { outcome: 'deny', reasons };
+
+  if (role.definition.emergency) {
+    if (!EMERGENCY_PURPOSES.has(request.purpose) || request.durationMs > index.breakGlassMaxMs) {
+      // The compiler already refuses such roles; this is the second line.
+      return {
+        outcome: 'deny',
+        reasons: [{ code: 'break-glass.invalid', message: 'not a valid emergency request' }],
+      };
+    }
+    return {
+      outcome: 'allow',
+      mode: 'break-glass',
+      reasons: [
+        {
+          code: 'break-glass',
+          message: 'emergency access: active at once, reviewed afterwards',
+          details: { purpose: request.purpose },
+        },
+      ],
+    };
+  }
+  for (let i = 0; i < role.autoApprove.length; i++) {
+    if (autoApproves(index, role.autoApprove[i]!, input)) {
+      return {
+        outcome: 'allow',
+        mode: 'auto',
+        reasons: [
+          {
+            code: 'auto-approve.matched',
+            message: `auto-approved by rule ${role.requirement?.rule ?? ''} condition ${i + 1}`,
+            details: { rule: role.requirement?.rule, condition: i + 1 },
+          },
+        ],
+      };
+    }
+  }
+  const requirement = role.requirement!;
+  return {
+    outcome: 'needs-approval',
+    requirement,
+    reasons: [
+      {
+        code: 'approval.required',
+        message: `needs ${requirement.count} approval(s) from ${requirement.groups.join(requirement.fromEachGroup ? ' and ' : ' or ')}`,
+        details: { rule: requirement.rule },
+      },
+    ],
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * The policy file's grammar (zod). Strict objects: an unknown key is an error, because a misspelt key silently
+ * falling back to a default is how a policy ends up meaning something nobody wrote. No field is a regular
+ * expression: nothing in a policy can backtrack (see docs/policy.md).
+ */
+import { z } from 'zod';
+
+const name = z
+  .string()
+  .min(1)
+  .max(100)
+  .refine((s) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s), 'use letters, digits, ".", "_" and "-"');
+const groupName = z.string().min(1).max(200);
+const durationText = z.string().min(1).max(40);
+const clockTime = z.string().refine((s) => /^([01]\d|2[0-3]):[0-5]\d$/.test(s), 'expected HH:MM (24-hour)');
+const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+const operation = z.enum(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
+
+export const settingsSchema = z.strictObject({
+  timezone: z.string().min(1).default('UTC'),
+  businessHours: z
+    .strictObject({
+      days: z.array(weekday).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+      start: clockTime.default('08:00'),
+      end: clockTime.default('18:00'),
+    })
+    .default({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:00', end: '18:00' }),
+  pendingTimeout: durationText.default('24h'),
+  breakGlassMaxDuration: durationText.default('1h'),
+  justification: z
+    .strictObject({
+      minLength: z.number().int().min(1).max(10_000).default(10),
+      maxLength: z.number().int().min(1).max(10_000).default(2000),
+    })
+    .default({ minLength: 10, maxLength: 2000 }),
+  maxPatientIds: z.number().int().min(1).max(10_000).default(500),
+});
+
+const groupsRef = z.strictObject({ groups: z.array(groupName).default([]) });
+
+const resourceSchema = z.strictObject({
+  kind: z.literal('postgres'),
+  description: z.string().max(1000).default(''),
+  connection: z.record(z.string(), z.unknown()).default({}),
+  labels: z
+    .strictObject({
+      confidentiality: z.enum(['U', 'L', 'M', 'N', 'R', 'V']).optional(),
+      sensitivity: z.array(z.string().min(1).max(20)).default([]),
+    })
+    .default({ sensitivity: [] }),
+});
+
+const autoApproveSchema = z.strictObject({
+  groups: z.array(groupName).min(1).optional(),
+  maxDuration: durationText.optional(),
+  businessHoursOnly: z.boolean().default(false),
+  purposes: z.array(z.string()).min(1).optional(),
+});
+
+const approvalRuleSchema = z.strictObject({
+  autoApprove: z.array(autoApproveSchema).default([]),
+  approvers: z.strictObject({
+    groups: z.array(groupName).min(1, 'an approval rule needs at least one approver group'),
+    count: z.number().int().min(1).max(10).default(1),
+    fromEachGroup: z.boolean().default(false),
+    requireMfa: z.boolean().default(true),
+  }),
+});
+
+const tableAccessSchema = z.strictObject({
+  columns: z.array(z.string().min(1).max(63)).min(1),
+  operations: z.array(operation).min(1).default(['SELECT']),
+});
+
+const roleSchema = z.strictObject({
+  description: z.string().max(1000).default(''),
+  resource: name,
+  eligibleGroups: z.array(groupName).min(1),
+  access: z.record(z.string(), tableAccessSchema).default({}),
+  duration: z.strictObject({
+    default: durationText,
+    max: durationText,
+    cumulativeMax: durationText.optional(),
+  }),
+  purposes: z.array(z.string()).min(1),
+  patientScope: z.enum(['required', 'optional', 'none']).default('none'),
+  approval: name.optional(),
+  emergency: z.boolean().default(false),
+});
+
+export const policySchema = z.strictObject({
+  version: z.literal(1),
+  settings: settingsSchema.default(settingsSchema.parse({})),
+  administrators: groupsRef.default({ groups: [] }),
+  auditors: groupsRef.default({ groups: [] }),
+  resources: z.record(name, resourceSchema),
+  approvalRules: z.record(name, approvalRuleSchema).default({}),
+  roles: z.record(name, roleSchema),
+});
+
+export type PolicyFile = z.output<typeof policySchema>;
+export type RoleFile = z.output<typeof roleSchema>;
+export type ApprovalRuleFile = z.output<typeof approvalRuleSchema>;
+export type AutoApproveFile = z.output<typeof autoApproveSchema>;
