@@ -216,6 +216,7 @@ function makePolicy(
     roles: roleDefinitions,
     pendingTimeoutMs: parseDuration(file.settings.pendingTimeout),
     decide: (input) => decide(index, input),
+    requirementFor: (role) => index.roles.get(role)?.requirement,
     rolesFor: (principal) => {
       const seen = new Set<RoleDefinition>();
       for (const g of principal.groups) for (const r of index.rolesByGroup.get(g) ?? []) seen.add(r);

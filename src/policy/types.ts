@@ -133,6 +133,8 @@ export interface CompiledPolicy {
 
   /** Pure: allow / needs-approval / deny with reasons. */
   decide(input: DecisionInput): Decision;
+  /** The approvers a role's requests need when no auto-approval applies; undefined for break-glass roles. */
+  requirementFor(role: string): ApprovalRequirement | undefined;
   /** Roles this person may request (GET /v1/roles). */
   rolesFor(principal: PrincipalFacts): readonly RoleDefinition[];
   /**

@@ -4,7 +4,10 @@
  */
 import { startPhigate, type RunningPhigate, type StartOptions } from './start.js';
 
-export async function serveUntilSignal(options: StartOptions, onStarted?: (running: RunningPhigate) => void): Promise<void> {
+export async function serveUntilSignal(
+  options: StartOptions,
+  onStarted?: (running: RunningPhigate) => void,
+): Promise<void> {
   const running = await startPhigate(options);
   onStarted?.(running);
   await new Promise<void>((resolve) => {

@@ -80,7 +80,14 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     const bus = createGrantEventBus({ pool: store.pool, replicaId, logger });
     cleanups.push(() => bus.close());
     await bus.ready();
-    const access = createAccessService({ db: store.db, policies, clock: systemClock, bus, logger, replicaId });
+    const access = createAccessService({
+      db: store.db,
+      policies,
+      clock: systemClock,
+      bus,
+      logger,
+      replicaId,
+    });
     const scheduler = createExpiryScheduler({ db: store.db, bus, clock: systemClock, logger });
     cleanups.push(() => scheduler.stop());
     // Grants that fell due while no phigate was running end before the first request is served.
@@ -118,7 +125,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       if (!policyFile) return { ok: false, problems: ['no policy file configured (policy.file)'] };
       const result = policies.reloadFromFileSync(policyFile);
       if (result.ok) logger.info({ policyHash: result.hash }, 'policy reloaded');
-      else logger.error({ problems: result.problems }, 'new policy is invalid; the previous one stays in force');
+      else
+        logger.error({ problems: result.problems }, 'new policy is invalid; the previous one stays in force');
       return { ok: result.ok, problems: result.problems.map((p) => formatProblem(policyFile, p)) };
     };
     if (policyFile && config.policy.watch) cleanups.push(watchPolicy(policyFile, reloadPolicy));
@@ -150,7 +158,13 @@ function readPolicyFile(file: string | undefined): { source: string; sourceName:
   try {
     return { source: readFileSync(file, 'utf8'), sourceName: file };
   } catch (err) {
-    throw new PhigateError('invalid', 'policy.unreadable', `cannot read the policy file ${file}`, {}, { cause: err });
+    throw new PhigateError(
+      'invalid',
+      'policy.unreadable',
+      `cannot read the policy file ${file}`,
+      {},
+      { cause: err },
+    );
   }
 }
 
@@ -181,7 +195,9 @@ async function resolvePort(host: string, port: number): Promise<number> {
     probe.once('error', reject);
     probe.listen(0, host, () => {
       const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

@@ -1,0 +1,91 @@
+/** The CLI's view of the API: authenticated JSON calls whose failures become CliErrors with exit codes. */
+import { randomUUID } from 'node:crypto';
+import { createTokenCache } from '../identity/token-cache.js';
+import { CliError, EXIT, exitCodeForStatus } from './exit-codes.js';
+import { safe } from './terminal-text.js';
+
+export interface GlobalOptions {
+  api: string;
+  token?: string;
+  json?: boolean;
+}
+
+export interface ApiClient {
+  readonly apiUrl: string;
+  call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
+}
+
+export function tokenCache(): ReturnType<typeof createTokenCache> {
+  const path = process.env['PHIGATE_TOKEN_CACHE'];
+  return createTokenCache(path ? { path } : {});
+}
+
+async function resolveToken(options: GlobalOptions): Promise<string> {
+  if (options.token) return options.token;
+  const cached = await tokenCache().load(options.api);
+  if (!cached) {
+    throw new CliError(
+      `not signed in to ${options.api}: run \`phigate login\``,
+      EXIT.unauthenticated,
+      'token.missing',
+    );
+  }
+  return cached.accessToken;
+}
+
+export async function publicGet<T>(apiUrl: string, path: string): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, apiUrl));
+  } catch {
+    throw new CliError(`cannot reach phigate at ${apiUrl}`, EXIT.unavailable);
+  }
+  if (!res.ok) throw new CliError(`${path} answered ${res.status}`, exitCodeForStatus(res.status));
+  return (await res.json()) as T;
+}
+
+export async function createApiClient(options: GlobalOptions): Promise<ApiClient> {
+  const token = await resolveToken(options);
+  return {
+    apiUrl: options.api,
+    async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      if (method === 'POST') {
+        headers['content-type'] = 'application/json';
+        // A retried CLI call must not act twice: each invocation carries its own key.
+        headers['idempotency-key'] = randomUUID();
+      }
+      let res: Response;
+      try {
+        res = await fetch(new URL(path, options.api), {
+          method,
+          headers,
+          ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
+        });
+      } catch {
+        throw new CliError(`cannot reach phigate at ${options.api}`, EXIT.unavailable);
+      }
+      const text = await res.text();
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      if (!res.ok) {
+        const p = (parsed ?? {}) as {
+          code?: string;
+          detail?: string;
+          reasons?: { code: string; message: string }[];
+        };
+        const reasons = p.reasons?.map((r) => `\n  - ${safe(r.code)}: ${safe(r.message)}`).join('') ?? '';
+        throw new CliError(
+          `${safe(p.detail ?? `HTTP ${res.status}`)} (${safe(p.code ?? res.status)})${reasons}`,
+          exitCodeForStatus(res.status),
+          p.code,
+        );
+      }
+      return parsed as T;
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/** `roles`, `request`, `requests`, `show`, `approve`, `deny`, `cancel`, `grants`, `revoke`. */
+import type { Command } from 'commander';
+import { createApiClient, type GlobalOptions } from './api-client.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { minutes, requestDetail, requestTable, type RequestLike } from './format.js';
+import { startSpinner } from './spinner.js';
+import { safe, table } from './terminal-text.js';
+
+interface Page {
+  items: RequestLike[];
+  nextCursor?: string;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function print(g: GlobalOptions, value: unknown, human: () => string): void {
+  console.log(g.json ? JSON.stringify(value) : human());
+}
+
+function listQuery(opts: { scope?: string; status?: string; limit?: string }): string {
+  const q = new URLSearchParams();
+  if (opts.scope) q.set('scope', opts.scope);
+  if (opts.status) q.set('status', opts.status);
+  if (opts.limit) q.set('limit', opts.limit);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export function registerAccessCommands(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('roles')
+    .description('roles you may request')
+    .action(async () => {
+      const g = globals();
+      const roles = await (
+        await createApiClient(g)
+      ).call<{
+        items: {
+          name: string;
+          resource: string;
+          maxDurationMs: number;
+          purposes: string[];
+          emergency: boolean;
+          patientScope: string;
+          approval?: { count: number; groups: string[] };
+        }[];
+      }>('GET', '/v1/roles');
+      print(g, roles, () =>
+        roles.items.length === 0
+          ? '(no roles: your groups are not eligible for any)'
+          : table(
+              ['ROLE', 'RESOURCE', 'MAX', 'PURPOSES', 'PATIENTS', 'APPROVAL'],
+              roles.items.map((r) => [
+                r.name,
+                r.resource,
+                minutes(r.maxDurationMs),
+                r.purposes.join(','),
+                r.patientScope,
+                r.emergency
+                  ? 'break-glass (none, reviewed after)'
+                  : r.approval
+                    ? `${r.approval.count} of ${r.approval.groups.join('/')}`
+                    : '',
+              ]),
+            ),
+      );
+    });
+
+  program
+    .command('request')
+    .description('ask for access; the policy grants at once, asks approvers, or refuses')
+    .requiredOption('--resource <name>', 'protected resource, e.g. clinic-db')
+    .requiredOption('--role <name>', 'role to request (see `phigate roles`)')
+    .option('--duration <d>', 'how long: 30m, 2h, 1h30m or ISO 8601 (default: the role’s)')
+    .requiredOption('--purpose <code>', 'HL7 v3 purpose of use: TREAT, ETREAT, BTG, HOPERAT, …')
+    .requiredOption('--justification <text>', 'why you need it (stored as data, shown to approvers)')
+    .option('--ticket <ref>', 'ticket reference')
+    .option('--patient <id>', 'a patient id this access is for (repeat for several)', collect)
+    .option('--wait', 'wait until the request is decided')
+    .action(
+      async (opts: {
+        resource: string;
+        role: string;
+        duration?: string;
+        purpose: string;
+        justification: string;
+        ticket?: string;
+        patient?: string[];
+        wait?: boolean;
+      }) => {
+        const g = globals();
+        const api = await createApiClient(g);
+        let r = await api.call<RequestLike>('POST', '/v1/requests', {
+          resource: opts.resource,
+          role: opts.role,
+          purpose: opts.purpose,
+          justification: opts.justification,
+          ...(opts.duration ? { duration: opts.duration } : {}),
+          ...(opts.ticket ? { ticket: opts.ticket } : {}),
+          ...(opts.patient ? { patientIds: opts.patient } : {}),
+        });
+        if (opts.wait && r.status === 'pending') {
+          const spinner = startSpinner(`request ${r.id} is pending approval…`);
+          try {
+            while (r.status === 'pending') {
+              await new Promise((res) => setTimeout(res, 1000));
+              r = await api.call<RequestLike>('GET', `/v1/requests/${encodeURIComponent(r.id)}`);
+            }
+          } finally {
+            spinner.stop();
+          }
+        }
+        print(g, r, () => requestDetail(r));
+        if (opts.wait && r.status !== 'active')
+          throw new CliError(`request ended ${r.status}`, EXIT.forbidden);
+      },
+    );
+
+  for (const [name, path, description] of [
+    ['requests', '/v1/requests', 'requests you may see (--scope mine|approvable|all)'],
+    ['grants', '/v1/grants', 'active and past grants you may see'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .option('--scope <scope>', 'mine, approvable or all (auditors and admins)')
+      .option('--status <list>', 'comma-separated statuses, e.g. pending,active')
+      .option('--limit <n>', 'page size (≤ 200)')
+      .action(async (opts: { scope?: string; status?: string; limit?: string }) => {
+        const g = globals();
+        const page = await (await createApiClient(g)).call<Page>('GET', `${path}${listQuery(opts)}`);
+        print(g, page, () => requestTable(page.items));
+      });
+  }
+
+  program
+    .command('show')
+    .argument('<id>', 'request or grant id')
+    .description('one request, with its approvals and the reasons of its decision')
+    .action(async (id: string) => {
+      const g = globals();
+      const r = await (
+        await createApiClient(g)
+      ).call<RequestLike>('GET', `/v1/requests/${encodeURIComponent(id)}`);
+      print(g, r, () => requestDetail(r));
+    });
+
+  for (const verdict of ['approve', 'deny'] as const) {
+    program
+      .command(verdict)
+      .argument('<id>', 'request id')
+      .option('--comment <text>', 'note for the requester and the audit log')
+      .description(verdict === 'approve' ? 'approve a request (never your own)' : 'deny a request')
+      .action(async (id: string, opts: { comment?: string }) => {
+        const g = globals();
+        const r = await (
+          await createApiClient(g)
+        ).call<RequestLike>(
+          'POST',
+          `/v1/requests/${encodeURIComponent(id)}/${verdict}`,
+          opts.comment ? { comment: opts.comment } : {},
+        );
+        print(g, r, () => requestDetail(r));
+      });
+  }
+
+  program
+    .command('cancel')
+    .argument('<id>', 'request id')
+    .description('withdraw your pending request')
+    .action(async (id: string) => {
+      const g = globals();
+      const r = await (
+        await createApiClient(g)
+      ).call<RequestLike>('POST', `/v1/requests/${encodeURIComponent(id)}/cancel`);
+      print(g, r, () => requestDetail(r));
+    });
+
+  program
+    .command('revoke')
+    .argument('<id>', 'grant id')
+    .option('--reason <text>', 'why the grant ends early')
+    .description('end a grant now')
+    .action(async (id: string, opts: { reason?: string }) => {
+      const g = globals();
+      const r = await (
+        await createApiClient(g)
+      ).call<RequestLike>(
+        'POST',
+        `/v1/grants/${encodeURIComponent(id)}/revoke`,
+        opts.reason ? { reason: opts.reason } : {},
+      );
+      print(g, r, () => `${safe(r.id)}: ${safe(r.status)}`);
+    });
+}

@@ -1,0 +1,42 @@
+/** Documented exit codes of the `phigate` command (also in docs/cli.md and `phigate --help`). */
+export const EXIT = Object.freeze({
+  ok: 0,
+  unexpected: 1,
+  usage: 2,
+  unauthenticated: 3,
+  forbidden: 4,
+  notFound: 5,
+  conflict: 6,
+  unavailable: 7,
+  policyFailed: 8,
+  invalid: 9,
+});
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success                       5  not found (or not yours to see)
+  1  unexpected error              6  conflict (state changed, key reused)
+  2  usage error                   7  server unavailable or rate-limited
+  3  not authenticated             8  policy check or policy test failed
+  4  refused (forbidden, denied)   9  invalid input`;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** HTTP status → exit code, for answers from the API. */
+export function exitCodeForStatus(status: number): number {
+  if (status === 401) return EXIT.unauthenticated;
+  if (status === 403) return EXIT.forbidden;
+  if (status === 404) return EXIT.notFound;
+  if (status === 409) return EXIT.conflict;
+  if (status === 429 || status >= 500) return EXIT.unavailable;
+  if (status === 400 || status === 413 || status === 415 || status === 422) return EXIT.invalid;
+  return EXIT.unexpected;
+}

@@ -1,0 +1,134 @@
+/**
+ * The HTTP API. Public routes (health, readiness, metrics, OpenAPI, login settings, the demo's issuer) live at the
+ * root; everything under /v1 except /v1/auth/config lives in one scope whose hooks authenticate and rate-limit.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { AccessService } from '../access/types.js';
+import type { Principal } from '../identity/principal.js';
+import { PhigateError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { createMetricsRegistry, instrumentHttp } from './metrics.js';
+import { problem, sendProblem, toProblem } from './problem.js';
+import { createRateLimiter } from './rate-limiter.js';
+import './request-context.js';
+import { grantRoutes } from './routes/grants.js';
+import { requestRoutes } from './routes/requests.js';
+import { problemSchema, requestViewSchema } from './schemas.js';
+
+export interface AppDeps {
+  readonly access: AccessService;
+  readonly verifier: { verify(token: string): Promise<Principal> };
+  readonly logger: Logger;
+  readonly bodyLimitBytes: number;
+  /** Per principal; before authentication, per client address with ten times the allowance. */
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  /** Readiness: the store answers and overdue grants have been expired. */
+  readonly ready: () => Promise<boolean>;
+  /** What `phigate login` needs to know; undefined when no issuer is configured. */
+  readonly authInfo:
+    { readonly issuer: string; readonly audience: string; readonly cliClientId: string } | undefined;
+  /** The demo's development issuer, mounted at its prefix. */
+  readonly devIssuer?: { readonly plugin: FastifyPluginAsync; readonly prefix: string } | undefined;
+  readonly publicUrl: string;
+  readonly now?: () => number;
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
+
+function bearerToken(header: string | undefined): string {
+  if (header === undefined || header === '') {
+    throw new PhigateError(
+      'unauthenticated',
+      'token.missing',
+      'send an OIDC access token: Authorization: Bearer …',
+    );
+  }
+  const m = BEARER.exec(header);
+  if (!m?.[1])
+    throw new PhigateError(
+      'unauthenticated',
+      'token.malformed',
+      'the Authorization header is not a Bearer token',
+    );
+  return m[1];
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const now = deps.now ?? Date.now;
+  const app = Fastify({
+    // pino's Logger is Fastify's logger; the cast only reconciles two declarations of the same shape.
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes,
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  const metrics = createMetricsRegistry();
+  instrumentHttp(app, metrics);
+
+  app.setErrorHandler((err, req, reply) => {
+    const p = toProblem(err);
+    if (p) return sendProblem(reply, p);
+    req.log.error({ err }, 'unhandled error');
+    return sendProblem(reply, problem(500, 'internal', 'an unexpected error occurred'));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, problem(404, 'route.not-found', `no route ${req.method} ${req.url.split('?')[0]}`)),
+  );
+
+  app.addSchema(problemSchema);
+  app.addSchema(requestViewSchema);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'phigate API',
+        version: '1',
+        description: 'Just-in-time, policy-driven, audited access to protected health information.',
+      },
+      servers: [{ url: deps.publicUrl }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/healthz', { schema: { tags: ['health'], security: [] } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { tags: ['health'], security: [] } }, async (_req, reply) => {
+    if (await deps.ready().catch(() => false)) return { status: 'ready' };
+    return sendProblem(reply, problem(503, 'not-ready', 'phigate is starting or its store is unreachable'));
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type(metrics.contentType).send(await metrics.metrics()),
+  );
+  app.get('/v1/auth/config', { schema: { tags: ['identity'], security: [] } }, async () => ({
+    issuer: deps.authInfo?.issuer ?? null,
+    audience: deps.authInfo?.audience ?? null,
+    cliClientId: deps.authInfo?.cliClientId ?? null,
+    devIssuer: deps.devIssuer !== undefined,
+  }));
+  if (deps.devIssuer) await app.register(deps.devIssuer.plugin, { prefix: deps.devIssuer.prefix });
+
+  const perAddress = createRateLimiter({ max: deps.rateLimit.max * 10, windowMs: deps.rateLimit.windowMs });
+  const perPrincipal = createRateLimiter(deps.rateLimit);
+  const limited = (wait: number): PhigateError =>
+    new PhigateError('rate-limited', 'rate-limited', `too many requests; retry in ${wait}s`, {
+      retryAfterSeconds: wait,
+    });
+
+  await app.register(async (api) => {
+    api.decorateRequest('principal', undefined);
+    api.addHook('onRequest', async (req) => {
+      const addressWait = perAddress.take(`ip:${req.ip}`, now());
+      if (addressWait > 0) throw limited(addressWait);
+      req.principal = await deps.verifier.verify(bearerToken(req.headers.authorization));
+      const principalWait = perPrincipal.take(req.principal.id, now());
+      if (principalWait > 0) throw limited(principalWait);
+    });
+    await api.register(requestRoutes(deps.access));
+    await api.register(grantRoutes(deps.access));
+  });
+  return app;
+}

@@ -1,0 +1,180 @@
+/**
+ * JSON schemas of the API: they validate input (strict: unknown fields are refused, which is also what stops mass
+ * assignment of `status`, `approvedBy`, `expiresAt`, `requester`), shape output, and feed the OpenAPI document.
+ */
+export const MAX_PATIENT_IDS = 500;
+
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const reason = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: {
+    code: { type: 'string' },
+    message: { type: 'string' },
+    details: { type: 'object', additionalProperties: true },
+  },
+} as const;
+const requirement = {
+  type: 'object',
+  properties: {
+    rule: { type: 'string' },
+    count: { type: 'integer' },
+    groups: { type: 'array', items: { type: 'string' } },
+    fromEachGroup: { type: 'boolean' },
+    requireMfa: { type: 'boolean' },
+  },
+} as const;
+
+export const problemSchema = {
+  $id: 'Problem',
+  type: 'object',
+  description: 'RFC 9457 problem details; `code` is stable and machine-readable.',
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string' },
+  },
+  additionalProperties: true,
+} as const;
+
+export const requestViewSchema = {
+  $id: 'AccessRequest',
+  type: 'object',
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    status: {
+      type: 'string',
+      enum: ['pending', 'active', 'expired', 'revoked', 'denied', 'cancelled', 'timed-out'],
+    },
+    requester: { type: 'object', properties: { id: { type: 'string' }, displayName: { type: 'string' } } },
+    resource: { type: 'string' },
+    role: { type: 'string' },
+    durationMs: { type: 'integer' },
+    purpose: { type: 'string' },
+    justification: { type: 'string' },
+    ticket: { type: 'string' },
+    patientIds: { type: 'array', items: { type: 'string' } },
+    emergency: { type: 'boolean' },
+    policyHash: { type: 'string' },
+    scopeHash: { type: 'string' },
+    decision: {
+      type: 'object',
+      properties: { outcome: { type: 'string' }, reasons: { type: 'array', items: reason } },
+    },
+    requirement,
+    approvals: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          approverId: { type: 'string' },
+          approverName: { type: 'string' },
+          verdict: { type: 'string', enum: ['approve', 'deny'] },
+          comment: { type: 'string' },
+          at: dateTime,
+          valid: { type: 'boolean' },
+        },
+      },
+    },
+    createdAt: dateTime,
+    pendingUntil: dateTime,
+    decidedAt: dateTime,
+    activatedAt: dateTime,
+    expiresAt: dateTime,
+    endedAt: dateTime,
+    endReason: { type: 'string' },
+    endedBy: { type: 'string' },
+  },
+} as const;
+
+export const requestPageSchema = {
+  type: 'object',
+  properties: {
+    items: { type: 'array', items: { $ref: 'AccessRequest#' } },
+    nextCursor: { type: 'string' },
+  },
+} as const;
+
+export const newRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['resource', 'role', 'purpose', 'justification'],
+  properties: {
+    resource: { type: 'string', minLength: 1, maxLength: 100 },
+    role: { type: 'string', minLength: 1, maxLength: 100 },
+    duration: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 40,
+      description: '30m, 2h, 1h30m or ISO 8601 (PT45M)',
+    },
+    purpose: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 20,
+      description: 'HL7 v3 PurposeOfUse code, e.g. TREAT',
+    },
+    justification: { type: 'string', maxLength: 10_000 },
+    ticket: { type: 'string', minLength: 1, maxLength: 200 },
+    patientIds: {
+      type: 'array',
+      maxItems: MAX_PATIENT_IDS,
+      items: { type: 'string', minLength: 1, maxLength: 64 },
+    },
+  },
+} as const;
+
+export const commentBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { comment: { type: 'string', maxLength: 2000 } },
+} as const;
+
+export const reasonBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { reason: { type: 'string', maxLength: 2000 } },
+} as const;
+
+export const idParamsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', maxLength: 100 } },
+} as const;
+
+export const listQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    scope: { type: 'string', enum: ['mine', 'approvable', 'all'] },
+    status: { type: 'string', maxLength: 200, description: 'comma-separated statuses' },
+    limit: { type: 'integer', minimum: 1, maximum: 200 },
+    cursor: { type: 'string', maxLength: 500 },
+  },
+} as const;
+
+export const roleViewSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    description: { type: 'string' },
+    resource: { type: 'string' },
+    defaultDurationMs: { type: 'integer' },
+    maxDurationMs: { type: 'integer' },
+    purposes: { type: 'array', items: { type: 'string' } },
+    emergency: { type: 'boolean' },
+    patientScope: { type: 'string' },
+    approval: requirement,
+  },
+} as const;
+
+export const errorResponses = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  404: { $ref: 'Problem#' },
+  409: { $ref: 'Problem#' },
+  429: { $ref: 'Problem#' },
+} as const;
