@@ -12,7 +12,7 @@ export function safe(value: unknown): string {
       ? ''
       : typeof value === 'object'
         ? JSON.stringify(value)
-        : String(value);
+        : `${value as string | number | boolean | bigint}`;
   return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
