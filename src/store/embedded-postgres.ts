@@ -162,8 +162,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const owner = serverUser();
   const dataDir = path.resolve(options.dataDir);
   const clusterDir = path.join(dataDir, 'cluster');
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  if (owner) assertTraversable(dataDir, owner);
+  mkdirSync(dataDir, { recursive: true, mode: owner ? 0o711 : 0o700 });
+  if (owner) {
+    // phigate's own state directory (the parent) may have been created 0700 by another part of phigate: let the
+    // server user traverse it (not list it; its files keep their own modes).
+    const parent = path.dirname(dataDir);
+    const st = statSync(parent);
+    if (st.uid === process.getuid?.() && (st.mode & 0o001) === 0)
+      chmodSync(parent, (st.mode & 0o777) | 0o001);
+    assertTraversable(dataDir, owner);
+  }
   // When the server runs as another user it must traverse (not list) this directory to reach its cluster.
   if (owner) chmodSync(dataDir, 0o711);
   // The superuser password never leaves this directory (mode 0700) and is only used over loopback.
