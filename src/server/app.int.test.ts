@@ -1,0 +1,313 @@
+/**
+ * The HTTP API on real sockets, with the real services on real PostgreSQL and real tokens from the development
+ * issuer — ATTACKS.md "API and authentication" items 8–11 and 39, and the approval items that reach HTTP.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createEmptyDatabase } from '../../test/support/database.js';
+import { startPhigate, type RunningPhigate } from './start.js';
+
+const POLICY = `
+version: 1
+auditors: { groups: [privacy-office] }
+administrators: { groups: [phigate-admins] }
+resources: { clinic-db: { kind: postgres } }
+approvalRules:
+  one-lead: { approvers: { groups: [clinical-leads], count: 1, requireMfa: true } }
+  auto: { autoApprove: [ { groups: [support] } ], approvers: { groups: [clinical-leads] } }
+roles:
+  analyst:
+    resource: clinic-db
+    eligibleGroups: [analysts]
+    duration: { default: 30m, max: 4h, cumulativeMax: 100h }
+    purposes: [HOPERAT]
+    patientScope: optional
+    approval: one-lead
+  support:
+    resource: clinic-db
+    eligibleGroups: [support]
+    duration: { default: 10m, max: 1h, cumulativeMax: 100h }
+    purposes: [HOPERAT]
+    approval: auto
+`;
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+describe('HTTP API', () => {
+  let dir: string;
+  let database: Awaited<ReturnType<typeof createEmptyDatabase>>;
+  let phigate: RunningPhigate;
+  const tokens: Record<string, string> = {};
+
+  const call = async (
+    who: string | undefined,
+    method: string,
+    url: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> => {
+    const res = await fetch(`${phigate.url}${url}`, {
+      method,
+      headers: {
+        ...(who ? { authorization: `Bearer ${tokens[who]}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : { text },
+    };
+  };
+
+  const analystRequest = {
+    resource: 'clinic-db',
+    role: 'analyst',
+    duration: '30m',
+    purpose: 'HOPERAT',
+    justification: 'Quality review of encounter 42',
+  };
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'phigate-api-'));
+    chmodSync(dir, 0o711);
+    writeFileSync(path.join(dir, 'phigate.yaml'), 'server:\n  rateLimit: { max: 40, window: 1m }\n');
+    database = await createEmptyDatabase();
+    phigate = await startPhigate({
+      configPath: path.join(dir, 'phigate.yaml'),
+      port: 0,
+      dev: true,
+      logLevel: 'silent',
+      policy: { source: POLICY, sourceName: 'api-test-policy.yaml' },
+      env: { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') },
+    });
+    for (const user of ['alice', 'dan', 'carol', 'chris', 'priya', 'adam', 'olivia']) {
+      tokens[user] = await phigate.mintDevToken!(user);
+    }
+  });
+  after(async () => {
+    await phigate.stop();
+    await database.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('authentication', () => {
+    it('answers 401 problem details with a stable code and a WWW-Authenticate challenge', async () => {
+      const missing = await call(undefined, 'GET', '/v1/requests');
+      assert.equal(missing.status, 401);
+      assert.equal(missing.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+      assert.equal(missing.body['code'], 'token.missing');
+      assert.match(missing.headers.get('www-authenticate') ?? '', /^Bearer /);
+      for (const key of ['type', 'title', 'status', 'detail', 'code']) assert.ok(key in missing.body, key);
+
+      const garbage = await call(undefined, 'GET', '/v1/requests', undefined, {
+        authorization: 'Bearer not-a-jwt',
+      });
+      assert.equal(garbage.status, 401);
+      assert.match(String(garbage.body['code']), /^token\./);
+      const basic = await call(undefined, 'GET', '/v1/requests', undefined, { authorization: 'Basic YTpi' });
+      assert.equal(basic.body['code'], 'token.malformed');
+    });
+
+    it('keeps health, readiness, metrics, OpenAPI and login settings public', async () => {
+      assert.equal((await call(undefined, 'GET', '/healthz')).status, 200);
+      assert.equal((await call(undefined, 'GET', '/readyz')).status, 200);
+      const auth = await call(undefined, 'GET', '/v1/auth/config');
+      assert.equal(auth.body['devIssuer'], true);
+      assert.match(String(auth.body['issuer']), /\/dev-oidc$/);
+      const metrics = await fetch(`${phigate.url}/metrics`);
+      assert.match(await metrics.text(), /phigate_http_requests_total/);
+      const docs = await fetch(`${phigate.url}/docs/`);
+      assert.equal(docs.status, 200);
+      assert.doesNotMatch(
+        await docs.text(),
+        /https?:\/\/(unpkg|cdn)/,
+        'the docs page loads nothing from a CDN',
+      );
+    });
+
+    it('publishes an OpenAPI 3 document listing every route', async () => {
+      const doc = (await call(undefined, 'GET', '/openapi.json')).body as {
+        openapi: string;
+        paths: Record<string, unknown>;
+      };
+      assert.match(doc.openapi, /^3\./);
+      for (const p of [
+        '/v1/requests',
+        '/v1/requests/{id}',
+        '/v1/requests/{id}/approve',
+        '/v1/requests/{id}/deny',
+        '/v1/requests/{id}/cancel',
+        '/v1/grants',
+        '/v1/grants/{id}/revoke',
+        '/v1/roles',
+        '/v1/whoami',
+        '/healthz',
+        '/readyz',
+      ]) {
+        assert.ok(p in doc.paths, `missing ${p}`);
+      }
+    });
+  });
+
+  describe('the request lifecycle over HTTP', () => {
+    it('request → self-approval refused → approval by a lead → active → revoked by the grantee', async () => {
+      const created = await call('dan', 'POST', '/v1/requests', analystRequest);
+      assert.equal(created.status, 201);
+      assert.equal(created.body['status'], 'pending');
+      const id = String(created.body['id']);
+
+      const self = await call('dan', 'POST', `/v1/requests/${id}/approve`, {});
+      assert.equal(self.status, 403);
+      assert.equal(self.body['code'], 'approval.self');
+
+      const approved = await call('carol', 'POST', `/v1/requests/${id}/approve`, { comment: 'ok' });
+      assert.equal(approved.status, 200);
+      assert.equal(approved.body['status'], 'active');
+
+      const replay = await call('chris', 'POST', `/v1/requests/${id}/approve`, {});
+      assert.equal(replay.status, 409, 'a second approval of a closed request is refused (ATTACKS 21)');
+
+      const grants = await call('dan', 'GET', '/v1/grants?status=active');
+      assert.ok((grants.body['items'] as { id: string }[]).some((g) => g.id === id));
+
+      const revoked = await call('dan', 'POST', `/v1/grants/${id}/revoke`, { reason: 'done early' });
+      assert.equal(revoked.status, 200);
+      assert.equal(revoked.body['status'], 'revoked');
+    });
+
+    it('auto-approves where the policy says so and lists the caller’s roles', async () => {
+      const roles = await call('alice', 'GET', '/v1/roles');
+      assert.deepEqual(
+        (roles.body['items'] as { name: string }[]).map((r) => r.name),
+        ['support'],
+      );
+      const created = await call('alice', 'POST', '/v1/requests', {
+        ...analystRequest,
+        role: 'support',
+        duration: '5m',
+      });
+      assert.equal(created.status, 201);
+      assert.equal(created.body['status'], 'active');
+    });
+
+    it('replays an Idempotency-Key and refuses its reuse for another body', async () => {
+      const key = { 'idempotency-key': 'retry-7f3a' };
+      const first = await call('dan', 'POST', '/v1/requests', analystRequest, key);
+      const second = await call('dan', 'POST', '/v1/requests', analystRequest, key);
+      assert.equal(first.status, 201);
+      assert.equal(second.status, 200);
+      assert.equal(second.headers.get('idempotency-replayed'), 'true');
+      assert.equal(second.body['id'], first.body['id']);
+      const other = await call('dan', 'POST', '/v1/requests', { ...analystRequest, duration: '45m' }, key);
+      assert.equal(other.status, 409);
+      const bad = await call('dan', 'POST', '/v1/requests', analystRequest, {
+        'idempotency-key': 'has space',
+      });
+      assert.equal(bad.status, 400);
+    });
+
+    it('lets approve and deny race: exactly one outcome (ATTACKS 15)', async () => {
+      const created = await call('dan', 'POST', '/v1/requests', analystRequest);
+      const id = String(created.body['id']);
+      const [a, d] = await Promise.all([
+        call('carol', 'POST', `/v1/requests/${id}/approve`, {}),
+        call('chris', 'POST', `/v1/requests/${id}/deny`, {}),
+      ]);
+      assert.deepEqual([a.status, d.status].sort(), [200, 409]);
+      const final = await call('dan', 'GET', `/v1/requests/${id}`);
+      assert.equal(final.body['status'], a.status === 200 ? 'active' : 'denied');
+    });
+  });
+
+  describe('scope: other people’s ids answer 404, not 403 (ATTACKS 8, 10)', () => {
+    it('hides a request from people who may not see it, and from malformed or made-up ids', async () => {
+      const created = await call('dan', 'POST', '/v1/requests', analystRequest);
+      const id = String(created.body['id']);
+      for (const [who, method, url] of [
+        ['alice', 'GET', `/v1/requests/${id}`],
+        ['alice', 'POST', `/v1/requests/${id}/approve`],
+        ['alice', 'POST', `/v1/requests/${id}/cancel`],
+        ['alice', 'POST', `/v1/grants/${id}/revoke`],
+        ['dan', 'GET', '/v1/requests/00000000-0000-4000-8000-000000000000'],
+        ['dan', 'GET', "/v1/requests/1'%20OR%20'1'='1"],
+      ] as const) {
+        const answer = await call(who, method, url, method === 'POST' ? {} : undefined);
+        assert.equal(answer.status, 404, `${who} ${method} ${url}`);
+      }
+      assert.equal((await call('carol', 'GET', `/v1/requests/${id}`)).status, 200, 'an approver sees it');
+      assert.equal((await call('priya', 'GET', `/v1/requests/${id}`)).status, 200, 'an auditor sees it');
+      const all = await call('priya', 'GET', '/v1/requests?scope=all');
+      assert.equal(all.status, 200);
+      const notAuditor = await call('dan', 'GET', '/v1/requests?scope=all');
+      assert.ok(notAuditor.status === 403 || notAuditor.status === 404, `got ${notAuditor.status}`);
+    });
+  });
+
+  describe('bad input changes nothing (ATTACKS 9, 11)', () => {
+    it('refuses mass assignment of phigate-owned fields', async () => {
+      for (const field of ['status', 'approvedBy', 'expiresAt', 'requester', 'id', 'emergency']) {
+        const answer = await call('dan', 'POST', '/v1/requests', { ...analystRequest, [field]: 'active' });
+        assert.equal(answer.status, 400, field);
+        assert.equal(answer.body['code'], 'request.invalid');
+        assert.match(String(answer.body['detail']), new RegExp(field));
+      }
+    });
+
+    it('refuses oversized bodies, huge patient lists, deep nesting, bad JSON and other media types', async () => {
+      const before = await call('dan', 'GET', '/v1/requests?limit=200');
+      const huge = await call('dan', 'POST', '/v1/requests', {
+        ...analystRequest,
+        justification: 'x'.repeat(70_000),
+      });
+      assert.equal(huge.status, 413);
+      const patients = Array.from({ length: 501 }, (_, i) => `MRN-${i}`);
+      assert.equal(
+        (await call('dan', 'POST', '/v1/requests', { ...analystRequest, patientIds: patients })).status,
+        400,
+      );
+      const deep = `{"resource":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+      assert.equal((await call('dan', 'POST', '/v1/requests', deep)).status, 400);
+      assert.equal((await call('dan', 'POST', '/v1/requests', '{"resource": ')).status, 400);
+      const xml = await call('dan', 'POST', '/v1/requests', '<request/>', {
+        'content-type': 'application/xml',
+      });
+      assert.equal(xml.status, 415);
+      const after = await call('dan', 'GET', '/v1/requests?limit=200');
+      assert.equal((after.body['items'] as unknown[]).length, (before.body['items'] as unknown[]).length);
+    });
+
+    it('returns hostile justification text as JSON data, unchanged', async () => {
+      const hostile =
+        "'; DROP TABLE audit_events; --<script>alert(1)</script>\r\nINFO fake\u001b[31m\u202e${x}";
+      const created = await call('dan', 'POST', '/v1/requests', {
+        ...analystRequest,
+        justification: hostile,
+      });
+      assert.equal(created.status, 201);
+      assert.equal(created.body['justification'], hostile);
+    });
+  });
+
+  it('rate-limits each principal with 429 and Retry-After (ATTACKS 39)', async () => {
+    let limited: Answer | undefined;
+    for (let i = 0; i < 60 && !limited; i++) {
+      const answer = await call('olivia', 'GET', '/v1/whoami');
+      if (answer.status === 429) limited = answer;
+    }
+    assert.ok(limited, 'no 429 after 60 requests with a limit of 40 per minute');
+    assert.equal(limited.body['code'], 'rate-limited');
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal((await call('adam', 'GET', '/v1/whoami')).status, 200, 'other principals are unaffected');
+  });
+});
