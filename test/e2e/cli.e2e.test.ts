@@ -48,7 +48,7 @@ describe('phigate CLI', () => {
       assert.equal(statSync(path.join(dir, `${user}-tokens.json`)).mode & 0o777, 0o600);
     }
     const whoami = await cli('dan', '--json', 'whoami');
-    assert.deepEqual(JSON.parse(whoami.stdout).groups, ['analysts']);
+    assert.deepEqual((JSON.parse(whoami.stdout) as { groups: string[] }).groups, ['analysts']);
 
     const request = await cli(
       'dan',
