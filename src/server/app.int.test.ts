@@ -117,6 +117,15 @@ describe('HTTP API', () => {
       assert.match(String(garbage.body['code']), /^token\./);
       const basic = await call(undefined, 'GET', '/v1/requests', undefined, { authorization: 'Basic YTpi' });
       assert.equal(basic.body['code'], 'token.malformed');
+
+      const audited = await phigate.store.db
+        .selectFrom('audit_events')
+        .select(['action', 'outcome', 'reason_code'])
+        .where('action', '=', 'auth.reject')
+        .execute();
+      const reasons = audited.map((a) => a.reason_code);
+      assert.ok(reasons.includes('token.missing') && reasons.includes('token.malformed'), reasons.join());
+      assert.ok(audited.every((a) => a.outcome === 'refused'));
     });
 
     it('keeps health, readiness, metrics, OpenAPI and login settings public', async () => {

@@ -33,6 +33,15 @@ export interface AppDeps {
   readonly devIssuer?: { readonly plugin: FastifyPluginAsync; readonly prefix: string } | undefined;
   readonly publicUrl: string;
   readonly now?: () => number;
+  /** Audits refused authentication attempts (bounded per client address). */
+  readonly authRefusals?: {
+    record(refusal: {
+      reasonCode: string;
+      clientAddress: string;
+      method: string;
+      route: string;
+    }): Promise<void>;
+  };
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
@@ -123,7 +132,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     api.addHook('onRequest', async (req) => {
       const addressWait = perAddress.take(`ip:${req.ip}`, now());
       if (addressWait > 0) throw limited(addressWait);
-      req.principal = await deps.verifier.verify(bearerToken(req.headers.authorization));
+      try {
+        req.principal = await deps.verifier.verify(bearerToken(req.headers.authorization));
+      } catch (err) {
+        if (err instanceof PhigateError && err.kind === 'unauthenticated') {
+          await deps.authRefusals?.record({
+            reasonCode: err.code,
+            clientAddress: req.ip,
+            method: req.method,
+            route: req.routeOptions.url ?? 'unmatched',
+          });
+        }
+        throw err;
+      }
       const principalWait = perPrincipal.take(req.principal.id, now());
       if (principalWait > 0) throw limited(principalWait);
     });

@@ -12,6 +12,7 @@ import { createExpiryScheduler } from '../access/expiry-scheduler.js';
 import { createPolicyRegistry } from '../access/policy-registry.js';
 import { durationMs, loadConfig } from '../config/load.js';
 import type { IssuerConfig } from '../config/schema.js';
+import { createRefusalRecorder } from '../audit/refusal-recorder.js';
 import { createDevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { systemClock } from '../lib/clock.js';
@@ -116,6 +117,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
         : undefined,
       devIssuer: devIssuer ? { plugin: devIssuer.plugin, prefix: devIssuer.prefix } : undefined,
       publicUrl: baseUrl,
+      authRefusals: createRefusalRecorder({ db: store.db, clock: systemClock, logger }),
     });
     cleanups.push(() => app.close());
     await app.listen({ host, port });
