@@ -40,10 +40,19 @@ interface ApiAnswer<T> {
 
 class StepFailed extends Error {}
 
-async function call<T>(ctx: DemoContext, token: string, method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
+async function call<T>(
+  ctx: DemoContext,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiAnswer<T>> {
   const res = await fetch(new URL(path, ctx.apiUrl), {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, body: (await res.json()) as T & { code?: string; detail?: string } };
@@ -97,7 +106,10 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
     expect(approved.body.status === 'active', `after approval the request is ${approved.body.status}`);
     const expiresAt = new Date(approved.body.expiresAt ?? '');
     const activatedAt = new Date(approved.body.activatedAt ?? '');
-    expect(expiresAt.getTime() - activatedAt.getTime() === grantSeconds * 1000, 'the clock must start at activation');
+    expect(
+      expiresAt.getTime() - activatedAt.getTime() === grantSeconds * 1000,
+      'the clock must start at activation',
+    );
     ok(`Dr. Carol Lead approves: the grant is active until ${expiresAt.toISOString()}`);
 
     const tooLong = await call<RequestView>(ctx, dan, 'POST', '/v1/requests', {
@@ -120,7 +132,10 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
       ...(breakGlass.patientScope === 'required' ? { patientIds: [SYNTHETIC_PATIENTS[0]] } : {}),
     });
     expect(emergency.status === 201, `break-glass answered ${emergency.status} ${emergency.body.code ?? ''}`);
-    expect(emergency.body.status === 'active', `break-glass is ${emergency.body.status}, expected active at once`);
+    expect(
+      emergency.body.status === 'active',
+      `break-glass is ${emergency.body.status}, expected active at once`,
+    );
     const review = await ctx.db
       .selectFrom('review_items')
       .select(['status'])
@@ -133,11 +148,16 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
       .executeTakeFirst();
     expect(review?.status === 'open', 'break-glass must open a review item');
     expect(alert !== undefined, 'break-glass must raise an alert event');
-    ok(`Dr. Olivia Oncall breaks the glass: active at once, review item open, ${alert!.severity} alert raised`);
+    ok(
+      `Dr. Olivia Oncall breaks the glass: active at once, review item open, ${alert!.severity} alert raised`,
+    );
     const revoked = await call<RequestView>(ctx, olivia, 'POST', `/v1/grants/${emergency.body.id}/revoke`, {
       reason: 'Patient stabilised; demo over',
     });
-    expect(revoked.body.status === 'revoked', `revoking the break-glass grant left it ${revoked.body.status}`);
+    expect(
+      revoked.body.status === 'revoked',
+      `revoking the break-glass grant left it ${revoked.body.status}`,
+    );
     ok('She ends her break-glass grant herself when done: revoked');
 
     ctx.print(`    … waiting for Dan's grant to expire at ${expiresAt.toISOString()}`);
