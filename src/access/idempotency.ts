@@ -3,7 +3,7 @@
  * the same call again gets that answer (`replayed: true`), another call under the same key is a conflict.
  */
 import { createHash } from 'node:crypto';
-import { PhigateError, type ErrorKind } from '../lib/errors.js';
+import { HTTP_STATUS, PhigateError, type ErrorKind } from '../lib/errors.js';
 import { reviveRequestView } from './request-view.js';
 import type { AccessRequestView } from './types.js';
 
@@ -54,24 +54,13 @@ export type StoredAnswer =
       };
     };
 
-const STATUS: Readonly<Record<ErrorKind, number>> = {
-  invalid: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  'not-found': 404,
-  conflict: 409,
-  'too-large': 413,
-  'rate-limited': 429,
-  unavailable: 503,
-};
-
 export function answerOf(outcome: { request: AccessRequestView; created: boolean } | PhigateError): {
   statusCode: number;
   body: StoredAnswer;
 } {
   if (outcome instanceof PhigateError) {
     return {
-      statusCode: STATUS[outcome.kind],
+      statusCode: HTTP_STATUS[outcome.kind],
       body: {
         ok: false,
         error: { kind: outcome.kind, code: outcome.code, message: outcome.message, details: outcome.details },

@@ -29,3 +29,15 @@ export class PhigateError extends Error {
 }
 
 export const isPhigateError = (e: unknown): e is PhigateError => e instanceof PhigateError;
+
+/** The HTTP status each kind maps to; idempotency records store it, the API sends it. */
+export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = Object.freeze({
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  'too-large': 413,
+  'rate-limited': 429,
+  unavailable: 503,
+});

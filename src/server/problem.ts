@@ -3,20 +3,9 @@
  * anything unexpected becomes a bare 500 (`internal`) whose cause is logged, never returned.
  */
 import type { FastifyError, FastifyReply } from 'fastify';
-import { isPhigateError, type ErrorKind } from '../lib/errors.js';
+import { HTTP_STATUS, isPhigateError } from '../lib/errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-const STATUS: Readonly<Record<ErrorKind, number>> = {
-  invalid: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  'not-found': 404,
-  conflict: 409,
-  'too-large': 413,
-  'rate-limited': 429,
-  unavailable: 503,
-};
 
 const TITLE: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -83,7 +72,7 @@ function fromFastify(err: FastifyError): Problem | undefined {
 
 export function toProblem(err: unknown): Problem | undefined {
   if (isPhigateError(err)) {
-    const status = STATUS[err.kind];
+    const status = HTTP_STATUS[err.kind];
     return problem(status, err.code, err.message, err.details);
   }
   return fromFastify(err as FastifyError);

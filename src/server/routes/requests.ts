@@ -7,6 +7,7 @@ import type {
   NewRequest,
   RequestStatus,
 } from '../../access/types.js';
+import { REQUEST_STATUSES } from '../../access/state-machine.js';
 import { PhigateError } from '../../lib/errors.js';
 import { mutationOptions, principalOf } from '../request-context.js';
 import {
@@ -18,15 +19,7 @@ import {
   requestPageSchema,
 } from '../schemas.js';
 
-const STATUSES = new Set<RequestStatus>([
-  'pending',
-  'active',
-  'expired',
-  'revoked',
-  'denied',
-  'cancelled',
-  'timed-out',
-]);
+const STATUSES = new Set<RequestStatus>(REQUEST_STATUSES);
 
 interface ListQuery {
   scope?: 'mine' | 'approvable' | 'all';
