@@ -167,6 +167,7 @@ function buildIndex(file: PolicyFile, report: Report): PolicyIndex {
       cumulativeMaxMs: cumulativeMs,
       purposes: Object.freeze([...r.purposes]),
       emergency: r.emergency,
+      requireMfa: r.requireMfa ?? r.emergency,
       patientScope: r.patientScope,
       approvalRule: r.approval ?? '',
     });

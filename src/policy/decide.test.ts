@@ -167,6 +167,14 @@ describe('decide', () => {
       const d = policy.decide(glass({}));
       assert.ok(d.outcome === 'allow' && d.mode === 'break-glass');
     });
+    it('requires a multi-factor sign-in by default (ATTACKS 7)', () => {
+      const d = policy.decide({ ...glass({}), principal: { ...olivia, mfa: { satisfied: false } } });
+      assert.equal(d.outcome, 'deny');
+      assert.deepEqual(
+        d.reasons.map((r) => r.code),
+        ['mfa.required'],
+      );
+    });
     it('keeps its short maximum and its justification', () => {
       assert.ok(codes(glass({ durationMs: 2 * 3_600_000 })).includes('duration.over-max'));
       assert.ok(codes(glass({ justification: '' })).includes('justification.missing'));

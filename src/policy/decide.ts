@@ -42,6 +42,12 @@ function checkRequest(index: PolicyIndex, role: IndexedRole, input: DecisionInpu
       details: { eligibleGroups: def.eligibleGroups },
     });
   }
+  if (def.requireMfa && !principal.mfa.satisfied) {
+    reasons.push({
+      code: 'mfa.required',
+      message: `role ${def.name} requires a multi-factor sign-in`,
+    });
+  }
   if (!isPurposeOfUse(request.purpose)) {
     reasons.push({
       code: 'purpose.unknown',

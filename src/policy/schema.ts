@@ -86,6 +86,8 @@ const roleSchema = z.strictObject({
   patientScope: z.enum(['required', 'optional', 'none']).default('none'),
   approval: name.optional(),
   emergency: z.boolean().default(false),
+  /** Require a multi-factor sign-in of the requester; defaults to true for emergency roles. */
+  requireMfa: z.boolean().optional(),
 });
 
 export const policySchema = z.strictObject({

@@ -48,6 +48,8 @@ export interface RoleDefinition {
   readonly purposes: readonly PurposeOfUse[];
   /** Break-glass: activates at once without approvers (purpose ETREAT or BTG), short maximum, mandatory review. */
   readonly emergency: boolean;
+  /** The requester must have signed in with multiple factors (always, unless set otherwise, for break-glass). */
+  readonly requireMfa: boolean;
   /** Whether requests must, may or must not name patient ids. */
   readonly patientScope: 'required' | 'optional' | 'none';
   /** Name of the approval rule that governs non-emergency requests. */
