@@ -41,10 +41,12 @@ function instructions(url: string): string[] {
     'Try, in another terminal:',
     `  npx phigate login${api} --dev-user dan       # sign in as Dan`,
     `  npx phigate roles${api}                      # what Dan may request`,
-    `  npx phigate request${api} --resource clinic-db --role <role> --duration 10m --purpose HOPERAT \\`,
-    '      --justification "Quality review of encounter 42" --patient MRN-DEMO-0001 --wait',
-    `  npx phigate login${api} --dev-user carol && npx phigate approve${api} <request-id>`,
-    `  npx phigate grants${api}                     # active and past grants`,
+    `  npx phigate request${api} --resource clinic-db --role analyst-encounters --duration 10m \\`,
+    '      --purpose HQUALIMP --justification "Readmission review, encounter 42" --patient MRN-DEMO-0001',
+    `  npx phigate login${api} --dev-user carol && npx phigate approve${api} <request-id>   # Dr. Carol Lead`,
+    `  npx phigate login${api} --dev-user dan && npx phigate grants${api}                   # Dan's grant, active`,
+    `  npx phigate login${api} --dev-user olivia && npx phigate request${api} --resource clinic-db \\`,
+    '      --role oncall-breakglass --purpose BTG --justification "Unresponsive patient in the ED"  # break-glass',
     '  npx phigate demo --script                   # the whole story, unattended (stop this one first)',
     'Press Ctrl-C to stop; state stays in ./.phigate for the next start.',
   ];
@@ -59,7 +61,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     port: options.port ?? (options.script ? 0 : undefined),
     dev: true,
     policy: demoPolicy(),
-    logLevel: options.script ? 'warn' : undefined,
+    // Keep the demo's console readable: warnings and errors only (the development-issuer warning among them).
+    logLevel: 'warn',
   };
   if (!options.script) {
     await serveUntilSignal(start, (running) => instructions(running.url).forEach((l) => print(l)));
