@@ -1,0 +1,952 @@
+/**
+ * The access service: requests, approvals and grants, each change applied in one transaction with its audit record
+ * (no audit, no change) and announced on the bus only after commit.
+ *
+ * Races: every change to an existing request locks its row first (`select … for update`), so approve, deny, cancel,
+ * revoke and the scheduler's time-out serialise and exactly one transition wins; requests of one chain (requester,
+ * role, resource) serialise on an advisory lock so two extensions cannot both fit under the cumulative maximum.
+ *
+ * Refusals are recorded too. Every check runs before the first write of a transaction, so a refusal commits only
+ * its audit event (and the idempotency record), never half a change.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import { appendAudit } from '../audit/audit-log.js';
+import type { AuditEventInput } from '../audit/event.js';
+import type { Principal } from '../identity/principal.js';
+import type { Clock } from '../lib/clock.js';
+import { PhigateError, isPhigateError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { CompiledPolicy, Decision, Reason } from '../policy/types.js';
+import {
+  findRequest,
+  insertRequest,
+  listChainLinks,
+  listRequests,
+  lockChain,
+  lockRequest,
+  updateRequestStatus,
+  type AccessRequestPatch,
+  type AccessRequestRow,
+} from '../store/access-request-repository.js';
+import { insertAlertEvent } from '../store/alert-event-repository.js';
+import { findApproval, insertApproval, listApprovals } from '../store/approval-repository.js';
+import type { Db } from '../store/database.js';
+import {
+  findIdempotencyRecord,
+  lockIdempotencyKey,
+  saveIdempotencyRecord,
+} from '../store/idempotency-repository.js';
+import { openReviewItem } from '../store/review-item-repository.js';
+import type { Database } from '../store/schema.js';
+import { accessEvent, requestDetail, type AccessAction } from './access-audit.js';
+import {
+  approvalsSatisfied,
+  checkApprover,
+  countableApprovals,
+  requirementsFor,
+  type PolicyPair,
+} from './approver-checks.js';
+import { chainedMs } from './chain.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { grantEvent } from './grant-event.js';
+import { answerOf, fingerprint, replayAnswer, validateIdempotencyKey } from './idempotency.js';
+import type { PolicyRegistry } from './policy-registry.js';
+import { validateNewRequest } from './request-input.js';
+import { currentScopeHash, toRequestView, type PersonSnapshot, type StoredDecision } from './request-view.js';
+import { scopeHash } from './scope-hash.js';
+import { GRANT_STATUSES, REQUEST_STATUSES, transition, type LifecycleEvent } from './state-machine.js';
+import type {
+  AccessRequestView,
+  AccessService,
+  GrantEvent,
+  GrantEventBus,
+  ListFilter,
+  MutationOptions,
+  MutationResult,
+  NewRequest,
+  Page,
+  RequestStatus,
+  RoleView,
+} from './types.js';
+
+export interface AccessServiceOptions {
+  readonly db: Db;
+  readonly policies: Pick<PolicyRegistry, 'current' | 'version' | 'ensurePersisted'>;
+  readonly clock: Clock;
+  readonly bus: Pick<GrantEventBus, 'publish'>;
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Recorded with each change, to tell replicas apart in the audit trail. */
+  readonly replicaId?: string;
+}
+
+export const LIST_LIMITS = Object.freeze({ default: 50, max: 200, approvableScan: 2_000 });
+const COMMENT_MAX = 1_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// eslint-disable-next-line no-control-regex
+const NUL = /\u0000/;
+
+/** A refusal raised during the checks of a mutation; recorded, then thrown to the caller. */
+class Refusal extends Error {
+  constructor(
+    readonly error: PhigateError,
+    readonly event: AuditEventInput,
+  ) {
+    super(error.message);
+  }
+}
+
+interface Done {
+  readonly row: AccessRequestRow;
+  readonly created: boolean;
+  readonly events: readonly AuditEventInput[];
+  readonly publish: readonly GrantEvent['type'][];
+}
+
+interface MutationSpec {
+  readonly action: AccessAction;
+  readonly target: string | undefined;
+  readonly body: unknown;
+  readonly options: MutationOptions | undefined;
+}
+
+type TxOutcome =
+  | {
+      readonly kind: 'done';
+      readonly view: AccessRequestView;
+      readonly row: AccessRequestRow;
+      readonly done: Done;
+    }
+  | { readonly kind: 'refused'; readonly error: PhigateError }
+  | { readonly kind: 'replay'; readonly body: unknown };
+
+/** Refusal codes that mean "not yours to do" rather than "malformed". */
+const FORBIDDEN_REASON = /not-eligible|mfa|forbidden|not-allowed|self|emergency|hours/;
+
+export function createAccessService(options: AccessServiceOptions): AccessService {
+  const { db, policies, clock, bus, logger } = options;
+  const replicaId = options.replicaId;
+
+  const pairFor = async (row: AccessRequestRow): Promise<PolicyPair> => ({
+    decided: await policies.version(row.policy_hash),
+    current: policies.current(),
+  });
+
+  const isOverseer = (p: Principal, policy: CompiledPolicy): boolean =>
+    policy.isAdmin(p) || policy.isAuditor(p);
+
+  const canSee = async (p: Principal, row: AccessRequestRow, now: Date): Promise<boolean> => {
+    if (row.requester_id === p.id || isOverseer(p, policies.current())) return true;
+    if ((row.decision as StoredDecision).requirement === undefined) return false;
+    return checkApprover(p, row, await pairFor(row), now, { ignoreMfa: true }).ok;
+  };
+
+  /**
+   * Runs one mutation: idempotency first, then the checks and the change, audit and idempotency record in the same
+   * transaction; publishes after commit.
+   */
+  const mutate = async (
+    p: Principal,
+    spec: MutationSpec,
+    work: (tx: Transaction<Database>, now: Date) => Promise<Done>,
+  ): Promise<MutationResult> => {
+    const refusedEvent = (error: PhigateError): AuditEventInput =>
+      accessEvent(p, spec.options, {
+        action: spec.action,
+        outcome: 'refused',
+        reasonCode: error.code,
+        requestId: spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined,
+        detail: { message: error.message, replicaId },
+      });
+    let key: string | undefined;
+    try {
+      key = validateIdempotencyKey(spec.options?.idempotencyKey);
+    } catch (err) {
+      if (!isPhigateError(err)) throw err;
+      await recordRefusal(refusedEvent(err));
+      throw err;
+    }
+    const print = fingerprint(spec.action, spec.target, spec.body);
+
+    let outcome: TxOutcome;
+    try {
+      outcome = await db.transaction().execute(async (tx): Promise<TxOutcome> => {
+        const now = clock.now();
+        if (key !== undefined) {
+          await lockIdempotencyKey(tx, p.id, key);
+          const stored = await findIdempotencyRecord(tx, p.id, key);
+          if (stored !== undefined && stored.fingerprint !== print) {
+            const error = new PhigateError(
+              'conflict',
+              'idempotency.key-reused',
+              'this idempotency key was used for a different call',
+            );
+            await appendAudit(tx, [refusedEvent(error)], now);
+            return { kind: 'refused', error };
+          }
+          if (stored !== undefined) {
+            await appendAudit(
+              tx,
+              [
+                accessEvent(p, spec.options, {
+                  action: 'idempotency.replay',
+                  outcome: 'success',
+                  requestId: spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined,
+                  detail: { replayedAction: spec.action, statusCode: stored.status_code },
+                }),
+              ],
+              now,
+            );
+            return { kind: 'replay', body: stored.body };
+          }
+        }
+        let done: Done;
+        try {
+          done = await work(tx, now);
+        } catch (err) {
+          if (!(err instanceof Refusal)) throw err;
+          await appendAudit(tx, [err.event], now);
+          if (key !== undefined) {
+            const answer = answerOf(err.error);
+            await saveIdempotencyRecord(tx, { principalId: p.id, key, fingerprint: print, ...answer });
+          }
+          return { kind: 'refused', error: err.error };
+        }
+        const view = toRequestView(done.row, await listApprovals(tx, [done.row.id]));
+        await appendAudit(tx, done.events, now);
+        if (key !== undefined) {
+          const answer = answerOf({ request: view, created: done.created });
+          await saveIdempotencyRecord(tx, { principalId: p.id, key, fingerprint: print, ...answer });
+        }
+        return { kind: 'done', view, row: done.row, done };
+      });
+    } catch (err) {
+      if (isPhigateError(err)) throw err;
+      logger.error({ err, action: spec.action }, 'access change failed; nothing was changed');
+      throw new PhigateError(
+        'unavailable',
+        'store.unavailable',
+        'the access store or the audit log is unavailable; nothing was changed',
+        {},
+        { cause: err },
+      );
+    }
+
+    switch (outcome.kind) {
+      case 'replay':
+        return { request: replayAnswer(outcome.body), replayed: true };
+      case 'refused':
+        throw outcome.error;
+      case 'done':
+        for (const type of outcome.done.publish) bus.publish(grantEvent(type, outcome.row));
+        return { request: outcome.view, replayed: false };
+    }
+  };
+
+  /** Records a refusal that happened outside a mutation's transaction (reads, malformed input before it). */
+  const recordRefusal = async (event: AuditEventInput): Promise<void> => {
+    try {
+      await db.transaction().execute((tx) => appendAudit(tx, [event], clock.now()));
+    } catch (err) {
+      logger.error({ err, action: event.action }, 'could not record a refused attempt');
+      throw new PhigateError(
+        'unavailable',
+        'store.unavailable',
+        'the audit log is unavailable',
+        {},
+        { cause: err },
+      );
+    }
+  };
+
+  const refuse = (
+    p: Principal,
+    spec: MutationSpec,
+    error: PhigateError,
+    row: AccessRequestRow | undefined,
+    detail: Record<string, unknown> = {},
+  ): Refusal =>
+    new Refusal(
+      error,
+      accessEvent(p, spec.options, {
+        action: spec.action,
+        outcome: 'refused',
+        reasonCode: error.code,
+        resource: row?.resource,
+        requestId: row?.id ?? (spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined),
+        detail: {
+          ...(row ? requestDetail(row) : {}),
+          ...detail,
+          message: error.message,
+          ...(error.details !== undefined ? { errorDetails: error.details } : {}),
+          replicaId,
+        },
+      }),
+    );
+
+  const notFound = (): PhigateError => new PhigateError('not-found', 'request.not-found', 'no such request');
+
+  /** Locks the request for the change, or refuses with 404 when it is unknown or not the caller's to see. */
+  const lockVisible = async (
+    tx: Transaction<Database>,
+    p: Principal,
+    spec: MutationSpec,
+    id: string,
+    now: Date,
+  ): Promise<AccessRequestRow> => {
+    if (!UUID.test(id)) throw refuse(p, spec, notFound(), undefined, { idGiven: id.slice(0, 64) });
+    const row = await lockRequest(tx, id);
+    if (row === undefined || !(await canSee(p, row, now))) throw refuse(p, spec, notFound(), undefined);
+    return row;
+  };
+
+  const requireTransition = (
+    p: Principal,
+    spec: MutationSpec,
+    row: AccessRequestRow,
+    event: LifecycleEvent,
+    now: Date,
+  ): RequestStatus => {
+    const t = transition(row.status, event);
+    if (!t.ok) {
+      throw refuse(p, spec, new PhigateError('conflict', t.code, t.message, { status: row.status }), row);
+    }
+    // Due but not yet processed by the scheduler: treat as already closed, never act on borrowed time.
+    if (row.status === 'pending' && row.pending_until !== null && row.pending_until <= now) {
+      throw refuse(
+        p,
+        spec,
+        new PhigateError('conflict', 'request.not-pending', 'the request waited too long for approvers', {
+          status: 'timed-out',
+        }),
+        row,
+      );
+    }
+    if (row.status === 'active' && row.expires_at !== null && row.expires_at <= now) {
+      throw refuse(
+        p,
+        spec,
+        new PhigateError('conflict', 'grant.not-active', 'the grant has expired', { status: 'expired' }),
+        row,
+      );
+    }
+    return t.to;
+  };
+
+  const applyTransition = async (
+    tx: Transaction<Database>,
+    row: AccessRequestRow,
+    to: RequestStatus,
+    patch: AccessRequestPatch,
+  ): Promise<AccessRequestRow> => {
+    const updated = await updateRequestStatus(tx, row.id, row.status, { ...patch, status: to });
+    // We hold the row lock, so this cannot happen unless the store is inconsistent: fail, do not guess.
+    if (updated === undefined) throw new Error(`request ${row.id} changed under its row lock`);
+    return updated;
+  };
+
+  const validComment = (
+    p: Principal,
+    spec: MutationSpec,
+    text: string | undefined,
+    field: string,
+  ): string | undefined => {
+    if (text === undefined) return undefined;
+    if (typeof text !== 'string' || text.length > COMMENT_MAX || NUL.test(text)) {
+      throw refuse(
+        p,
+        spec,
+        new PhigateError(
+          'invalid',
+          `${field}.invalid`,
+          `the ${field} is limited to ${COMMENT_MAX} characters`,
+          {
+            field,
+            maxLength: COMMENT_MAX,
+          },
+        ),
+        undefined,
+      );
+    }
+    return text.trim().length === 0 ? undefined : text;
+  };
+
+  /** Milliseconds of the unbroken chain of this person's grants of the role that reaches `now`. */
+  const chainOf = async (
+    tx: Transaction<Database>,
+    q: { requesterId: string; role: string; resource: string; excludeId?: string },
+    lookbackMs: number,
+    now: Date,
+  ): Promise<number> => {
+    const links = await listChainLinks(tx, { ...q, endFrom: new Date(now.getTime() - lookbackMs - 1) });
+    return chainedMs(
+      links.map((l) => ({ activatedAt: l.activated_at, endAt: l.end_at })),
+      now,
+    );
+  };
+
+  const snapshot = (p: Principal): string =>
+    JSON.stringify({
+      id: p.id,
+      displayName: p.displayName,
+      groups: p.groups,
+      mfa: p.mfa.satisfied,
+    } satisfies PersonSnapshot);
+
+  const activationPatch = (row: AccessRequestRow, now: Date): AccessRequestPatch => ({
+    decided_at: now,
+    activated_at: now,
+    expires_at: new Date(now.getTime() + row.duration_ms),
+  });
+
+  const activationEvent = (p: Principal, spec: MutationSpec, row: AccessRequestRow): AuditEventInput =>
+    accessEvent(p, spec.options, {
+      action: 'grant.activate',
+      outcome: 'success',
+      resource: row.resource,
+      requestId: row.id,
+      detail: {
+        ...requestDetail(row),
+        activatedAt: row.activated_at?.toISOString(),
+        expiresAt: row.expires_at?.toISOString(),
+        replicaId,
+      },
+    });
+
+  const decisionRefusal = (decision: Extract<Decision, { outcome: 'deny' }>): PhigateError => {
+    const first: Reason = decision.reasons[0] ?? {
+      code: 'policy.denied',
+      message: 'the policy refuses this request',
+    };
+    const kind = FORBIDDEN_REASON.test(first.code) ? 'forbidden' : 'invalid';
+    return new PhigateError(kind, first.code, first.message, {
+      ...first.details,
+      reasons: decision.reasons,
+    });
+  };
+
+  const service: AccessService = {
+    createRequest(p, input, options) {
+      const spec: MutationSpec = { action: 'request.create', target: undefined, body: input, options };
+      return mutate(p, spec, async (tx, now) => {
+        const policy = policies.current();
+        let facts;
+        try {
+          facts = validateNewRequest(input, (role) => policy.roles.get(role)?.defaultDurationMs);
+        } catch (err) {
+          if (!isPhigateError(err)) throw err;
+          throw refuse(p, spec, err, undefined, { input: describeInput(input) });
+        }
+        const role = policy.roles.get(facts.role);
+        await lockChain(tx, p.id, facts.role, facts.resource);
+        const chained =
+          role === undefined
+            ? 0
+            : await chainOf(
+                tx,
+                { requesterId: p.id, role: facts.role, resource: facts.resource },
+                role.cumulativeMaxMs,
+                now,
+              );
+        const decision = policy.decide({ principal: p, request: facts, now, chainedMs: chained });
+        const hash = scopeHash({ requesterId: p.id, ...facts });
+        const detail = {
+          role: facts.role,
+          purpose: facts.purpose,
+          durationMs: facts.durationMs,
+          justificationLength: facts.justification.length,
+          justification: facts.justification,
+          ticket: facts.ticket,
+          patientCount: facts.patientIds.length,
+          chainedMs: chained,
+          decision: decision.outcome,
+          reasons: decision.reasons.map((r) => r.code),
+          policyHash: policy.hash,
+          scopeHash: hash,
+          replicaId,
+        };
+        if (decision.outcome === 'deny') {
+          const error = decisionRefusal(decision);
+          throw new Refusal(
+            error,
+            accessEvent(p, options, {
+              action: 'request.create',
+              outcome: 'refused',
+              reasonCode: error.code,
+              resource: facts.resource,
+              detail,
+            }),
+          );
+        }
+
+        await policies.ensurePersisted(tx, policy);
+        const id = randomUUID();
+        const emergency = decision.outcome === 'allow' && decision.mode === 'break-glass';
+        const stored: StoredDecision =
+          decision.outcome === 'allow'
+            ? { outcome: 'allow', mode: decision.mode, reasons: decision.reasons }
+            : { outcome: 'needs-approval', reasons: decision.reasons, requirement: decision.requirement };
+        const active = decision.outcome === 'allow';
+        const row = await insertRequest(tx, {
+          id,
+          requester_id: p.id,
+          requester: snapshot(p),
+          resource: facts.resource,
+          role: facts.role,
+          duration_ms: facts.durationMs,
+          purpose: facts.purpose,
+          justification: facts.justification,
+          ticket: facts.ticket ?? null,
+          patient_ids: JSON.stringify(facts.patientIds),
+          scope_hash: hash,
+          policy_hash: policy.hash,
+          decision: JSON.stringify(stored),
+          emergency,
+          status: active ? 'active' : 'pending',
+          created_at: now,
+          pending_until: active ? null : new Date(now.getTime() + policy.pendingTimeoutMs),
+          decided_at: active ? now : null,
+          activated_at: active ? now : null,
+          expires_at: active ? new Date(now.getTime() + facts.durationMs) : null,
+        });
+        const events: AuditEventInput[] = [
+          accessEvent(p, options, {
+            action: 'request.create',
+            outcome: 'success',
+            resource: facts.resource,
+            requestId: id,
+            detail: { ...detail, mode: active ? decision.mode : undefined, status: row.status },
+          }),
+        ];
+        if (active) events.push(activationEvent(p, spec, row));
+        if (emergency) {
+          const reviewItemId = await openReviewItem(tx, {
+            requestId: id,
+            kind: 'break-glass',
+            openedAt: now,
+          });
+          await insertAlertEvent(tx, {
+            kind: 'break-glass',
+            severity: 'critical',
+            requestId: id,
+            principalId: p.id,
+            detail: { role: facts.role, resource: facts.resource, purpose: facts.purpose, reviewItemId },
+            createdAt: now,
+          });
+        }
+        return { row, created: true, events, publish: active ? ['grant.activated'] : [] };
+      });
+    },
+
+    async getRequest(p, id) {
+      const now = clock.now();
+      const row = typeof id === 'string' && UUID.test(id) ? await findRequest(db, id) : undefined;
+      if (row === undefined || !(await canSee(p, row, now))) {
+        await recordRefusal(
+          accessEvent(p, undefined, {
+            action: 'request.read',
+            outcome: 'refused',
+            reasonCode: 'request.not-found',
+            requestId: row?.id,
+            detail: row === undefined ? { idGiven: String(id).slice(0, 64) } : {},
+          }),
+        );
+        throw notFound();
+      }
+      return toRequestView(row, await listApprovals(db, [row.id]));
+    },
+
+    listRequests(p, filter) {
+      return list(p, filter, REQUEST_STATUSES);
+    },
+
+    listGrants(p, filter) {
+      return list(p, filter, GRANT_STATUSES);
+    },
+
+    approve(p, id, comment, options) {
+      const spec: MutationSpec = { action: 'request.approve', target: id, body: { comment }, options };
+      return mutate(p, spec, async (tx, now) => {
+        const text = validComment(p, spec, comment, 'comment');
+        const row = await lockVisible(tx, p, spec, id, now);
+        requireTransition(p, spec, row, 'approve', now);
+        const pair = await pairFor(row);
+        const check = checkApprover(p, row, pair, now);
+        if (!check.ok) {
+          const kind = check.reason.code === 'approval.policy-refuses' ? 'conflict' : 'forbidden';
+          throw refuse(
+            p,
+            spec,
+            new PhigateError(kind, check.reason.code, check.reason.message, check.reason.details),
+            row,
+          );
+        }
+        if ((await findApproval(tx, row.id, p.id)) !== undefined) {
+          throw refuse(
+            p,
+            spec,
+            new PhigateError(
+              'conflict',
+              'approval.duplicate',
+              'you have already given your verdict on this request',
+            ),
+            row,
+          );
+        }
+        const hashNow = currentScopeHash(row);
+        if (hashNow !== row.scope_hash) {
+          // The scope was edited after the request was made: no approval can vouch for it.
+          throw refuse(
+            p,
+            spec,
+            new PhigateError(
+              'conflict',
+              'request.scope-changed',
+              'the request no longer matches what was asked for',
+            ),
+            row,
+            { scopeHashNow: hashNow },
+          );
+        }
+        const req = requirementsFor(row, pair, now);
+        if (!req.ok) throw new Error('requirements vanished between checks');
+        const given = [
+          ...countableApprovals(row, await listApprovals(tx, [row.id])),
+          { approverId: p.id, approverGroups: p.groups },
+        ];
+        const satisfied = approvalsSatisfied(row, given, pair, req);
+        if (satisfied) {
+          // The clock starts now: make sure this grant still fits the cumulative cap of its chain.
+          await lockChain(tx, row.requester_id, row.role, row.resource);
+          const caps = [pair.decided, pair.current]
+            .map((pol) => pol.roles.get(row.role)?.cumulativeMaxMs)
+            .filter((x): x is number => x !== undefined);
+          const cap = Math.min(...caps);
+          const chained = await chainOf(
+            tx,
+            { requesterId: row.requester_id, role: row.role, resource: row.resource, excludeId: row.id },
+            cap,
+            now,
+          );
+          if (chained + row.duration_ms > cap) {
+            throw refuse(
+              p,
+              spec,
+              new PhigateError(
+                'conflict',
+                'duration.over-cumulative-max',
+                'activating now would make back-to-back grants of this role exceed their cumulative maximum',
+                { limitMs: cap, chainedMs: chained, durationMs: row.duration_ms },
+              ),
+              row,
+            );
+          }
+        }
+
+        await insertApproval(tx, {
+          request_id: row.id,
+          approver_id: p.id,
+          approver: snapshot(p),
+          verdict: 'approve',
+          scope_hash: hashNow,
+          policy_hash: pair.current.hash,
+          comment: text ?? null,
+          created_at: now,
+        });
+        const events: AuditEventInput[] = [];
+        let result = row;
+        if (satisfied) result = await applyTransition(tx, row, 'active', activationPatch(row, now));
+        events.push(
+          accessEvent(p, options, {
+            action: 'request.approve',
+            outcome: 'success',
+            resource: row.resource,
+            requestId: row.id,
+            detail: {
+              ...requestDetail(result),
+              approvalsCounted: given.length,
+              satisfied,
+              currentPolicyHash: pair.current.hash,
+              replicaId,
+            },
+          }),
+        );
+        if (satisfied) events.push(activationEvent(p, spec, result));
+        return { row: result, created: false, events, publish: satisfied ? ['grant.activated'] : [] };
+      });
+    },
+
+    deny(p, id, comment, options) {
+      const spec: MutationSpec = { action: 'request.deny', target: id, body: { comment }, options };
+      return mutate(p, spec, async (tx, now) => {
+        const text = validComment(p, spec, comment, 'comment');
+        const row = await lockVisible(tx, p, spec, id, now);
+        const to = requireTransition(p, spec, row, 'deny', now);
+        const pair = await pairFor(row);
+        const check = checkApprover(p, row, pair, now);
+        if (!check.ok) {
+          throw refuse(
+            p,
+            spec,
+            new PhigateError('forbidden', check.reason.code, check.reason.message, check.reason.details),
+            row,
+          );
+        }
+        if ((await findApproval(tx, row.id, p.id)) !== undefined) {
+          throw refuse(
+            p,
+            spec,
+            new PhigateError(
+              'conflict',
+              'approval.duplicate',
+              'you have already given your verdict on this request',
+            ),
+            row,
+          );
+        }
+        await insertApproval(tx, {
+          request_id: row.id,
+          approver_id: p.id,
+          approver: snapshot(p),
+          verdict: 'deny',
+          scope_hash: currentScopeHash(row),
+          policy_hash: pair.current.hash,
+          comment: text ?? null,
+          created_at: now,
+        });
+        const result = await applyTransition(tx, row, to, {
+          decided_at: now,
+          ended_at: now,
+          end_reason: 'denied',
+          ended_by: p.id,
+        });
+        return {
+          row: result,
+          created: false,
+          events: [
+            accessEvent(p, options, {
+              action: 'request.deny',
+              outcome: 'success',
+              resource: row.resource,
+              requestId: row.id,
+              detail: { ...requestDetail(result), comment: text, replicaId },
+            }),
+          ],
+          publish: [],
+        };
+      });
+    },
+
+    cancel(p, id, options) {
+      const spec: MutationSpec = { action: 'request.cancel', target: id, body: {}, options };
+      return mutate(p, spec, async (tx, now) => {
+        const row = await lockVisible(tx, p, spec, id, now);
+        if (row.requester_id !== p.id) {
+          throw refuse(
+            p,
+            spec,
+            new PhigateError('forbidden', 'request.not-requester', 'only the requester can cancel a request'),
+            row,
+          );
+        }
+        const to = requireTransition(p, spec, row, 'cancel', now);
+        const result = await applyTransition(tx, row, to, {
+          ended_at: now,
+          end_reason: 'cancelled',
+          ended_by: p.id,
+        });
+        return {
+          row: result,
+          created: false,
+          events: [
+            accessEvent(p, options, {
+              action: 'request.cancel',
+              outcome: 'success',
+              resource: row.resource,
+              requestId: row.id,
+              detail: { ...requestDetail(result), replicaId },
+            }),
+          ],
+          publish: [],
+        };
+      });
+    },
+
+    revoke(p, id, reason, options) {
+      const spec: MutationSpec = { action: 'grant.revoke', target: id, body: { reason }, options };
+      return mutate(p, spec, async (tx, now) => {
+        const text = validComment(p, spec, reason, 'reason');
+        const row = await lockVisible(tx, p, spec, id, now);
+        const current = policies.current();
+        const authority =
+          row.requester_id === p.id
+            ? 'grantee'
+            : current.isAdmin(p)
+              ? 'admin'
+              : checkApprover(p, row, await pairFor(row), now, { ignoreMfa: true }).ok
+                ? 'approver'
+                : undefined;
+        if (authority === undefined) {
+          throw refuse(
+            p,
+            spec,
+            new PhigateError(
+              'forbidden',
+              'grant.revoke-forbidden',
+              'only the grantee, an approver of the request or an administrator can revoke a grant',
+            ),
+            row,
+          );
+        }
+        const to = requireTransition(p, spec, row, 'revoke', now);
+        const result = await applyTransition(tx, row, to, {
+          ended_at: now,
+          end_reason: text ?? 'revoked',
+          ended_by: p.id,
+        });
+        return {
+          row: result,
+          created: false,
+          events: [
+            accessEvent(p, options, {
+              action: 'grant.revoke',
+              outcome: 'success',
+              resource: row.resource,
+              requestId: row.id,
+              detail: { ...requestDetail(result), authority, reason: text, replicaId },
+            }),
+          ],
+          publish: ['grant.revoked'],
+        };
+      });
+    },
+
+    rolesFor(p) {
+      const policy = policies.current();
+      return policy.rolesFor(p).map((role): RoleView => {
+        return {
+          name: role.name,
+          description: role.description,
+          resource: role.resource,
+          defaultDurationMs: role.defaultDurationMs,
+          maxDurationMs: role.maxDurationMs,
+          purposes: role.purposes,
+          emergency: role.emergency,
+          patientScope: role.patientScope,
+          approval: policy.requirementFor(role.name),
+        };
+      });
+    },
+  };
+
+  const list = async (
+    p: Principal,
+    filter: ListFilter | undefined,
+    allowed: readonly RequestStatus[],
+  ): Promise<Page<AccessRequestView>> => {
+    const scope = filter?.scope ?? 'mine';
+    const limit = filter?.limit ?? LIST_LIMITS.default;
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMITS.max) {
+      throw new PhigateError('invalid', 'list.limit-invalid', `limit must be 1 to ${LIST_LIMITS.max}`, {
+        max: LIST_LIMITS.max,
+      });
+    }
+    const unknown = (filter?.status ?? []).filter((s) => !REQUEST_STATUSES.includes(s));
+    if (unknown.length > 0) {
+      throw new PhigateError('invalid', 'list.status-invalid', 'unknown status in filter', {
+        allowed: REQUEST_STATUSES,
+      });
+    }
+    const statuses = filter?.status ? allowed.filter((s) => filter.status!.includes(s)) : allowed;
+    const after = filter?.cursor !== undefined ? decodeCursor(filter.cursor) : undefined;
+    const policy = policies.current();
+    if (scope === 'all' && !isOverseer(p, policy)) {
+      await recordRefusal(
+        accessEvent(p, undefined, {
+          action: 'request.list',
+          outcome: 'refused',
+          reasonCode: 'list.scope-forbidden',
+          detail: { scope },
+        }),
+      );
+      throw new PhigateError(
+        'forbidden',
+        'list.scope-forbidden',
+        'only auditors and administrators list everything',
+      );
+    }
+    if (scope !== 'approvable') {
+      const rows = await listRequests(db, {
+        requesterId: scope === 'mine' ? p.id : undefined,
+        statuses: statuses.length === allowed.length && allowed === REQUEST_STATUSES ? undefined : statuses,
+        after,
+        limit: limit + 1,
+      });
+      return page(rows.slice(0, limit), rows.length > limit);
+    }
+    // Which requests a person may approve is policy logic, not SQL: scan pages of candidates and filter.
+    const now = clock.now();
+    const approvableStatuses = filter?.status ? statuses : statuses.filter((s) => s === 'pending');
+    const found: AccessRequestRow[] = [];
+    let cursor = after;
+    let scanned = 0;
+    for (;;) {
+      const batch = await listRequests(db, {
+        excludeRequesterId: p.id,
+        statuses: approvableStatuses,
+        after: cursor,
+        limit: Math.max(limit * 2, 50),
+      });
+      for (const row of batch) {
+        scanned++;
+        cursor = { createdAt: row.created_at, id: row.id };
+        if (checkApprover(p, row, await pairFor(row), now, { ignoreMfa: true }).ok) {
+          found.push(row);
+          if (found.length === limit) return page(found, true);
+        }
+      }
+      if (batch.length < Math.max(limit * 2, 50)) return page(found, false);
+      if (scanned >= LIST_LIMITS.approvableScan) {
+        // Bounded work per call: hand back what we have and where to go on.
+        const views = await viewsOf(found);
+        return { items: views, nextCursor: cursor ? encodeCursor(cursor) : undefined };
+      }
+    }
+  };
+
+  const viewsOf = async (rows: readonly AccessRequestRow[]): Promise<AccessRequestView[]> => {
+    const approvals = await listApprovals(
+      db,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) => toRequestView(r, approvals));
+  };
+
+  const page = async (rows: readonly AccessRequestRow[], more: boolean): Promise<Page<AccessRequestView>> => {
+    const last = rows.at(-1);
+    return {
+      items: await viewsOf(rows),
+      nextCursor: more && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : undefined,
+    };
+  };
+
+  return service;
+}
+
+/** What a malformed request looked like, for the audit record: shapes and lengths, not content. */
+function describeInput(input: NewRequest): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null) return { type: typeof input };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input as unknown as Record<string, unknown>).slice(0, 20)) {
+    const key = k.slice(0, 40);
+    out[key] =
+      typeof v === 'string'
+        ? k === 'resource' || k === 'role' || k === 'purpose' || k === 'duration'
+          ? v.slice(0, 100)
+          : { length: v.length }
+        : Array.isArray(v)
+          ? { items: v.length }
+          : typeof v;
+  }
+  return out;
+}
