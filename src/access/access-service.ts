@@ -11,7 +11,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { appendAudit } from '../audit/audit-log.js';
 import type { AuditEventInput } from '../audit/event.js';
 import type { Principal } from '../identity/principal.js';
 import type { Clock } from '../lib/clock.js';
@@ -22,7 +21,6 @@ import {
   findRequest,
   insertRequest,
   listChainLinks,
-  listRequests,
   lockChain,
   lockRequest,
   updateRequestStatus,
@@ -32,14 +30,9 @@ import {
 import { insertAlertEvent } from '../store/alert-event-repository.js';
 import { findApproval, insertApproval, listApprovals } from '../store/approval-repository.js';
 import type { Db } from '../store/database.js';
-import {
-  findIdempotencyRecord,
-  lockIdempotencyKey,
-  saveIdempotencyRecord,
-} from '../store/idempotency-repository.js';
 import { openReviewItem } from '../store/review-item-repository.js';
 import type { Database } from '../store/schema.js';
-import { accessEvent, requestDetail, type AccessAction } from './access-audit.js';
+import { accessEvent, requestDetail } from './access-audit.js';
 import {
   approvalsSatisfied,
   checkApprover,
@@ -48,27 +41,14 @@ import {
   type PolicyPair,
 } from './approver-checks.js';
 import { chainedMs } from './chain.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
-import { grantEvent } from './grant-event.js';
-import { answerOf, fingerprint, replayAnswer, validateIdempotencyKey } from './idempotency.js';
+import { createRequestListing } from './request-listing.js';
+import { UUID, createMutationRunner, Refusal, type MutationSpec } from './mutation-runner.js';
 import type { PolicyRegistry } from './policy-registry.js';
 import { validateNewRequest } from './request-input.js';
 import { currentScopeHash, toRequestView, type PersonSnapshot, type StoredDecision } from './request-view.js';
 import { scopeHash } from './scope-hash.js';
 import { GRANT_STATUSES, REQUEST_STATUSES, transition, type LifecycleEvent } from './state-machine.js';
-import type {
-  AccessRequestView,
-  AccessService,
-  GrantEvent,
-  GrantEventBus,
-  ListFilter,
-  MutationOptions,
-  MutationResult,
-  NewRequest,
-  Page,
-  RequestStatus,
-  RoleView,
-} from './types.js';
+import type { AccessService, GrantEventBus, NewRequest, RequestStatus, RoleView } from './types.js';
 
 export interface AccessServiceOptions {
   readonly db: Db;
@@ -80,45 +60,9 @@ export interface AccessServiceOptions {
   readonly replicaId?: string;
 }
 
-export const LIST_LIMITS = Object.freeze({ default: 50, max: 200, approvableScan: 2_000 });
 const COMMENT_MAX = 1_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // eslint-disable-next-line no-control-regex
 const NUL = /\u0000/;
-
-/** A refusal raised during the checks of a mutation; recorded, then thrown to the caller. */
-class Refusal extends Error {
-  constructor(
-    readonly error: PhigateError,
-    readonly event: AuditEventInput,
-  ) {
-    super(error.message);
-  }
-}
-
-interface Done {
-  readonly row: AccessRequestRow;
-  readonly created: boolean;
-  readonly events: readonly AuditEventInput[];
-  readonly publish: readonly GrantEvent['type'][];
-}
-
-interface MutationSpec {
-  readonly action: AccessAction;
-  readonly target: string | undefined;
-  readonly body: unknown;
-  readonly options: MutationOptions | undefined;
-}
-
-type TxOutcome =
-  | {
-      readonly kind: 'done';
-      readonly view: AccessRequestView;
-      readonly row: AccessRequestRow;
-      readonly done: Done;
-    }
-  | { readonly kind: 'refused'; readonly error: PhigateError }
-  | { readonly kind: 'replay'; readonly body: unknown };
 
 /** Refusal codes that mean "not yours to do" rather than "malformed". */
 const FORBIDDEN_REASON = /not-eligible|mfa|forbidden|not-allowed|self|emergency|hours/;
@@ -141,148 +85,8 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     return checkApprover(p, row, await pairFor(row), now, { ignoreMfa: true }).ok;
   };
 
-  /**
-   * Runs one mutation: idempotency first, then the checks and the change, audit and idempotency record in the same
-   * transaction; publishes after commit.
-   */
-  const mutate = async (
-    p: Principal,
-    spec: MutationSpec,
-    work: (tx: Transaction<Database>, now: Date) => Promise<Done>,
-  ): Promise<MutationResult> => {
-    const refusedEvent = (error: PhigateError): AuditEventInput =>
-      accessEvent(p, spec.options, {
-        action: spec.action,
-        outcome: 'refused',
-        reasonCode: error.code,
-        requestId: spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined,
-        detail: { message: error.message, replicaId },
-      });
-    let key: string | undefined;
-    try {
-      key = validateIdempotencyKey(spec.options?.idempotencyKey);
-    } catch (err) {
-      if (!isPhigateError(err)) throw err;
-      await recordRefusal(refusedEvent(err));
-      throw err;
-    }
-    const print = fingerprint(spec.action, spec.target, spec.body);
-
-    let outcome: TxOutcome;
-    try {
-      outcome = await db.transaction().execute(async (tx): Promise<TxOutcome> => {
-        const now = clock.now();
-        if (key !== undefined) {
-          await lockIdempotencyKey(tx, p.id, key);
-          const stored = await findIdempotencyRecord(tx, p.id, key);
-          if (stored !== undefined && stored.fingerprint !== print) {
-            const error = new PhigateError(
-              'conflict',
-              'idempotency.key-reused',
-              'this idempotency key was used for a different call',
-            );
-            await appendAudit(tx, [refusedEvent(error)], now);
-            return { kind: 'refused', error };
-          }
-          if (stored !== undefined) {
-            await appendAudit(
-              tx,
-              [
-                accessEvent(p, spec.options, {
-                  action: 'idempotency.replay',
-                  outcome: 'success',
-                  requestId: spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined,
-                  detail: { replayedAction: spec.action, statusCode: stored.status_code },
-                }),
-              ],
-              now,
-            );
-            return { kind: 'replay', body: stored.body };
-          }
-        }
-        let done: Done;
-        try {
-          done = await work(tx, now);
-        } catch (err) {
-          if (!(err instanceof Refusal)) throw err;
-          await appendAudit(tx, [err.event], now);
-          if (key !== undefined) {
-            const answer = answerOf(err.error);
-            await saveIdempotencyRecord(tx, { principalId: p.id, key, fingerprint: print, ...answer });
-          }
-          return { kind: 'refused', error: err.error };
-        }
-        const view = toRequestView(done.row, await listApprovals(tx, [done.row.id]));
-        await appendAudit(tx, done.events, now);
-        if (key !== undefined) {
-          const answer = answerOf({ request: view, created: done.created });
-          await saveIdempotencyRecord(tx, { principalId: p.id, key, fingerprint: print, ...answer });
-        }
-        return { kind: 'done', view, row: done.row, done };
-      });
-    } catch (err) {
-      if (isPhigateError(err)) throw err;
-      logger.error({ err, action: spec.action }, 'access change failed; nothing was changed');
-      throw new PhigateError(
-        'unavailable',
-        'store.unavailable',
-        'the access store or the audit log is unavailable; nothing was changed',
-        {},
-        { cause: err },
-      );
-    }
-
-    switch (outcome.kind) {
-      case 'replay':
-        return { request: replayAnswer(outcome.body), replayed: true };
-      case 'refused':
-        throw outcome.error;
-      case 'done':
-        for (const type of outcome.done.publish) bus.publish(grantEvent(type, outcome.row));
-        return { request: outcome.view, replayed: false };
-    }
-  };
-
-  /** Records a refusal that happened outside a mutation's transaction (reads, malformed input before it). */
-  const recordRefusal = async (event: AuditEventInput): Promise<void> => {
-    try {
-      await db.transaction().execute((tx) => appendAudit(tx, [event], clock.now()));
-    } catch (err) {
-      logger.error({ err, action: event.action }, 'could not record a refused attempt');
-      throw new PhigateError(
-        'unavailable',
-        'store.unavailable',
-        'the audit log is unavailable',
-        {},
-        { cause: err },
-      );
-    }
-  };
-
-  const refuse = (
-    p: Principal,
-    spec: MutationSpec,
-    error: PhigateError,
-    row: AccessRequestRow | undefined,
-    detail: Record<string, unknown> = {},
-  ): Refusal =>
-    new Refusal(
-      error,
-      accessEvent(p, spec.options, {
-        action: spec.action,
-        outcome: 'refused',
-        reasonCode: error.code,
-        resource: row?.resource,
-        requestId: row?.id ?? (spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined),
-        detail: {
-          ...(row ? requestDetail(row) : {}),
-          ...detail,
-          message: error.message,
-          ...(error.details !== undefined ? { errorDetails: error.details } : {}),
-          replicaId,
-        },
-      }),
-    );
+  const { mutate, recordRefusal, refuse } = createMutationRunner({ db, clock, bus, logger, replicaId });
+  const { list } = createRequestListing({ db, clock, policies, recordRefusal, pairFor });
 
   const notFound = (): PhigateError => new PhigateError('not-found', 'request.not-found', 'no such request');
 
@@ -837,97 +641,6 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
         };
       });
     },
-  };
-
-  const list = async (
-    p: Principal,
-    filter: ListFilter | undefined,
-    allowed: readonly RequestStatus[],
-  ): Promise<Page<AccessRequestView>> => {
-    const scope = filter?.scope ?? 'mine';
-    const limit = filter?.limit ?? LIST_LIMITS.default;
-    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMITS.max) {
-      throw new PhigateError('invalid', 'list.limit-invalid', `limit must be 1 to ${LIST_LIMITS.max}`, {
-        max: LIST_LIMITS.max,
-      });
-    }
-    const unknown = (filter?.status ?? []).filter((s) => !REQUEST_STATUSES.includes(s));
-    if (unknown.length > 0) {
-      throw new PhigateError('invalid', 'list.status-invalid', 'unknown status in filter', {
-        allowed: REQUEST_STATUSES,
-      });
-    }
-    const statuses = filter?.status ? allowed.filter((s) => filter.status!.includes(s)) : allowed;
-    const after = filter?.cursor !== undefined ? decodeCursor(filter.cursor) : undefined;
-    const policy = policies.current();
-    if (scope === 'all' && !isOverseer(p, policy)) {
-      await recordRefusal(
-        accessEvent(p, undefined, {
-          action: 'request.list',
-          outcome: 'refused',
-          reasonCode: 'list.scope-forbidden',
-          detail: { scope },
-        }),
-      );
-      throw new PhigateError(
-        'forbidden',
-        'list.scope-forbidden',
-        'only auditors and administrators list everything',
-      );
-    }
-    if (scope !== 'approvable') {
-      const rows = await listRequests(db, {
-        requesterId: scope === 'mine' ? p.id : undefined,
-        statuses: statuses.length === allowed.length && allowed === REQUEST_STATUSES ? undefined : statuses,
-        after,
-        limit: limit + 1,
-      });
-      return page(rows.slice(0, limit), rows.length > limit);
-    }
-    // Which requests a person may approve is policy logic, not SQL: scan pages of candidates and filter.
-    const now = clock.now();
-    const approvableStatuses = filter?.status ? statuses : statuses.filter((s) => s === 'pending');
-    const found: AccessRequestRow[] = [];
-    let cursor = after;
-    let scanned = 0;
-    for (;;) {
-      const batch = await listRequests(db, {
-        excludeRequesterId: p.id,
-        statuses: approvableStatuses,
-        after: cursor,
-        limit: Math.max(limit * 2, 50),
-      });
-      for (const row of batch) {
-        scanned++;
-        cursor = { createdAt: row.created_at, id: row.id };
-        if (checkApprover(p, row, await pairFor(row), now, { ignoreMfa: true }).ok) {
-          found.push(row);
-          if (found.length === limit) return page(found, true);
-        }
-      }
-      if (batch.length < Math.max(limit * 2, 50)) return page(found, false);
-      if (scanned >= LIST_LIMITS.approvableScan) {
-        // Bounded work per call: hand back what we have and where to go on.
-        const views = await viewsOf(found);
-        return { items: views, nextCursor: cursor ? encodeCursor(cursor) : undefined };
-      }
-    }
-  };
-
-  const viewsOf = async (rows: readonly AccessRequestRow[]): Promise<AccessRequestView[]> => {
-    const approvals = await listApprovals(
-      db,
-      rows.map((r) => r.id),
-    );
-    return rows.map((r) => toRequestView(r, approvals));
-  };
-
-  const page = async (rows: readonly AccessRequestRow[], more: boolean): Promise<Page<AccessRequestView>> => {
-    const last = rows.at(-1);
-    return {
-      items: await viewsOf(rows),
-      nextCursor: more && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : undefined,
-    };
   };
 
   return service;
