@@ -27,13 +27,15 @@ export interface RequestListingDeps {
   readonly pairFor: (row: AccessRequestRow) => Promise<PolicyPair>;
 }
 
-export function createRequestListing(deps: RequestListingDeps): {
-  list(
+export interface RequestListing {
+  readonly list: (
     p: Principal,
     filter: ListFilter | undefined,
     allowed: readonly RequestStatus[],
-  ): Promise<Page<AccessRequestView>>;
-} {
+  ) => Promise<Page<AccessRequestView>>;
+}
+
+export function createRequestListing(deps: RequestListingDeps): RequestListing {
   const { db, clock, policies, recordRefusal, pairFor } = deps;
   const isOverseer = (p: Principal): boolean => {
     const policy = policies.current();
