@@ -34,6 +34,11 @@ describe('canApprove', () => {
     const check = canApprove(lead('carol', false), 'dan', oneLead);
     assert.ok(!check.ok && check.reason.code === 'approval.mfa-required');
     assert.ok(canApprove(lead('carol'), 'dan', oneLead).ok);
+    assert.ok(canApprove(lead('carol', false), 'dan', { ...oneLead, requireMfa: false }).ok);
+  });
+  it('compares principal ids, not names: another subject with the same groups is another person', () => {
+    assert.ok(canApprove(lead('carol'), 'chris', oneLead).ok);
+    assert.ok(!canApprove(lead('chris'), 'chris', oneLead).ok);
   });
 });
 
@@ -79,6 +84,88 @@ describe('approvalProgress', () => {
           if (p.satisfied) assert.ok(p.counted.length >= (fromEachGroup ? count * 2 : count));
         },
       ),
+    );
+  });
+  it('with fromEachGroup and count 2, needs two distinct people per group', () => {
+    const req: ApprovalRequirement = { ...eachGroup, count: 2 };
+    const approvals = [
+      { approverId: 'l1', approverGroups: ['leads'] },
+      { approverId: 'both', approverGroups: ['leads', 'privacy'] },
+      { approverId: 'p1', approverGroups: ['privacy'] },
+    ];
+    const p = approvalProgress(req, 'dan', approvals);
+    assert.equal(p.satisfied, false);
+    assert.equal(p.missing['leads']! + p.missing['privacy']!, 1, 'three people fill three of four slots');
+    assert.equal(
+      approvalProgress(req, 'dan', [...approvals, { approverId: 'l2', approverGroups: ['leads'] }]).satisfied,
+      true,
+    );
+  });
+
+  it('ignores approvals from people outside the approver groups', () => {
+    const p = approvalProgress(oneLead, 'dan', [{ approverId: 'eve', approverGroups: ['support'] }]);
+    assert.deepEqual(p, { satisfied: false, counted: [], missing: { '*': 1 } });
+  });
+
+  it('property: fromEachGroup is satisfied exactly when some one-slot-per-person assignment fills every group', () => {
+    const groupsList = ['leads', 'privacy', 'legal'];
+    // Brute force over every way of giving each distinct person at most one group they belong to.
+    const feasible = (
+      people: { id: string; groups: string[] }[],
+      groups: string[],
+      count: number,
+    ): boolean => {
+      const fill = (i: number, need: Map<string, number>): boolean => {
+        if ([...need.values()].every((n) => n <= 0)) return true;
+        if (i === people.length) return false;
+        if (fill(i + 1, need)) return true;
+        for (const g of people[i]!.groups) {
+          if ((need.get(g) ?? 0) <= 0) continue;
+          need.set(g, need.get(g)! - 1);
+          const ok = fill(i + 1, need);
+          need.set(g, need.get(g)! + 1);
+          if (ok) return true;
+        }
+        return false;
+      };
+      return fill(0, new Map(groups.map((g) => [g, count])));
+    };
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            approverId: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'req'),
+            approverGroups: fc.subarray(groupsList),
+          }),
+          { maxLength: 10 },
+        ),
+        fc.integer({ min: 1, max: 2 }),
+        fc.subarray(groupsList, { minLength: 1 }),
+        (approvals, count, groups) => {
+          const req: ApprovalRequirement = {
+            rule: 'r',
+            count,
+            groups,
+            fromEachGroup: true,
+            requireMfa: false,
+          };
+          // The first approval of each person is the one that counts (later ones are duplicates).
+          const firstOf = new Map<string, string[]>();
+          for (const a of approvals)
+            if (!firstOf.has(a.approverId)) firstOf.set(a.approverId, a.approverGroups);
+          firstOf.delete('req');
+          const people = [...firstOf].map(([id, gs]) => ({
+            id,
+            groups: gs.filter((g) => groups.includes(g)),
+          }));
+          const p = approvalProgress(req, 'req', approvals);
+          assert.equal(p.satisfied, feasible(people, groups, count));
+          const missing = Object.values(p.missing).reduce((x, y) => x + y, 0);
+          assert.equal(p.counted.length, groups.length * count - missing);
+          assert.ok(Object.values(p.missing).every((n) => n >= 0));
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

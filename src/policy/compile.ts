@@ -49,6 +49,13 @@ function compileRequirement(name: string, rule: ApprovalRuleFile): ApprovalRequi
 function compileAutoApprove(name: string, rule: ApprovalRuleFile, report: Report): AutoApproveCondition[] {
   return rule.autoApprove.map((c, i) => {
     const at = ['approvalRules', name, 'autoApprove', i];
+    // An empty condition would approve every request of every role using the rule: say so explicitly or not at all.
+    if (!c.groups && c.maxDuration === undefined && !c.businessHoursOnly && !c.purposes) {
+      report(
+        at,
+        'an auto-approval condition needs at least one criterion (groups, maxDuration, businessHoursOnly, purposes)',
+      );
+    }
     for (const [j, p] of (c.purposes ?? []).entries()) {
       if (!isPurposeOfUse(p)) report([...at, 'purposes', j], `unknown purpose of use ${p}`);
     }
@@ -117,6 +124,11 @@ function buildIndex(file: PolicyFile, report: Report): PolicyIndex {
   const requirements = new Map<string, ApprovalRequirement>();
   const autoConditions = new Map<string, AutoApproveCondition[]>();
   for (const [name, rule] of Object.entries(file.approvalRules)) {
+    // Approvals are counted per listed group; a group listed twice would be counted twice.
+    const groups = rule.approvers.groups;
+    if (new Set(groups).size !== groups.length) {
+      report(['approvalRules', name, 'approvers', 'groups'], 'an approver group is listed twice');
+    }
     requirements.set(name, compileRequirement(name, rule));
     autoConditions.set(name, compileAutoApprove(name, rule, report));
   }
@@ -221,7 +233,8 @@ function makePolicy(
     rolesFor: (principal) => {
       const seen = new Set<RoleDefinition>();
       for (const g of principal.groups) for (const r of index.rolesByGroup.get(g) ?? []) seen.add(r);
-      return [...seen].sort((a, b) => a.name.localeCompare(b.name));
+      // Code-unit order, not the locale's: the same policy lists roles the same way on every machine.
+      return [...seen].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
     canApprove,
     approvalProgress,

@@ -191,4 +191,179 @@ describe('decide', () => {
     );
     assert.deepEqual(policy.rolesFor({ id: 'x', groups: ['visitors'], mfa: { satisfied: true } }), []);
   });
+  it('fails closed when the time already granted is unknown (NaN or negative chainedMs)', () => {
+    for (const chainedMs of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      assert.deepEqual(codes(input({}, { chainedMs })), ['duration.chain-unknown'], String(chainedMs));
+    }
+  });
+
+  it('names the chain limit and what was already granted', () => {
+    const [reason] = policy.decide(
+      input({ durationMs: 2 * 3_600_000 }, { chainedMs: 7 * 3_600_000 }),
+    ).reasons;
+    assert.deepEqual(reason?.details, { limitMs: 8 * 3_600_000, chainedMs: 7 * 3_600_000 });
+    assert.match(reason?.message ?? '', /8h.*7h already granted/);
+  });
+
+  it('accepts a chain that reaches the cumulative maximum exactly', () => {
+    assert.equal(
+      policy.decide(input({ durationMs: 3_600_000 }, { chainedMs: 7 * 3_600_000 })).outcome,
+      'needs-approval',
+    );
+  });
+
+  it('denies a role asked for on another resource', () => {
+    const other = compilePolicyOrThrow(
+      readFileSync(new URL('../../examples/clinic-policy.yaml', import.meta.url), 'utf8').replace(
+        'resources:\n',
+        'resources:\n  billing-db: { kind: postgres }\n',
+      ),
+      'x.yaml',
+    );
+    assert.deepEqual(
+      other.decide(input({ resource: 'billing-db' })).reasons.map((r) => r.code),
+      ['role.wrong-resource'],
+    );
+  });
+
+  it('denies patient ids on a role without patient scope', () => {
+    const alice = { id: 'dev#alice', groups: ['physicians'], mfa: { satisfied: true } };
+    const withScopeNone = compilePolicyOrThrow(
+      readFileSync(new URL('../../examples/clinic-policy.yaml', import.meta.url), 'utf8').replace(
+        'patientScope: required\n    approval: two-leads',
+        'patientScope: none\n    approval: two-leads',
+      ),
+      'x.yaml',
+    );
+    const d = withScopeNone.decide({
+      principal: alice,
+      request: { ...analystRequest, role: 'physician-chart-review', purpose: 'TREAT' },
+      now: WEDNESDAY_NOON_NY,
+      chainedMs: 0,
+    });
+    assert.deepEqual(
+      d.reasons.map((r) => r.code),
+      ['patients.not-allowed'],
+    );
+  });
+
+  for (const [what, ids] of [
+    ['an empty patient id', ['']],
+    ['a patient id with surrounding spaces', [' MRN-1']],
+    ['a 65-character patient id', ['M'.repeat(65)]],
+    ['"any" patient', ['any']],
+    ['a single-character LIKE wildcard', ['_']],
+    ['a wildcard among real ids', ['MRN-1', 'MRN-*']],
+  ] as const) {
+    it(`denies ${what} as patients.invalid`, () => {
+      assert.deepEqual(codes(input({ patientIds: ids })), ['patients.invalid']);
+    });
+  }
+
+  it('accepts justifications of exactly the minimum and the maximum length, and names the cap above it', () => {
+    assert.equal(policy.decide(input({ justification: 'x'.repeat(10) })).outcome, 'needs-approval');
+    assert.equal(policy.decide(input({ justification: 'x'.repeat(2000) })).outcome, 'needs-approval');
+    const [reason] = policy.decide(input({ justification: 'x'.repeat(2001) })).reasons;
+    assert.equal(reason?.code, 'justification.too-long');
+    assert.deepEqual(reason?.details, { limit: 2000 });
+    assert.match(reason?.message ?? '', /2000/);
+  });
+
+  it('does not echo a huge or hostile value back in full', () => {
+    const [reason] = policy.decide(input({ purpose: `X${'\u202e'.repeat(100_000)}` })).reasons;
+    assert.equal(reason?.code, 'purpose.unknown');
+    assert.ok((reason?.message.length ?? 0) < 200);
+  });
+
+  it('lists every reason, in a fixed order', () => {
+    const alice = { id: 'dev#alice', groups: ['support'], mfa: { satisfied: false } };
+    const request = { purpose: 'TREAT', justification: 'short', durationMs: 5 * 3_600_000, patientIds: [] };
+    const expected = [
+      'role.not-eligible',
+      'purpose.not-allowed',
+      'justification.too-short',
+      'duration.over-max',
+      'patients.required',
+    ];
+    assert.deepEqual(codes(input(request, { principal: alice })), expected);
+    assert.deepEqual(codes(input(request, { principal: alice })), expected);
+  });
+
+  it("requires the requester's MFA only where the role asks for it", () => {
+    assert.equal(policy.decide(input({})).outcome, 'needs-approval'); // dan has no MFA; analyst role does not ask
+  });
+  describe('auto-approval conditions: every listed criterion must hold', () => {
+    const rules = compilePolicyOrThrow(
+      `version: 1
+settings: { timezone: Europe/Berlin, businessHours: { days: [mon, tue, wed, thu, fri], start: '08:00', end: '18:00' } }
+resources: { db: { kind: postgres } }
+approvalRules:
+  r:
+    autoApprove:
+      - { groups: [support], maxDuration: 30m, businessHoursOnly: true, purposes: [HOPERAT] }
+      - { groups: [sre], purposes: [HSYSADMIN] }
+    approvers: { groups: [leads] }
+roles:
+  ops:
+    resource: db
+    eligibleGroups: [support, sre, analysts]
+    duration: { default: 15m, max: 2h }
+    purposes: [HOPERAT, HSYSADMIN]
+    approval: r
+`,
+      'rules.yaml',
+    );
+    // Wednesday 2026-01-07 10:00 in Berlin (UTC+1).
+    const base: DecisionInput = {
+      principal: { id: 'u', groups: ['support'], mfa: { satisfied: false } },
+      request: {
+        ...analystRequest,
+        resource: 'db',
+        role: 'ops',
+        purpose: 'HOPERAT',
+        durationMs: 1_800_000,
+        patientIds: [],
+      },
+      now: new Date('2026-01-07T09:00:00Z'),
+      chainedMs: 0,
+    };
+    const outcome = (
+      change: Omit<Partial<DecisionInput>, 'request'> & { request?: Partial<RequestFacts> },
+    ): string => {
+      const d = rules.decide({ ...base, ...change, request: { ...base.request, ...change.request } });
+      return d.outcome === 'allow' ? `allow:${d.mode}` : d.outcome;
+    };
+    it('allows when all hold, naming the condition', () => {
+      const d = rules.decide(base);
+      assert.ok(d.outcome === 'allow' && d.mode === 'auto');
+      assert.deepEqual(d.reasons[0]?.details, { rule: 'r', condition: 1 });
+    });
+    it('needs approval as soon as any one criterion fails', () => {
+      assert.equal(outcome({ principal: { ...base.principal, groups: ['analysts'] } }), 'needs-approval');
+      assert.equal(outcome({ request: { durationMs: 1_800_001 } }), 'needs-approval');
+      assert.equal(outcome({ request: { purpose: 'HSYSADMIN' } }), 'needs-approval');
+      assert.equal(outcome({ now: new Date('2026-01-07T17:00:00Z') }), 'needs-approval'); // 18:00 Berlin
+    });
+    it('treats the window as [start, end) in local time', () => {
+      assert.equal(outcome({ now: new Date('2026-01-07T07:00:00Z') }), 'allow:auto'); // 08:00
+      assert.equal(outcome({ now: new Date('2026-01-07T06:59:00Z') }), 'needs-approval'); // 07:59
+      assert.equal(outcome({ now: new Date('2026-01-07T16:59:00Z') }), 'allow:auto'); // 17:59
+    });
+    it('follows the autumn clock change in the policy time zone', () => {
+      // Friday 2026-10-23 is CEST (UTC+2); Monday 2026-10-26 is CET (UTC+1): one UTC time, two local times.
+      assert.equal(outcome({ now: new Date('2026-10-23T06:30:00Z') }), 'allow:auto'); // 08:30 CEST
+      assert.equal(outcome({ now: new Date('2026-10-26T06:30:00Z') }), 'needs-approval'); // 07:30 CET
+      assert.equal(outcome({ now: new Date('2026-10-23T16:30:00Z') }), 'needs-approval'); // 18:30 CEST
+      assert.equal(outcome({ now: new Date('2026-10-26T16:30:00Z') }), 'allow:auto'); // 17:30 CET
+    });
+    it('any one condition suffices; a condition without businessHoursOnly applies at night', () => {
+      const sre = {
+        principal: { ...base.principal, groups: ['sre'] },
+        now: new Date('2026-01-10T02:00:00Z'),
+      };
+      const d = rules.decide({ ...base, ...sre, request: { ...base.request, purpose: 'HSYSADMIN' } });
+      assert.ok(d.outcome === 'allow' && d.mode === 'auto');
+      assert.deepEqual(d.reasons[0]?.details, { rule: 'r', condition: 2 });
+    });
+  });
 });

@@ -11,6 +11,11 @@ const MAX_PATIENT_ID_LENGTH = 64;
 /** Ids that read as "everyone": a patient scope names patients, never a pattern. */
 const WILDCARD_IDS = new Set(['*', '%', 'all', 'any', '_']);
 
+/** Request text echoed in a message is cut short: a reason explains, it does not carry the caller's payload. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
 function hasAny(groups: readonly string[], set: ReadonlySet<string>): boolean {
   for (const g of groups) if (set.has(g)) return true;
   return false;
@@ -32,7 +37,7 @@ function checkRequest(index: PolicyIndex, role: IndexedRole, input: DecisionInpu
   if (def.resource !== request.resource) {
     reasons.push({
       code: 'role.wrong-resource',
-      message: `role ${def.name} grants access to ${def.resource}, not ${request.resource}`,
+      message: `role ${def.name} grants access to ${def.resource}, not ${quoted(request.resource)}`,
     });
   }
   if (!hasAny(principal.groups, role.eligible)) {
@@ -51,7 +56,7 @@ function checkRequest(index: PolicyIndex, role: IndexedRole, input: DecisionInpu
   if (!isPurposeOfUse(request.purpose)) {
     reasons.push({
       code: 'purpose.unknown',
-      message: `unknown purpose of use ${JSON.stringify(request.purpose)}`,
+      message: `unknown purpose of use ${quoted(request.purpose)}`,
     });
   } else if (!role.purposes.has(request.purpose)) {
     reasons.push({
@@ -85,6 +90,12 @@ function checkRequest(index: PolicyIndex, role: IndexedRole, input: DecisionInpu
       code: 'duration.over-max',
       message: `role ${def.name} may be granted for at most ${formatDuration(def.maxDurationMs)}`,
       details: { limitMs: def.maxDurationMs },
+    });
+  } else if (!Number.isFinite(input.chainedMs) || input.chainedMs < 0) {
+    // The store computes the chain; a value it could not compute must not read as "nothing granted yet".
+    reasons.push({
+      code: 'duration.chain-unknown',
+      message: 'the time already granted for this role could not be determined',
     });
   } else if (input.chainedMs + duration > def.cumulativeMaxMs) {
     reasons.push({
@@ -131,16 +142,14 @@ export function decide(index: PolicyIndex, input: DecisionInput): Decision {
   if (!index.resources.has(request.resource)) {
     return {
       outcome: 'deny',
-      reasons: [
-        { code: 'resource.unknown', message: `unknown resource ${JSON.stringify(request.resource)}` },
-      ],
+      reasons: [{ code: 'resource.unknown', message: `unknown resource ${quoted(request.resource)}` }],
     };
   }
   const role = index.roles.get(request.role);
   if (!role) {
     return {
       outcome: 'deny',
-      reasons: [{ code: 'role.unknown', message: `unknown role ${JSON.stringify(request.role)}` }],
+      reasons: [{ code: 'role.unknown', message: `unknown role ${quoted(request.role)}` }],
     };
   }
   const reasons: Reason[] = [];
