@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SignJWT, generateKeyPair } from 'jose';
 import { createEmptyDatabase } from '../../test/support/database.js';
 import { startPhigate, type RunningPhigate } from './start.js';
 
@@ -70,6 +72,24 @@ describe('HTTP API', () => {
     };
   };
 
+  /** From another loopback source address: the server sees a different client (per-address limits). */
+  const fromAddress = (localAddress: string, url: string, authorization: string): Promise<Answer> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest(`${phigate.url}${url}`, { localAddress, headers: { authorization } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: new Headers(res.headers as Record<string, string>),
+            body: JSON.parse(text) as Record<string, unknown>,
+          }),
+        );
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
   const analystRequest = {
     resource: 'clinic-db',
     role: 'analyst',
@@ -118,6 +138,33 @@ describe('HTTP API', () => {
       const basic = await call(undefined, 'GET', '/v1/requests', undefined, { authorization: 'Basic YTpi' });
       assert.equal(basic.body['code'], 'token.malformed');
 
+      const [header, payload, signature] = tokens['dan']!.split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+      const forged = Buffer.from(JSON.stringify({ ...claims, groups: ['phigate-admins'] })).toString(
+        'base64url',
+      );
+      const tampered = await call(undefined, 'GET', '/v1/whoami', undefined, {
+        authorization: `Bearer ${header}.${forged}.${signature}`,
+      });
+      assert.equal(tampered.status, 401);
+      assert.equal(tampered.body['code'], 'token.bad-signature');
+
+      const { privateKey } = await generateKeyPair('ES256');
+      const stranger = await new SignJWT({ groups: ['phigate-admins'] })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' })
+        .setIssuer('https://idp.invalid')
+        .setAudience('phigate')
+        .setSubject('mallory')
+        .setExpirationTime('5m')
+        .sign(privateKey);
+      const unknown = await call(undefined, 'GET', '/v1/whoami', undefined, {
+        authorization: `Bearer ${stranger}`,
+      });
+      assert.equal(unknown.body['code'], 'token.unknown-issuer');
+      for (const answer of [missing, garbage, tampered, unknown]) {
+        assert.doesNotMatch(JSON.stringify(answer.body), /eyJ/, 'no token is echoed back');
+      }
+
       const audited = await phigate.store.db
         .selectFrom('audit_events')
         .select(['action', 'outcome', 'reason_code'])
@@ -134,8 +181,16 @@ describe('HTTP API', () => {
       const auth = await call(undefined, 'GET', '/v1/auth/config');
       assert.equal(auth.body['devIssuer'], true);
       assert.match(String(auth.body['issuer']), /\/dev-oidc$/);
-      const metrics = await fetch(`${phigate.url}/metrics`);
-      assert.match(await metrics.text(), /phigate_http_requests_total/);
+      await call('adam', 'GET', '/v1/roles');
+      const metrics = await (await fetch(`${phigate.url}/metrics`)).text();
+      assert.match(
+        metrics,
+        /phigate_http_requests_total\{method="GET",route="\/v1\/roles",status="200"\} [1-9]/,
+      );
+      assert.match(
+        metrics,
+        /phigate_http_request_duration_seconds_count\{method="GET",route="\/v1\/roles",status="200"\}/,
+      );
       const docs = await fetch(`${phigate.url}/docs/`);
       assert.equal(docs.status, 200);
       assert.doesNotMatch(
@@ -161,11 +216,25 @@ describe('HTTP API', () => {
         '/v1/grants/{id}/revoke',
         '/v1/roles',
         '/v1/whoami',
+        '/v1/auth/config',
         '/healthz',
         '/readyz',
       ]) {
         assert.ok(p in doc.paths, `missing ${p}`);
       }
+      const full = doc as unknown as {
+        components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+        security: Record<string, unknown>[];
+        paths: Record<string, Record<string, { security?: unknown[] }>>;
+      };
+      assert.deepEqual(full.components.securitySchemes['bearer'], {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+      });
+      assert.deepEqual(full.security, [{ bearer: [] }]);
+      assert.deepEqual(full.paths['/healthz']?.['get']?.security, [], 'public routes need no token');
+      assert.equal(full.paths['/v1/requests']?.['post']?.security, undefined, 'the rest inherit bearer');
     });
   });
 
@@ -208,6 +277,32 @@ describe('HTTP API', () => {
       });
       assert.equal(created.status, 201);
       assert.equal(created.body['status'], 'active');
+    });
+
+    it('shows the caller as phigate sees them', async () => {
+      const me = await call('carol', 'GET', '/v1/whoami');
+      assert.equal(me.status, 200);
+      assert.match(String(me.body['id']), /#carol$/);
+      assert.equal(typeof me.body['displayName'], 'string');
+      assert.deepEqual(me.body['groups'], ['clinical-leads']);
+      assert.equal(me.body['mfa'], true);
+      assert.equal((await call('dan', 'GET', '/v1/whoami')).body['mfa'], false);
+    });
+
+    it('cancels one’s own pending request, and denies without a body', async () => {
+      const first = String((await call('dan', 'POST', '/v1/requests', analystRequest)).body['id']);
+      const cancelled = await call('dan', 'POST', `/v1/requests/${first}/cancel`);
+      assert.equal(cancelled.status, 200);
+      assert.equal(cancelled.body['status'], 'cancelled');
+      assert.equal((await call('dan', 'POST', `/v1/requests/${first}/cancel`)).status, 409);
+
+      const second = String((await call('dan', 'POST', '/v1/requests', analystRequest)).body['id']);
+      const denied = await call('chris', 'POST', `/v1/requests/${second}/deny`);
+      assert.equal(denied.status, 200);
+      assert.equal(denied.body['status'], 'denied');
+      const mine = await call('dan', 'GET', '/v1/requests?status=cancelled,denied&limit=200');
+      const ids = (mine.body['items'] as { id: string }[]).map((r) => r.id);
+      assert.ok(ids.includes(first) && ids.includes(second));
     });
 
     it('replays an Idempotency-Key and refuses its reuse for another body', async () => {
@@ -292,8 +387,32 @@ describe('HTTP API', () => {
         'content-type': 'application/xml',
       });
       assert.equal(xml.status, 415);
+      const text = await call('dan', 'POST', '/v1/requests', JSON.stringify(analystRequest), {
+        'content-type': 'text/plain',
+      });
+      assert.equal(text.status, 415, 'a JSON body under another media type is refused too');
+      const nul = await call('dan', 'POST', '/v1/requests', { ...analystRequest, role: 'analyst\u0000' });
+      assert.equal(nul.status, 400);
+      assert.equal(nul.body['field'], 'body/role');
       const after = await call('dan', 'GET', '/v1/requests?limit=200');
       assert.equal((after.body['items'] as unknown[]).length, (before.body['items'] as unknown[]).length);
+    });
+
+    it('refuses fields on bodiless actions and answers broken URLs with problem details', async () => {
+      const id = String((await call('dan', 'POST', '/v1/requests', analystRequest)).body['id']);
+      const sneaky = await call('dan', 'POST', `/v1/requests/${id}/cancel`, { status: 'active' });
+      assert.equal(sneaky.status, 400);
+      assert.equal(sneaky.body['field'], 'body/status');
+      const badEncoding = await call('dan', 'GET', '/v1/requests/%ff');
+      assert.equal(badEncoding.status, 400);
+      assert.equal(badEncoding.body['code'], 'request.bad-url');
+      const longId = await call('dan', 'GET', `/v1/requests/${'a'.repeat(300)}`);
+      assert.equal(longId.status, 404);
+      for (const answer of [badEncoding, longId]) {
+        assert.equal(answer.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+        assert.match(String(answer.body['instance']), /^urn:phigate:request:[0-9a-f-]{36}$/);
+      }
+      assert.equal((await call('dan', 'GET', `/v1/requests/${id}`)).body['status'], 'pending');
     });
 
     it('returns hostile justification text as JSON data, unchanged', async () => {
@@ -318,5 +437,22 @@ describe('HTTP API', () => {
     assert.equal(limited.body['code'], 'rate-limited');
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     assert.equal((await call('adam', 'GET', '/v1/whoami')).status, 200, 'other principals are unaffected');
+  });
+
+  it('rate-limits each client address before authentication (ATTACKS 39)', async () => {
+    // 40 per principal → 400 per address; bad tokens never reach a principal's bucket.
+    const statuses: number[] = [];
+    let limited: Answer | undefined;
+    for (let i = 0; i < 450 && !limited; i++) {
+      const answer = await fromAddress('127.0.0.2', '/v1/whoami', 'Bearer not-a-jwt');
+      statuses.push(answer.status);
+      if (answer.status === 429) limited = answer;
+    }
+    assert.ok(limited, `no 429 from one address after ${statuses.length} refused tokens`);
+    assert.ok(statuses.length > 300, `limited too early, after ${statuses.length}`);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    const valid = await fromAddress('127.0.0.2', '/v1/whoami', `Bearer ${tokens['adam']}`);
+    assert.equal(valid.status, 429, 'the address is limited whoever it claims to be');
+    assert.equal((await call('adam', 'GET', '/v1/whoami')).status, 200, 'other addresses are unaffected');
   });
 });

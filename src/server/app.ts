@@ -2,9 +2,17 @@
  * The HTTP API. Public routes (health, readiness, metrics, OpenAPI, login settings, the demo's issuer) live at the
  * root; everything under /v1 except /v1/auth/config lives in one scope whose hooks authenticate and rate-limit.
  */
+import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Registry } from 'prom-client';
 import type { AccessService } from '../access/types.js';
 import type { Principal } from '../identity/principal.js';
 import { PhigateError } from '../lib/errors.js';
@@ -32,6 +40,8 @@ export interface AppDeps {
   /** The demo's development issuer, mounted at its prefix. */
   readonly devIssuer?: { readonly plugin: FastifyPluginAsync; readonly prefix: string } | undefined;
   readonly publicUrl: string;
+  /** Where the API's metrics go, next to any the caller registers; a fresh registry when omitted. */
+  readonly metrics?: Registry | undefined;
   readonly now?: () => number;
   /** Audits refused authentication attempts (bounded per client address). */
   readonly authRefusals?: {
@@ -66,22 +76,30 @@ function bearerToken(header: string | undefined): string {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
-  const app = Fastify({
-    // pino's Logger is Fastify's logger; the cast only reconciles two declarations of the same shape.
-    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
-    bodyLimit: deps.bodyLimitBytes,
-    trustProxy: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
-  });
-  const metrics = createMetricsRegistry();
-  instrumentHttp(app, metrics);
-
-  app.setErrorHandler((err, req, reply) => {
+  const onError = (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const p = toProblem(err);
     if (p) return sendProblem(reply, p);
     req.log.error({ err }, 'unhandled error');
     return sendProblem(reply, problem(500, 'internal', 'an unexpected error occurred'));
+  };
+  const app = Fastify({
+    // pino's Logger is Fastify's logger; the cast only reconciles two declarations of the same shape.
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes,
+    // The socket's address, never X-Forwarded-For: a header would let anyone choose their rate-limit bucket.
+    trustProxy: false,
+    // Unguessable, so that a problem's `instance` reveals nothing about traffic volume.
+    genReqId: () => randomUUID(),
+    // Bad percent-encoding and over-long path segments are answered by the router itself; keep one error shape.
+    frameworkErrors: (err, req, reply) => void onError(err, req, reply),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
+  // Bodies are JSON only: Fastify's text/plain parser would hand a string to routes that expect an object.
+  app.removeContentTypeParser('text/plain');
+  const metrics = deps.metrics ?? createMetricsRegistry();
+  instrumentHttp(app, metrics);
+
+  app.setErrorHandler(onError);
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, problem(404, 'route.not-found', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
@@ -147,6 +165,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       }
       const principalWait = perPrincipal.take(req.principal.id, now());
       if (principalWait > 0) throw limited(principalWait);
+    });
+    // A POST without a body means "no fields", so optional-only bodies (approve, deny, revoke) may be omitted while
+    // a body that is present still meets the strict schema.
+    api.addHook('preValidation', async (req) => {
+      if (req.method === 'POST' && req.body === undefined) req.body = {};
     });
     await api.register(requestRoutes(deps.access));
     await api.register(grantRoutes(deps.access));

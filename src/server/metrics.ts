@@ -17,15 +17,19 @@ export function instrumentHttp(app: FastifyInstance, registry: Registry): void {
   });
   const latency = new Histogram({
     name: 'phigate_http_request_duration_seconds',
-    help: 'HTTP request latency by route template',
-    labelNames: ['method', 'route'] as const,
+    help: 'HTTP request latency by route template and status',
+    labelNames: ['method', 'route', 'status'] as const,
     buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   });
   app.addHook('onResponse', async (req, reply) => {
     // The route template, never the raw URL: ids in paths would explode the label set.
-    const route = req.routeOptions.url ?? 'unmatched';
-    requests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    latency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    const labels = {
+      method: req.method,
+      route: req.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    };
+    requests.inc(labels);
+    latency.observe(labels, reply.elapsedTime / 1000);
   });
 }

@@ -47,13 +47,21 @@ function fromFastify(err: FastifyError): Problem | undefined {
     const where = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`;
     const extra =
       first?.params && 'additionalProperty' in first.params
-        ? ` (${String(first.params.additionalProperty)})`
-        : '';
-    return problem(400, 'request.invalid', `${where} ${first?.message ?? 'is invalid'}${extra}`, {
-      field: where,
+        ? String(first.params.additionalProperty)
+        : undefined;
+    // Patterns only ever exclude control characters; echoing the regular expression would help nobody.
+    const message =
+      first?.keyword === 'pattern' ? 'must not contain control characters' : (first?.message ?? 'is invalid');
+    return problem(400, 'request.invalid', `${where} ${message}${extra === undefined ? '' : ` (${extra})`}`, {
+      field: extra === undefined ? where : `${where}/${extra}`,
     });
   }
   switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      return problem(400, 'request.bad-url', 'the URL is not validly percent-encoded');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // An id longer than any id phigate issues names nothing: the same answer as any unknown id.
+      return problem(404, 'route.not-found', 'no such resource');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return problem(413, 'request.too-large', 'the request body is larger than allowed');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -78,10 +86,14 @@ export function toProblem(err: unknown): Problem | undefined {
   return fromFastify(err as FastifyError);
 }
 
+/** `instance` names this occurrence by the request id that the server's log lines carry, so a report can be traced. */
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   if (p.status === 401)
     reply.header('www-authenticate', `Bearer error="invalid_token", error_description="${p.code}"`);
   if (p.status === 429 && typeof p['retryAfterSeconds'] === 'number')
     reply.header('retry-after', String(p['retryAfterSeconds']));
-  return reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(p);
+  return reply
+    .code(p.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({ ...p, instance: `urn:phigate:request:${reply.request.id}` });
 }

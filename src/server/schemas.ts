@@ -4,6 +4,12 @@
  */
 export const MAX_PATIENT_IDS = 500;
 
+/**
+ * Names and codes (resource, role, purpose, duration) are single-line identifiers: no control characters, which also
+ * keeps NUL (which PostgreSQL text cannot hold) from reaching the store as a 503 instead of a 400.
+ */
+const NO_CONTROL_CHARS = '^[^\\u0000-\\u001f\\u007f]*$';
+
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const reason = {
   type: 'object',
@@ -102,18 +108,20 @@ export const newRequestSchema = {
   additionalProperties: false,
   required: ['resource', 'role', 'purpose', 'justification'],
   properties: {
-    resource: { type: 'string', minLength: 1, maxLength: 100 },
-    role: { type: 'string', minLength: 1, maxLength: 100 },
+    resource: { type: 'string', minLength: 1, maxLength: 100, pattern: NO_CONTROL_CHARS },
+    role: { type: 'string', minLength: 1, maxLength: 100, pattern: NO_CONTROL_CHARS },
     duration: {
       type: 'string',
       minLength: 1,
       maxLength: 40,
+      pattern: NO_CONTROL_CHARS,
       description: '30m, 2h, 1h30m or ISO 8601 (PT45M)',
     },
     purpose: {
       type: 'string',
       minLength: 1,
       maxLength: 20,
+      pattern: NO_CONTROL_CHARS,
       description: 'HL7 v3 PurposeOfUse code, e.g. TREAT',
     },
     justification: { type: 'string', maxLength: 10_000 },
@@ -130,6 +138,13 @@ export const commentBodySchema = {
   type: 'object',
   additionalProperties: false,
   properties: { comment: { type: 'string', maxLength: 2000 } },
+} as const;
+
+/** Cancel takes no fields; a body that brings some is refused like any other unknown field. */
+export const emptyBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {},
 } as const;
 
 export const reasonBodySchema = {

@@ -12,6 +12,7 @@ import { PhigateError } from '../../lib/errors.js';
 import { mutationOptions, principalOf } from '../request-context.js';
 import {
   commentBodySchema,
+  emptyBodySchema,
   errorResponses,
   idParamsSchema,
   listQuerySchema,
@@ -130,6 +131,7 @@ export function requestRoutes(access: AccessService): FastifyPluginAsync {
           tags: ['requests'],
           summary: 'Withdraw one’s own pending request',
           params: idParamsSchema,
+          body: emptyBodySchema,
           response: { 200: { $ref: 'AccessRequest#' }, ...errorResponses },
         },
       },
