@@ -4,7 +4,7 @@ import { createApiClient, type GlobalOptions } from './api-client.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { minutes, requestDetail, requestTable, type RequestLike } from './format.js';
 import { startSpinner } from './spinner.js';
-import { safe, table } from './terminal-text.js';
+import { jsonText, safe, table } from './terminal-text.js';
 
 interface Page {
   items: RequestLike[];
@@ -14,7 +14,7 @@ interface Page {
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 function print(g: GlobalOptions, value: unknown, human: () => string): void {
-  console.log(g.json ? JSON.stringify(value) : human());
+  console.log(g.json ? jsonText(value) : human());
 }
 
 function listQuery(opts: { scope?: string; status?: string; limit?: string }): string {

@@ -4,7 +4,7 @@ import { deviceLogin } from '../identity/device-login.js';
 import { createApiClient, publicGet, tokenCache, type GlobalOptions } from './api-client.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { startSpinner } from './spinner.js';
-import { safe } from './terminal-text.js';
+import { jsonText, safe } from './terminal-text.js';
 
 interface AuthConfig {
   issuer: string | null;
@@ -82,7 +82,7 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
       const me = await (
         await createApiClient({ ...g, token: result.accessToken })
       ).call<{ displayName: string; id: string }>('GET', '/v1/whoami');
-      if (g.json) console.log(JSON.stringify(me));
+      if (g.json) console.log(jsonText(me));
       else console.log(`Signed in as ${safe(me.displayName)} (${safe(me.id)})`);
     });
 
@@ -102,7 +102,7 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
       const me = await (
         await createApiClient(g)
       ).call<{ id: string; displayName: string; groups: string[]; mfa: boolean }>('GET', '/v1/whoami');
-      if (g.json) return console.log(JSON.stringify(me));
+      if (g.json) return console.log(jsonText(me));
       console.log(
         `${safe(me.displayName)} <${safe(me.id)}>\n  groups  ${me.groups.map(safe).join(', ') || '(none)'}\n  mfa     ${me.mfa ? 'yes' : 'no'}`,
       );

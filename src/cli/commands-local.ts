@@ -6,7 +6,7 @@ import { runPolicyTests } from '../policy/policy-tests.js';
 import { formatProblem } from '../lib/yaml-source.js';
 import type { GlobalOptions } from './api-client.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { safe } from './terminal-text.js';
+import { jsonText, safe } from './terminal-text.js';
 
 function readText(file: string): string {
   try {
@@ -22,7 +22,7 @@ function compileOrExit(
 ): NonNullable<Extract<ReturnType<typeof compilePolicy>, { ok: true }>>['policy'] {
   const result = compilePolicy(readText(file), file);
   if (result.ok) return result.policy;
-  if (json) console.log(JSON.stringify({ ok: false, problems: result.problems }));
+  if (json) console.log(jsonText({ ok: false, problems: result.problems }));
   else for (const p of result.problems) console.error(safe(formatProblem(file, p)));
   throw new CliError(`${file}: ${result.problems.length} problem(s)`, EXIT.policyFailed);
 }
@@ -78,7 +78,7 @@ export function registerLocalCommands(program: Command, globals: () => GlobalOpt
     .description('validate a policy; problems are printed as file:line: key: message')
     .action((file: string) => {
       const p = compileOrExit(file, globals().json);
-      if (globals().json) console.log(JSON.stringify({ ok: true, hash: p.hash, roles: [...p.roles.keys()] }));
+      if (globals().json) console.log(jsonText({ ok: true, hash: p.hash, roles: [...p.roles.keys()] }));
       else
         console.log(
           `${safe(file)}: ok (${p.roles.size} roles, ${p.resources.size} resources, version ${p.hash.slice(0, 12)})`,
@@ -98,7 +98,7 @@ export function registerLocalCommands(program: Command, globals: () => GlobalOpt
         throw new CliError(`${opts.cases}: invalid test file`, EXIT.policyFailed);
       }
       const failed = run.results.filter((r) => !r.passed);
-      if (json) console.log(JSON.stringify({ ok: failed.length === 0, results: run.results }));
+      if (json) console.log(jsonText({ ok: failed.length === 0, results: run.results }));
       else {
         for (const r of run.results)
           console.log(`${r.passed ? '✔' : '✘'} ${safe(r.name)}${r.passed ? '' : `\n    ${safe(r.message)}`}`);

@@ -1,3 +1,5 @@
+import { HTTP_STATUS, type ErrorKind } from '../lib/errors.js';
+
 /** Documented exit codes of the `phigate` command (also in docs/cli.md and `phigate --help`). */
 export const EXIT = Object.freeze({
   ok: 0,
@@ -28,6 +30,11 @@ export class CliError extends Error {
   ) {
     super(message);
   }
+}
+
+/** Errors thrown by the modules the CLI runs in-process (login, policy, config) carry a kind, like API answers. */
+export function exitCodeForKind(kind: ErrorKind): number {
+  return exitCodeForStatus(HTTP_STATUS[kind]);
 }
 
 /** HTTP status → exit code, for answers from the API. */

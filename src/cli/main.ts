@@ -7,8 +7,9 @@ import type { GlobalOptions } from './api-client.js';
 import { registerAccessCommands } from './commands-access.js';
 import { registerAuthCommands } from './commands-auth.js';
 import { registerLocalCommands } from './commands-local.js';
-import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
-import { safe } from './terminal-text.js';
+import { isPhigateError } from '../lib/errors.js';
+import { CliError, EXIT, EXIT_CODES_HELP, exitCodeForKind } from './exit-codes.js';
+import { jsonText, safe } from './terminal-text.js';
 
 export function buildProgram(): Command {
   const program = new Command('phigate')
@@ -46,19 +47,19 @@ export async function main(argv: readonly string[]): Promise<number> {
         ? EXIT.ok
         : EXIT.usage;
     }
-    if (err instanceof CliError) {
-      if (program.opts<GlobalOptions>().json)
-        console.error(JSON.stringify({ error: err.message, code: err.code ?? null }));
-      else console.error(`phigate: ${err.message}`);
-      return err.exitCode;
+    const json = program.opts<GlobalOptions>().json === true;
+    const report = (message: string, code: string | undefined, exitCode: number): number => {
+      if (json) console.error(jsonText({ error: message, code: code ?? null, exitCode }));
+      else console.error(`phigate: ${message}`);
+      return exitCode;
+    };
+    if (err instanceof CliError) return report(err.message, err.code, err.exitCode);
+    // Local errors (config, policy, login) may span lines, each of which may quote the file or the issuer.
+    if (isPhigateError(err)) {
+      return report(err.message.split('\n').map(safe).join('\n'), err.code, exitCodeForKind(err.kind));
     }
-    const message = err instanceof Error ? err.message : String(err);
-    const code = (err as { code?: unknown }).code;
-    console.error(`phigate: ${safe(message)}`);
-    // Errors from local modules (config, policy, store) carry PhigateError codes.
-    return code === 'config.invalid' || code === 'policy.invalid' || code === 'policy.missing'
-      ? EXIT.invalid
-      : EXIT.unexpected;
+    // Anything else is a defect: say what, not where (the stack is for a debugger, not for the terminal).
+    return report(safe(err instanceof Error ? err.message : String(err)), undefined, EXIT.unexpected);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { safe, table } from './terminal-text.js';
+import { jsonText, safe, table } from './terminal-text.js';
 
 describe('terminal text', () => {
   it('neutralises CRLF, ANSI escapes and bidi overrides (ATTACKS 16, 38)', () => {
@@ -13,5 +13,12 @@ describe('terminal text', () => {
   });
   it('pads tables using the escaped text', () => {
     assert.equal(table(['a', 'b'], [['x\n', 'y']]), 'a        b\nx\\u000a  y');
+  });
+  it('keeps --json output parseable to the same data, with no raw bidi or C1 characters', () => {
+    const value = { justification: 'a\u202eb\u0085c\u2028d\r\n\u001b[0m', n: 1 };
+    const text = jsonText(value);
+    // eslint-disable-next-line no-control-regex -- asserting their absence
+    assert.ok(!/[\u0000-\u001f\u007f-\u009f\u202e\u2028]/.test(text), text);
+    assert.deepEqual(JSON.parse(text), value);
   });
 });
