@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -256,6 +257,10 @@ describe('HTTP API', () => {
       const replay = await call('chris', 'POST', `/v1/requests/${id}/approve`, {});
       assert.equal(replay.status, 409, 'a second approval of a closed request is refused (ATTACKS 21)');
 
+      const read = await call('dan', 'GET', `/v1/requests/${id}`);
+      assert.equal(read.headers.get('cache-control'), 'no-store', 'no copy of an answer is kept on the way');
+      assert.equal(read.headers.get('x-content-type-options'), 'nosniff');
+
       const grants = await call('dan', 'GET', '/v1/grants?status=active');
       assert.ok((grants.body['items'] as { id: string }[]).some((g) => g.id === id));
 
@@ -437,6 +442,38 @@ describe('HTTP API', () => {
     assert.equal(limited.body['code'], 'rate-limited');
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     assert.equal((await call('adam', 'GET', '/v1/whoami')).status, 200, 'other principals are unaffected');
+  });
+
+  it('caps the connections one address holds open (ATTACKS 39)', async () => {
+    const port = Number(new URL(phigate.url).port);
+    const open = (localAddress: string): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(socket));
+        socket.on('error', () => undefined);
+        socket.once('error', reject);
+      });
+    const closedWithin = (socket: Socket, ms: number): Promise<boolean> =>
+      new Promise((resolve) => {
+        if (socket.destroyed) return resolve(true);
+        const timer = setTimeout(() => resolve(false), ms);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    const held = await Promise.all(Array.from({ length: 256 }, () => open('127.0.0.3')));
+    try {
+      const extra = await open('127.0.0.3');
+      assert.equal(await closedWithin(extra, 2000), true, 'the 257th connection is closed');
+      assert.equal(await closedWithin(held[0]!, 200), false, 'the first 256 stay open');
+      assert.equal((await call('adam', 'GET', '/v1/whoami')).status, 200, 'other addresses are served');
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await open('127.0.0.3');
+    assert.equal(await closedWithin(again, 300), false, 'closed connections free their places');
+    again.destroy();
   });
 
   it('rate-limits each client address before authentication (ATTACKS 39)', async () => {

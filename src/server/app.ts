@@ -17,6 +17,7 @@ import type { AccessService } from '../access/types.js';
 import type { Principal } from '../identity/principal.js';
 import { PhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { limitConnectionsPerAddress } from './connection-limit.js';
 import { createMetricsRegistry, instrumentHttp } from './metrics.js';
 import { problem, sendProblem, toProblem } from './problem.js';
 import { createRateLimiter } from './rate-limiter.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   readonly bodyLimitBytes: number;
   /** Per principal; before authentication, per client address with ten times the allowance. */
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  /** Open connections one client address may hold (default 256). */
+  readonly maxConnectionsPerAddress?: number | undefined;
   /** Readiness: the store answers and overdue grants have been expired. */
   readonly ready: () => Promise<boolean>;
   /** What `phigate login` needs to know; undefined when no issuer is configured. */
@@ -86,6 +89,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // pino's Logger is Fastify's logger; the cast only reconciles two declarations of the same shape.
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     bodyLimit: deps.bodyLimitBytes,
+    // Fastify's default (0) would let a client trickle a body forever; Node answers 408 and closes instead.
+    requestTimeout: 30_000,
     // The socket's address, never X-Forwarded-For: a header would let anyone choose their rate-limit bucket.
     trustProxy: false,
     // Unguessable, so that a problem's `instance` reveals nothing about traffic volume.
@@ -93,6 +98,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Bad percent-encoding and over-long path segments are answered by the router itself; keep one error shape.
     frameworkErrors: (err, req, reply) => void onError(err, req, reply),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  limitConnectionsPerAddress(app.server, deps.maxConnectionsPerAddress ?? 256);
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
   });
   // Bodies are JSON only: Fastify's text/plain parser would hand a string to routes that expect an object.
   app.removeContentTypeParser('text/plain');
@@ -147,6 +156,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(async (api) => {
     api.decorateRequest('principal', undefined);
+    // Answers name people, justifications and patient ids: no browser or proxy keeps a copy.
+    api.addHook('onSend', async (_req, reply) => {
+      reply.header('cache-control', 'no-store');
+    });
     api.addHook('onRequest', async (req) => {
       const addressWait = perAddress.take(`ip:${req.ip}`, now());
       if (addressWait > 0) throw limited(addressWait);
