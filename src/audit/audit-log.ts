@@ -10,6 +10,14 @@ import type { AuditEventInput } from './event.js';
  * the increment and the insert so that the lock is taken as late, and held as briefly, as possible. Call this last
  * in a transaction.
  */
+/**
+ * PostgreSQL's jsonb cannot hold U+0000; an attacker-supplied id or text containing it must still be recorded, so the
+ * character is replaced by U+FFFD rather than failing the append (and with it, the refusal being audited).
+ */
+function withoutNul(_key: string, value: unknown): unknown {
+  return typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '\ufffd') : value;
+}
+
 export async function appendAudit(
   tx: Transaction<Database>,
   events: readonly AuditEventInput[],
@@ -30,7 +38,7 @@ export async function appendAudit(
     with head as (
       update audit_head set last_seq = last_seq + ${events.length} returning last_seq
     ), incoming as (
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      select * from jsonb_to_recordset(${JSON.stringify(rows, withoutNul)}::jsonb)
         as r(n bigint, action text, outcome text, reason_code text, actor_id text, resource text, request_id uuid,
              event jsonb)
     )

@@ -3,6 +3,7 @@
  * expiry → HTTP. The order matters: grants that fell due while phigate was down expire before anything is served.
  */
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -111,7 +112,13 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       logger,
       bodyLimitBytes: config.server.bodyLimitBytes,
       rateLimit: { max: config.server.rateLimit.max, windowMs: durationMs(config.server.rateLimit.window) },
-      ready: () => Promise.resolve(ready),
+      // Ready once overdue grants are expired and while the store answers.
+      ready: async () =>
+        ready &&
+        (await sql`select 1`.execute(store.db).then(
+          () => true,
+          () => false,
+        )),
       authInfo: issuers[0]
         ? { issuer: issuers[0].issuer, audience: issuers[0].audience, cliClientId: issuers[0].cliClientId }
         : undefined,
