@@ -9,6 +9,7 @@ import { approvalProgress, canApprove } from './approvals.js';
 import { businessHoursCheck, minuteOfDay, type BusinessHoursCheck } from './business-hours.js';
 import { decide } from './decide.js';
 import { parseDuration } from './duration.js';
+import { FrozenMap } from './frozen-map.js';
 import type { AutoApproveCondition, IndexedRole, PolicyIndex } from './policy-index.js';
 import { EMERGENCY_PURPOSES, isPurposeOfUse } from './purpose-of-use.js';
 import { policySchema, type ApprovalRuleFile, type PolicyFile } from './schema.js';
@@ -201,7 +202,8 @@ function buildIndex(file: PolicyFile, report: Report): PolicyIndex {
   }
 
   return Object.freeze({
-    resources,
+    resources: new FrozenMap(resources),
+    requirements: new FrozenMap(requirements),
     roles,
     rolesByGroup,
     administrators: new Set(file.administrators.groups),
@@ -219,7 +221,7 @@ function makePolicy(
   source: string,
   sourceName: string,
 ): CompiledPolicy {
-  const roleDefinitions = new Map([...index.roles].map(([name, r]) => [name, r.definition]));
+  const roleDefinitions = new FrozenMap([...index.roles].map(([name, r]) => [name, r.definition] as const));
   const inGroups = (p: PrincipalFacts, set: ReadonlySet<string>): boolean => p.groups.some((g) => set.has(g));
   const policy: CompiledPolicy = {
     hash: createHash('sha256').update(source).digest('hex'),
@@ -227,6 +229,7 @@ function makePolicy(
     source,
     resources: index.resources,
     roles: roleDefinitions,
+    approvalRules: index.requirements,
     pendingTimeoutMs: parseDuration(file.settings.pendingTimeout),
     decide: (input) => decide(index, input),
     requirementFor: (role) => index.roles.get(role)?.requirement,
@@ -234,7 +237,7 @@ function makePolicy(
       const seen = new Set<RoleDefinition>();
       for (const g of principal.groups) for (const r of index.rolesByGroup.get(g) ?? []) seen.add(r);
       // Code-unit order, not the locale's: the same policy lists roles the same way on every machine.
-      return [...seen].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return Object.freeze([...seen].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
     },
     canApprove,
     approvalProgress,

@@ -19,6 +19,7 @@ export interface IndexedRole {
 
 export interface PolicyIndex {
   readonly resources: ReadonlyMap<string, ResourceDefinition>;
+  readonly requirements: ReadonlyMap<string, ApprovalRequirement>;
   readonly roles: ReadonlyMap<string, IndexedRole>;
   /** group → roles its members may request. */
   readonly rolesByGroup: ReadonlyMap<string, readonly RoleDefinition[]>;

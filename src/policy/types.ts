@@ -130,6 +130,8 @@ export interface CompiledPolicy {
   readonly source: string;
   readonly resources: ReadonlyMap<string, ResourceDefinition>;
   readonly roles: ReadonlyMap<string, RoleDefinition>;
+  /** Approval rules by name, as requirements (for checking approvers under the policy in force, ATTACKS 13). */
+  readonly approvalRules: ReadonlyMap<string, ApprovalRequirement>;
   /** How long a request may wait for approvers before it times out. */
   readonly pendingTimeoutMs: number;
 
