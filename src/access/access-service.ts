@@ -229,6 +229,39 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     });
   };
 
+  /**
+   * May this person give a verdict (approve or deny) on this request now? Eligible under both policy versions, and
+   * not already on record for it: one person's verdict counts once.
+   */
+  const requireVerdictRight = async (
+    tx: Transaction<Database>,
+    p: Principal,
+    spec: MutationSpec,
+    row: AccessRequestRow,
+    now: Date,
+  ): Promise<PolicyPair> => {
+    const pair = await pairFor(row);
+    const check = checkApprover(p, row, pair, now);
+    if (!check.ok) {
+      const kind = check.reason.code === 'approval.policy-refuses' ? 'conflict' : 'forbidden';
+      throw refuse(
+        p,
+        spec,
+        new PhigateError(kind, check.reason.code, check.reason.message, check.reason.details),
+        row,
+      );
+    }
+    if ((await findApproval(tx, row.id, p.id)) !== undefined) {
+      const duplicate = new PhigateError(
+        'conflict',
+        'approval.duplicate',
+        'you have already given your verdict on this request',
+      );
+      throw refuse(p, spec, duplicate, row);
+    }
+    return pair;
+  };
+
   const service: AccessService = {
     createRequest(p, input, options) {
       const spec: MutationSpec = { action: 'request.create', target: undefined, body: input, options };
@@ -374,29 +407,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
         const text = validComment(p, spec, comment, 'comment');
         const row = await lockVisible(tx, p, spec, id, now);
         requireTransition(p, spec, row, 'approve', now);
-        const pair = await pairFor(row);
-        const check = checkApprover(p, row, pair, now);
-        if (!check.ok) {
-          const kind = check.reason.code === 'approval.policy-refuses' ? 'conflict' : 'forbidden';
-          throw refuse(
-            p,
-            spec,
-            new PhigateError(kind, check.reason.code, check.reason.message, check.reason.details),
-            row,
-          );
-        }
-        if ((await findApproval(tx, row.id, p.id)) !== undefined) {
-          throw refuse(
-            p,
-            spec,
-            new PhigateError(
-              'conflict',
-              'approval.duplicate',
-              'you have already given your verdict on this request',
-            ),
-            row,
-          );
-        }
+        const pair = await requireVerdictRight(tx, p, spec, row, now);
         const hashNow = currentScopeHash(row);
         if (hashNow !== row.scope_hash) {
           // The scope was edited after the request was made: no approval can vouch for it.
@@ -486,28 +497,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
         const text = validComment(p, spec, comment, 'comment');
         const row = await lockVisible(tx, p, spec, id, now);
         const to = requireTransition(p, spec, row, 'deny', now);
-        const pair = await pairFor(row);
-        const check = checkApprover(p, row, pair, now);
-        if (!check.ok) {
-          throw refuse(
-            p,
-            spec,
-            new PhigateError('forbidden', check.reason.code, check.reason.message, check.reason.details),
-            row,
-          );
-        }
-        if ((await findApproval(tx, row.id, p.id)) !== undefined) {
-          throw refuse(
-            p,
-            spec,
-            new PhigateError(
-              'conflict',
-              'approval.duplicate',
-              'you have already given your verdict on this request',
-            ),
-            row,
-          );
-        }
+        const pair = await requireVerdictRight(tx, p, spec, row, now);
         await insertApproval(tx, {
           request_id: row.id,
           approver_id: p.id,
