@@ -3,14 +3,13 @@
  * interactive device sign-in, `request --wait`, JSON errors with exit codes, and terminal-safe `--json`.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { demoPolicy } from '../demo/demo.js';
-import { startPhigate, type RunningPhigate } from '../server/start.js';
+import type { RunningPhigate } from '../server/start.js';
+import { startTestPhigate, type TestPhigate } from '../../test/support/phigate.js';
 import { runCli, spawnCli, REPO_ROOT, type CliResult } from '../../test/support/cli.js';
-import { createEmptyDatabase } from '../../test/support/database.js';
 
 const analyst = [
   'request',
@@ -25,8 +24,8 @@ const analyst = [
 ];
 
 describe('phigate CLI against a running server', () => {
+  let server: TestPhigate;
   let dir: string;
-  let database: Awaited<ReturnType<typeof createEmptyDatabase>>;
   let phigate: RunningPhigate;
   const tokens: Record<string, string> = {};
   const as = (user: string): Record<string, string> => ({
@@ -71,23 +70,12 @@ describe('phigate CLI against a running server', () => {
   };
 
   before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'phigate-cli-int-'));
-    chmodSync(dir, 0o711);
-    database = await createEmptyDatabase();
-    phigate = await startPhigate({
-      port: 0,
-      dev: true,
-      logLevel: 'silent',
-      policy: demoPolicy(),
-      env: { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') },
-    });
+    server = await startTestPhigate({ policy: demoPolicy() });
+    phigate = server.phigate;
+    dir = server.dir;
     for (const user of ['dan', 'carol', 'chris']) tokens[user] = await phigate.mintDevToken!(user);
   });
-  after(async () => {
-    await phigate.stop();
-    await database.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => server.stop());
 
   it('prints the verification URL and code, waits, and signs in once the person confirms', async () => {
     const child = spawnCli(['login'], {

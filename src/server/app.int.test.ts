@@ -3,15 +3,12 @@
  * issuer — ATTACKS.md "API and authentication" items 8–11 and 39, and the approval items that reach HTTP.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, generateKeyPair } from 'jose';
-import { createEmptyDatabase } from '../../test/support/database.js';
-import { startPhigate, type RunningPhigate } from './start.js';
+import { startTestPhigate, type TestPhigate } from '../../test/support/phigate.js';
+import type { RunningPhigate } from './start.js';
 
 const POLICY = `
 version: 1
@@ -44,8 +41,7 @@ interface Answer {
 }
 
 describe('HTTP API', () => {
-  let dir: string;
-  let database: Awaited<ReturnType<typeof createEmptyDatabase>>;
+  let server: TestPhigate;
   let phigate: RunningPhigate;
   const tokens: Record<string, string> = {};
 
@@ -100,27 +96,16 @@ describe('HTTP API', () => {
   };
 
   before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'phigate-api-'));
-    chmodSync(dir, 0o711);
-    writeFileSync(path.join(dir, 'phigate.yaml'), 'server:\n  rateLimit: { max: 60, window: 1m }\n');
-    database = await createEmptyDatabase();
-    phigate = await startPhigate({
-      configPath: path.join(dir, 'phigate.yaml'),
-      port: 0,
-      dev: true,
-      logLevel: 'silent',
+    server = await startTestPhigate({
+      config: 'server:\n  rateLimit: { max: 60, window: 1m }\n',
       policy: { source: POLICY, sourceName: 'api-test-policy.yaml' },
-      env: { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') },
     });
+    phigate = server.phigate;
     for (const user of ['alice', 'dan', 'carol', 'chris', 'priya', 'adam', 'olivia']) {
       tokens[user] = await phigate.mintDevToken!(user);
     }
   });
-  after(async () => {
-    await phigate.stop();
-    await database.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => server.stop());
 
   describe('authentication', () => {
     it('answers 401 problem details with a stable code and a WWW-Authenticate challenge', async () => {

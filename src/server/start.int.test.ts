@@ -3,12 +3,11 @@
  * in force, and an invalid one is reported while the previous policy stays in force.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createEmptyDatabase } from '../../test/support/database.js';
-import { startPhigate, type RunningPhigate } from './start.js';
+import { startTestPhigate, type TestPhigate } from '../../test/support/phigate.js';
+import type { RunningPhigate } from './start.js';
 
 const policyWith = (role: string): string => `
 version: 1
@@ -25,10 +24,9 @@ roles:
 `;
 
 describe('policy reload', () => {
-  let dir: string;
-  let policyFile: string;
-  let database: Awaited<ReturnType<typeof createEmptyDatabase>>;
+  let server: TestPhigate;
   let phigate: RunningPhigate;
+  let policyFile: string;
   let token: string;
 
   const roleNames = async (): Promise<string[]> => {
@@ -37,26 +35,15 @@ describe('policy reload', () => {
   };
 
   before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'phigate-reload-'));
-    chmodSync(dir, 0o711);
-    policyFile = path.join(dir, 'policy.yaml');
-    writeFileSync(policyFile, policyWith('first'));
-    writeFileSync(path.join(dir, 'phigate.yaml'), 'policy:\n  file: policy.yaml\n  watch: true\n');
-    database = await createEmptyDatabase();
-    phigate = await startPhigate({
-      configPath: path.join(dir, 'phigate.yaml'),
-      port: 0,
-      dev: true,
-      logLevel: 'silent',
-      env: { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') },
+    server = await startTestPhigate({
+      files: { 'policy.yaml': policyWith('first') },
+      config: 'policy:\n  file: policy.yaml\n  watch: true\n',
     });
+    phigate = server.phigate;
+    policyFile = path.join(server.dir, 'policy.yaml');
     token = await phigate.mintDevToken!('alice');
   });
-  after(async () => {
-    await phigate.stop();
-    await database.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => server.stop());
 
   it('keeps the policy in force when the new one is invalid, and says why with the line', async () => {
     assert.deepEqual(await roleNames(), ['first']);

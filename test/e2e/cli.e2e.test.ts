@@ -3,18 +3,17 @@
  * approval by someone else, listings as JSON, documented exit codes, and offline policy checks.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { demoPolicy } from '../../src/demo/demo.js';
-import { startPhigate, type RunningPhigate } from '../../src/server/start.js';
+import type { RunningPhigate } from '../../src/server/start.js';
+import { startTestPhigate, type TestPhigate } from '../support/phigate.js';
 import { runCli, REPO_ROOT } from '../support/cli.js';
-import { createEmptyDatabase } from '../support/database.js';
 
 describe('phigate CLI', () => {
+  let server: TestPhigate;
   let dir: string;
-  let database: Awaited<ReturnType<typeof createEmptyDatabase>>;
   let phigate: RunningPhigate;
   const as = (user: string) => ({
     PHIGATE_API_URL: phigate.url,
@@ -23,22 +22,11 @@ describe('phigate CLI', () => {
   const cli = (user: string, ...args: string[]) => runCli(args, as(user));
 
   before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'phigate-cli-'));
-    chmodSync(dir, 0o711);
-    database = await createEmptyDatabase();
-    phigate = await startPhigate({
-      port: 0,
-      dev: true,
-      logLevel: 'silent',
-      policy: demoPolicy(),
-      env: { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') },
-    });
+    server = await startTestPhigate({ policy: demoPolicy() });
+    phigate = server.phigate;
+    dir = server.dir;
   });
-  after(async () => {
-    await phigate.stop();
-    await database.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => server.stop());
 
   it('signs in with the device flow, requests, gets approved by someone else, and lists the grant', async () => {
     for (const user of ['dan', 'carol']) {
