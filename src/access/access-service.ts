@@ -60,7 +60,8 @@ export interface AccessServiceOptions {
   readonly replicaId?: string;
 }
 
-const COMMENT_MAX = 1_000;
+/** As the API's body schema: a comment or a revocation reason. */
+const COMMENT_MAX = 2_000;
 // eslint-disable-next-line no-control-regex
 const NUL = /\u0000/;
 
@@ -449,7 +450,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
               spec,
               new PhigateError(
                 'conflict',
-                'duration.over-cumulative-max',
+                'duration.chain-over-max',
                 'activating now would make back-to-back grants of this role exceed their cumulative maximum',
                 { limitMs: cap, chainedMs: chained, durationMs: row.duration_ms },
               ),

@@ -1,8 +1,10 @@
 /**
  * Strict validation of what a requester submits, before the policy sees it. The policy decides what a role allows
- * (maximum duration, purposes, patient scope); this file makes sure the input is well-formed and bounded, and that
- * nothing but the documented fields gets through (the API validates too; this is defence in depth against mass
- * assignment: status, approvers, times and the requester are never taken from input).
+ * (maximum duration, purposes, patient scope, justification length, patient count and id format) and names those
+ * limits in its reasons; this file only makes sure the input has the right shape and stays under absolute ceilings
+ * (the largest any policy or the API accepts), and that nothing but the documented fields gets through (the API
+ * validates too; this is defence in depth against mass assignment: status, approvers, times and the requester are
+ * never taken from input). Ceilings here must never be stricter than what a policy may configure.
  */
 import { PhigateError } from '../lib/errors.js';
 import { parseDuration } from '../policy/duration.js';
@@ -13,10 +15,12 @@ import type { NewRequest } from './types.js';
 export const REQUEST_LIMITS = Object.freeze({
   nameLength: 100,
   purposeLength: 32,
-  justificationLength: 2000,
-  ticketLength: 128,
+  /** The policy schema's largest `justification.maxLength`. */
+  justificationLength: 10_000,
+  ticketLength: 200,
   durationTextLength: 40,
-  patientIds: 100,
+  /** The policy schema's largest `maxPatientIds`. */
+  patientIds: 10_000,
   patientIdLength: 64,
 });
 
@@ -30,8 +34,7 @@ const FIELDS = new Set<keyof NewRequest>([
   'patientIds',
 ]);
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-const PURPOSE = /^[A-Z][A-Z0-9_]*$/;
-const PATIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+const PURPOSE = /^[A-Za-z0-9_-]+$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 // eslint-disable-next-line no-control-regex
@@ -89,9 +92,10 @@ export function validateNewRequest(
     );
   }
 
+  // An empty one passes: the policy refuses it as `justification.missing` with its configured minimum.
   const justification: unknown = input.justification;
-  if (typeof justification !== 'string' || justification.trim().length === 0) {
-    throw invalid('justification.required', 'a justification is required', { field: 'justification' });
+  if (typeof justification !== 'string') {
+    throw invalid('justification.invalid', 'the justification must be text', { field: 'justification' });
   }
   if (justification.length > REQUEST_LIMITS.justificationLength) {
     throw invalid(
@@ -145,11 +149,12 @@ function validatePatientIds(value: unknown): string[] {
     });
   }
   for (const id of value as unknown[]) {
-    if (typeof id !== 'string' || id.length > REQUEST_LIMITS.patientIdLength || !PATIENT_ID.test(id)) {
-      // No wildcards or patterns: a patient scope names patients, one by one.
+    // Wildcards and patterns are the policy's to refuse (`patients.invalid`); control characters (NUL cannot even
+    // be stored) never reach it.
+    if (typeof id !== 'string' || id.length > REQUEST_LIMITS.patientIdLength || CONTROL.test(id)) {
       throw invalid(
         'patients.invalid',
-        'patient ids are identifiers of letters, digits, ".", "_", ":" or "-"',
+        `patient ids are 1 to ${REQUEST_LIMITS.patientIdLength} printable characters`,
         {
           field: 'patientIds',
           maxLength: REQUEST_LIMITS.patientIdLength,
@@ -162,7 +167,12 @@ function validatePatientIds(value: unknown): string[] {
 
 function validateDuration(value: unknown, fallback: number | undefined): number {
   if (value === undefined) return fallback ?? 0;
-  if (typeof value !== 'string' || value.length === 0 || value.length > REQUEST_LIMITS.durationTextLength) {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > REQUEST_LIMITS.durationTextLength ||
+    CONTROL.test(value)
+  ) {
     throw invalid('duration.invalid', 'duration must be like 30m, 2h, 1h30m or ISO 8601 (PT45M)', {
       field: 'duration',
     });
