@@ -78,7 +78,12 @@ export async function createApiClient(options: GlobalOptions): Promise<ApiClient
           detail?: string;
           reasons?: { code: string; message: string }[];
         };
-        const reasons = p.reasons?.map((r) => `\n  - ${safe(r.code)}: ${safe(r.message)}`).join('') ?? '';
+        // A single reason usually is the detail itself: list only what adds to it.
+        const reasons =
+          p.reasons
+            ?.filter((r) => r.message !== p.detail)
+            .map((r) => `\n  - ${safe(r.code)}: ${safe(r.message)}`)
+            .join('') ?? '';
         throw new CliError(
           `${safe(p.detail ?? `HTTP ${res.status}`)} (${safe(p.code ?? res.status)})${reasons}`,
           exitCodeForStatus(res.status),

@@ -17,11 +17,19 @@ function print(g: GlobalOptions, value: unknown, human: () => string): void {
   console.log(g.json ? jsonText(value) : human());
 }
 
-function listQuery(opts: { scope?: string; status?: string; limit?: string }): string {
+interface ListOptions {
+  scope?: string;
+  status?: string;
+  limit?: string;
+  cursor?: string;
+}
+
+function listQuery(opts: ListOptions): string {
   const q = new URLSearchParams();
   if (opts.scope) q.set('scope', opts.scope);
   if (opts.status) q.set('status', opts.status);
   if (opts.limit) q.set('limit', opts.limit);
+  if (opts.cursor) q.set('cursor', opts.cursor);
   const s = q.toString();
   return s ? `?${s}` : '';
 }
@@ -100,7 +108,7 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
           ...(opts.patient ? { patientIds: opts.patient } : {}),
         });
         if (opts.wait && r.status === 'pending') {
-          const spinner = startSpinner(`request ${r.id} is pending approval…`);
+          const spinner = startSpinner(`request ${safe(r.id)} is pending approval…`);
           try {
             while (r.status === 'pending') {
               await new Promise((res) => setTimeout(res, 1000));
@@ -112,7 +120,7 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
         }
         print(g, r, () => requestDetail(r));
         if (opts.wait && r.status !== 'active')
-          throw new CliError(`request ended ${r.status}`, EXIT.forbidden);
+          throw new CliError(`request ended ${safe(r.status)}`, EXIT.forbidden);
       },
     );
 
@@ -126,10 +134,14 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
       .option('--scope <scope>', 'mine, approvable or all (auditors and admins)')
       .option('--status <list>', 'comma-separated statuses, e.g. pending,active')
       .option('--limit <n>', 'page size (≤ 200)')
-      .action(async (opts: { scope?: string; status?: string; limit?: string }) => {
+      .option('--cursor <c>', 'the next page: the cursor the previous page ended with')
+      .action(async (opts: ListOptions) => {
         const g = globals();
         const page = await (await createApiClient(g)).call<Page>('GET', `${path}${listQuery(opts)}`);
         print(g, page, () => requestTable(page.items));
+        // On stderr, so that the table on stdout stays just the table.
+        if (!g.json && page.nextCursor)
+          process.stderr.write(`more: phigate ${name} --cursor ${safe(page.nextCursor)}\n`);
       });
   }
 

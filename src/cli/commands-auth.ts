@@ -29,7 +29,12 @@ async function completeDevSignIn(verificationUri: string, userCode: string, user
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ user_code: userCode, username }).toString(),
   });
-  if (!res.ok) throw new CliError(`the development issuer refused demo user ${username}`, EXIT.invalid);
+  if (!res.ok)
+    throw new CliError(
+      `the development issuer refused demo user ${safe(username)}`,
+      EXIT.invalid,
+      'login.dev-user',
+    );
 }
 
 export function registerAuthCommands(program: Command, globals: () => GlobalOptions): void {
@@ -56,15 +61,21 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
         );
       }
       let devSignIn: Promise<void> | undefined;
+      let devSignInError: Error | undefined;
+      // A refused demo sign-in will never be approved: stop polling at once rather than until the code expires.
+      const abort = new AbortController();
       const spinner = { current: undefined as ReturnType<typeof startSpinner> | undefined };
-      const result = await deviceLogin({
+      const login = deviceLogin({
         issuer,
         clientId,
         ...(auth.audience && isAbsoluteUri(auth.audience) ? { resource: auth.audience } : {}),
+        signal: abort.signal,
         onPrompt(verificationUri, userCode, complete) {
           if (opts.devUser) {
-            devSignIn = completeDevSignIn(verificationUri, userCode, opts.devUser);
-            devSignIn.catch(() => undefined); // awaited below; this only keeps it from being unhandled meanwhile
+            devSignIn = completeDevSignIn(verificationUri, userCode, opts.devUser).catch((err: unknown) => {
+              devSignInError = err instanceof Error ? err : new Error(String(err));
+              abort.abort();
+            });
           } else {
             process.stderr.write(
               `Open ${safe(complete ?? verificationUri)}\nand enter the code ${safe(userCode)}\n`,
@@ -72,8 +83,14 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
           }
           spinner.current = startSpinner('waiting for you to sign in…');
         },
-      }).finally(() => spinner.current?.stop());
+      });
+      const result = await login
+        .catch((err: unknown) => {
+          throw devSignInError ?? err;
+        })
+        .finally(() => spinner.current?.stop());
       if (devSignIn) await devSignIn;
+      if (devSignInError !== undefined) throw devSignInError;
       await tokenCache().save(g.api, {
         accessToken: result.accessToken,
         issuer: result.issuer,

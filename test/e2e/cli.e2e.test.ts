@@ -76,6 +76,31 @@ describe('phigate CLI', () => {
     );
     const table = await cli('dan', 'grants');
     assert.match(table.stdout, /^ID\s+STATUS\s+REQUESTER/m);
+
+    // Paging: the first page says how to ask for the next one, and that cursor works.
+    const second = await cli(
+      'dan',
+      'request',
+      '--resource',
+      'clinic-db',
+      '--role',
+      'analyst-encounters',
+      '--purpose',
+      'HQUALIMP',
+      '--justification',
+      'Second readmission review, ticket QA-8',
+      '--patient',
+      'MRN-DEMO-0001',
+    );
+    assert.equal(second.code, 0, second.stderr);
+    const first = await cli('dan', 'requests', '--limit', '1');
+    assert.equal(first.code, 0, first.stderr);
+    const cursor = /more: phigate requests --cursor (\S+)/.exec(first.stderr)?.[1];
+    assert.ok(cursor, `${first.stdout}\n${first.stderr}`);
+    const next = await cli('dan', '--json', 'requests', '--limit', '1', '--cursor', cursor);
+    assert.equal(next.code, 0, next.stderr);
+    const [one] = (JSON.parse(next.stdout) as { items: { id: string }[] }).items;
+    assert.ok(one && !first.stdout.includes(one.id), 'the second page holds another request');
   });
 
   it('uses documented exit codes: not signed in 3, not found 5, usage 2, unreachable 7', async () => {
@@ -87,6 +112,11 @@ describe('phigate CLI', () => {
       (await runCli(['roles', '--token', 'x'], { PHIGATE_API_URL: 'http://127.0.0.1:9' })).code,
       7,
     );
+    // A demo user the development issuer refuses ends the sign-in at once, not when the device code expires.
+    const refused = await runCli(['login', '--dev-user', 'mallory'], as('mallory'), 20_000);
+    assert.equal(refused.code, 9, refused.stderr);
+    assert.match(refused.stderr, /refused demo user mallory/);
+
     const help = await runCli(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Exit codes:/);
