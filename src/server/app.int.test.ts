@@ -220,6 +220,11 @@ describe('HTTP API', () => {
       });
       assert.deepEqual(full.security, [{ bearer: [] }]);
       assert.deepEqual(full.paths['/healthz']?.['get']?.security, [], 'public routes need no token');
+      const responses = (doc.paths['/v1/requests'] as Record<string, { responses: Record<string, unknown> }>)[
+        'post'
+      ]!.responses;
+      for (const status of ['201', '200', '400', '401', '403', '404', '409', '413', '415', '429', '503'])
+        assert.ok(status in responses, `POST /v1/requests documents ${status}`);
       assert.equal(full.paths['/v1/requests']?.['post']?.security, undefined, 'the rest inherit bearer');
     });
   });

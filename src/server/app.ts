@@ -21,6 +21,7 @@ import { limitConnectionsPerAddress } from './connection-limit.js';
 import { createMetricsRegistry, instrumentHttp } from './metrics.js';
 import { problem, sendProblem, toProblem } from './problem.js';
 import { createRateLimiter } from './rate-limiter.js';
+import { isStoreUnavailable } from './store-errors.js';
 import './request-context.js';
 import { grantRoutes } from './routes/grants.js';
 import { requestRoutes } from './routes/requests.js';
@@ -82,6 +83,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const onError = (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const p = toProblem(err);
     if (p) return sendProblem(reply, p);
+    if (isStoreUnavailable(err)) {
+      req.log.error({ err }, 'the store is unavailable');
+      return sendProblem(
+        reply,
+        problem(503, 'store.unavailable', 'the access store is unavailable; try again later'),
+      );
+    }
     req.log.error({ err }, 'unhandled error');
     return sendProblem(reply, problem(500, 'internal', 'an unexpected error occurred'));
   };

@@ -186,10 +186,16 @@ export const roleViewSchema = {
   },
 } as const;
 
+/** Every status the /v1 routes may answer with a problem, so that the OpenAPI document lists them all. */
 export const errorResponses = {
   400: { $ref: 'Problem#' },
   401: { $ref: 'Problem#' },
+  403: { $ref: 'Problem#' },
   404: { $ref: 'Problem#' },
   409: { $ref: 'Problem#' },
+  413: { $ref: 'Problem#' },
+  415: { $ref: 'Problem#' },
   429: { $ref: 'Problem#' },
+  500: { $ref: 'Problem#' },
+  503: { $ref: 'Problem#' },
 } as const;

@@ -53,6 +53,7 @@ export function grantRoutes(access: AccessService): FastifyPluginAsync {
           summary: 'Roles the caller may request',
           response: {
             200: { type: 'object', properties: { items: { type: 'array', items: roleViewSchema } } },
+            ...errorResponses,
           },
         },
       },
@@ -79,6 +80,7 @@ export function grantRoutes(access: AccessService): FastifyPluginAsync {
                 tokenExpiresAt: { type: 'string', format: 'date-time' },
               },
             },
+            ...errorResponses,
           },
         },
       },
