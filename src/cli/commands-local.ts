@@ -68,7 +68,8 @@ export function registerLocalCommands(program: Command, globals: () => GlobalOpt
         port: opts.port,
         grantSeconds: opts.grantSeconds,
       });
-      if (code !== 0) throw new CliError('the demo script failed', EXIT.unexpected);
+      // The demo's own exit code, as documented for `demo --script` (0 only if every step behaved).
+      if (code !== 0) throw new CliError('the demo script failed', code);
     });
 
   const policy = program.command('policy').description('check and test policy files offline');

@@ -372,6 +372,14 @@ describe('HTTP API', () => {
         justification: 'x'.repeat(70_000),
       });
       assert.equal(huge.status, 413);
+      assert.equal(huge.body['code'], 'request.too-large');
+      // Under the body limit but over the field's cap: refused naming the field (ATTACKS 16, length-capped).
+      const long = await call('dan', 'POST', '/v1/requests', {
+        ...analystRequest,
+        justification: 'x'.repeat(10_001),
+      });
+      assert.equal(long.status, 400);
+      assert.equal(long.body['field'], 'body/justification');
       const patients = Array.from({ length: 501 }, (_, i) => `MRN-${i}`);
       assert.equal(
         (await call('dan', 'POST', '/v1/requests', { ...analystRequest, patientIds: patients })).status,
