@@ -8,15 +8,15 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
-import type { Principal } from '../identity/principal.js';
 import { systemClock } from '../lib/clock.js';
-import { PhigateError } from '../lib/errors.js';
+import type { PhigateError } from '../lib/errors.js';
 import { createAccessService } from './access-service.js';
 import { createGrantEventBus, type GrantEventBusHandle } from './event-bus.js';
 import { createExpiryScheduler, type ExpiryScheduler } from './expiry-scheduler.js';
 import { createPolicyRegistry } from './policy-registry.js';
 import { scopeHash } from './scope-hash.js';
 import type { AccessService, GrantEvent, NewRequest } from './types.js';
+import { person, refusal, until, silentLogger } from '../../test/support/helpers.js';
 
 const POLICY = `
 version: 1
@@ -57,20 +57,6 @@ roles:
     approval: lead
 `;
 
-function person(name: string, groups: string[]): Principal {
-  return {
-    id: `https://idp.test#${name}`,
-    issuer: 'https://idp.test',
-    subject: name,
-    displayName: name,
-    email: undefined,
-    groups,
-    mfa: { satisfied: true, amr: ['pwd', 'otp'], acr: undefined },
-    tokenId: undefined,
-    tokenExpiresAt: new Date(Date.now() + 3_600_000),
-  };
-}
-
 const dan = person('dan', ['analysts']);
 const eve = person('eve', ['analysts']);
 const carol = person('carol', ['leads']);
@@ -88,26 +74,6 @@ const review: NewRequest = {
 };
 const short: NewRequest = { ...review, role: 'short' };
 
-async function refusal(promise: Promise<unknown>): Promise<PhigateError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof PhigateError) return err;
-    throw err;
-  }
-  assert.fail('expected a refusal');
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 8_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
 describe('access lifecycle with two replicas on one store', () => {
   let db: TestDatabase;
   const buses: GrantEventBusHandle[] = [];
@@ -120,23 +86,23 @@ describe('access lifecycle with two replicas on one store', () => {
   before(async () => {
     db = await createTestDatabase();
     const replica = async (id: string): Promise<AccessService> => {
-      const bus = createGrantEventBus({ pool: db.pool, replicaId: id, logger: silent });
+      const bus = createGrantEventBus({ pool: db.pool, replicaId: id, logger: silentLogger });
       await bus.ready();
-      const policies = createPolicyRegistry({ db: db.db, logger: silent });
+      const policies = createPolicyRegistry({ db: db.db, logger: silentLogger });
       assert.ok((await policies.load(POLICY, 'policy.yaml')).ok);
       const access = createAccessService({
         db: db.db,
         policies,
         clock: systemClock,
         bus,
-        logger: silent,
+        logger: silentLogger,
         replicaId: id,
       });
       const scheduler = createExpiryScheduler({
         db: db.db,
         bus,
         clock: systemClock,
-        logger: silent,
+        logger: silentLogger,
         sweepIntervalMs: 200,
       });
       await scheduler.start();
@@ -206,7 +172,7 @@ describe('access lifecycle with two replicas on one store', () => {
     }
     const expiredHeard = (id: string) =>
       heard.filter((h) => h.event.type === 'grant.expired' && h.event.grantId === id);
-    await until(() => ids.every((id) => expiredHeard(id).length > 0), 'every expiry');
+    await until(() => ids.every((id) => expiredHeard(id).length > 0), 'every expiry', 8_000);
     await sleep(300);
     for (const c of created) {
       const heardOnce = expiredHeard(c.request.id);
@@ -224,7 +190,7 @@ describe('access lifecycle with two replicas on one store', () => {
     const { request: active } = await two.approve(carol, request.id);
     assert.ok(active.activatedAt!.getTime() - request.createdAt.getTime() >= 300);
     assert.equal(active.expiresAt!.getTime() - active.activatedAt!.getTime(), 1_000);
-    await until(async () => (await status(request.id)) === 'expired', 'the expiry');
+    await until(async () => (await status(request.id)) === 'expired', 'the expiry', 8_000);
   });
 
   it('times out a pending request nobody approved, then refuses late approvals (and records them)', async () => {
@@ -437,6 +403,7 @@ describe('access lifecycle with two replicas on one store', () => {
     await until(
       () => heard.some((h) => h.event.type === 'grant.revoked' && h.event.grantId === request.id),
       'revoked',
+      8_000,
     );
   });
 });

@@ -6,13 +6,12 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createTestDatabase, testTargets, type TestDatabase } from '../../test/support/database.js';
-import type { Principal } from '../identity/principal.js';
 import { systemClock } from '../lib/clock.js';
-import { PhigateError } from '../lib/errors.js';
 import { createAccessService } from './access-service.js';
 import { createGrantEventBus, type GrantEventBusHandle } from './event-bus.js';
 import { createPolicyRegistry, type PolicyRegistry } from './policy-registry.js';
 import type { AccessService, GrantEvent, NewRequest } from './types.js';
+import { person, refusal, silentLogger } from '../../test/support/helpers.js';
 
 const POLICY = `
 version: 1
@@ -52,20 +51,6 @@ roles:
     emergency: true
 `;
 
-function person(name: string, groups: string[], mfa = true): Principal {
-  return {
-    id: `https://idp.test#${name}`,
-    issuer: 'https://idp.test',
-    subject: name,
-    displayName: name,
-    email: undefined,
-    groups,
-    mfa: { satisfied: mfa, amr: mfa ? ['pwd', 'otp'] : ['pwd'], acr: undefined },
-    tokenId: undefined,
-    tokenExpiresAt: new Date(Date.now() + 3_600_000),
-  };
-}
-
 const dan = person('dan', ['analysts']);
 const carol = person('carol', ['leads']);
 const chris = person('chris', ['leads']);
@@ -83,16 +68,6 @@ const review: NewRequest = {
 };
 const chart: NewRequest = { ...review, role: 'chart', purpose: 'TREAT', patientIds: ['MRN-1'] };
 
-async function refusal(promise: Promise<unknown>): Promise<PhigateError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof PhigateError) return err;
-    throw err;
-  }
-  assert.fail('expected a refusal');
-}
-
 // The service's contract holds on every PostgreSQL the suite has: the embedded one and the external one (CI).
 for (const target of testTargets())
   describe(`access service on ${target.name} PostgreSQL`, () => {
@@ -101,18 +76,17 @@ for (const target of testTargets())
     let policies: PolicyRegistry;
     let access: AccessService;
     const events: GrantEvent[] = [];
-    const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
     before(async () => {
       db = await createTestDatabase(target);
-      bus = createGrantEventBus({ pool: db.pool, replicaId: 'test', logger: silent });
+      bus = createGrantEventBus({ pool: db.pool, replicaId: 'test', logger: silentLogger });
       await bus.ready();
       bus.subscribe((e) => events.push(e));
     });
     beforeEach(async () => {
-      policies = createPolicyRegistry({ db: db.db, logger: silent });
+      policies = createPolicyRegistry({ db: db.db, logger: silentLogger });
       assert.ok((await policies.load(POLICY, 'policy.yaml')).ok);
-      access = createAccessService({ db: db.db, policies, clock: systemClock, bus, logger: silent });
+      access = createAccessService({ db: db.db, policies, clock: systemClock, bus, logger: silentLogger });
     });
     after(async () => {
       await bus.close();

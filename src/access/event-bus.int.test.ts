@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { createGrantEventBus, type GrantEventBusHandle } from './event-bus.js';
 import type { GrantEvent } from './types.js';
+import { until } from '../../test/support/helpers.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -19,14 +20,6 @@ function event(grantId: string, type: GrantEvent['type'] = 'grant.activated'): G
     expiresAt: new Date(60_000).toISOString(),
     emergency: false,
   };
-}
-
-async function until(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('grant event bus (in-process + LISTEN/NOTIFY)', () => {

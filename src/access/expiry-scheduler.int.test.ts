@@ -10,6 +10,7 @@ import type { RequestStatus } from '../store/schema.js';
 import { createGrantEventBus, type GrantEventBusHandle } from './event-bus.js';
 import { createExpiryScheduler, type ExpiryScheduler } from './expiry-scheduler.js';
 import type { GrantEvent } from './types.js';
+import { until } from '../../test/support/helpers.js';
 
 const logger = pino({ level: 'silent' });
 const POLICY = 'f'.repeat(64);
@@ -66,14 +67,6 @@ async function auditCount(db: TestDatabase, action: string, ids: readonly string
     .where('request_id', 'in', [...ids])
     .executeTakeFirstOrThrow();
   return Number(r.n);
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('expiry scheduler on real PostgreSQL', () => {

@@ -6,8 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { createPolicyRegistry } from './policy-registry.js';
-
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+import { silentLogger } from '../../test/support/helpers.js';
 
 const policy = (approverGroup: string): string => `
 version: 1
@@ -39,12 +38,12 @@ describe('policy registry on real PostgreSQL', () => {
     (await db.db.selectFrom('policy_versions').select('hash').execute()).map((r) => r.hash).sort();
 
   it('has no policy before the first load, and says so with a stable code', () => {
-    const registry = createPolicyRegistry({ db: db.db, logger: silent });
+    const registry = createPolicyRegistry({ db: db.db, logger: silentLogger });
     assert.throws(() => registry.current(), { code: 'policy.not-loaded', kind: 'unavailable' });
   });
 
   it('puts a valid policy in force and stores its source by hash', async () => {
-    const registry = createPolicyRegistry({ db: db.db, logger: silent });
+    const registry = createPolicyRegistry({ db: db.db, logger: silentLogger });
     const loaded = await registry.load(policy('leads'), 'v1.yaml');
     assert.ok(loaded.ok);
     assert.equal(registry.current().hash, loaded.hash);
@@ -54,7 +53,7 @@ describe('policy registry on real PostgreSQL', () => {
   });
 
   it('keeps the old policy in force when the new one is invalid, naming the line', async () => {
-    const registry = createPolicyRegistry({ db: db.db, logger: silent });
+    const registry = createPolicyRegistry({ db: db.db, logger: silentLogger });
     const v1 = await registry.load(policy('leads'), 'v1.yaml');
     assert.ok(v1.ok);
     const before = await stored();
@@ -71,7 +70,7 @@ describe('policy registry on real PostgreSQL', () => {
   });
 
   it('reloads from a file, synchronously for signal handlers, and stores that version too', async () => {
-    const registry = createPolicyRegistry({ db: db.db, logger: silent });
+    const registry = createPolicyRegistry({ db: db.db, logger: silentLogger });
     assert.ok((await registry.load(policy('leads'), 'v1.yaml')).ok);
     const file = path.join(dir, 'policy.yaml');
     writeFileSync(file, policy('seniors'));
@@ -90,11 +89,11 @@ describe('policy registry on real PostgreSQL', () => {
   });
 
   it('finds old versions after a restart by compiling their stored source, and fails closed on a bad one', async () => {
-    const first = createPolicyRegistry({ db: db.db, logger: silent });
+    const first = createPolicyRegistry({ db: db.db, logger: silentLogger });
     const old = await first.load(policy('old-approvers'), 'old.yaml');
     assert.ok(old.ok);
 
-    const restarted = createPolicyRegistry({ db: db.db, logger: silent });
+    const restarted = createPolicyRegistry({ db: db.db, logger: silentLogger });
     assert.ok((await restarted.load(policy('new-approvers'), 'new.yaml')).ok);
     const version = await restarted.version(old.hash);
     assert.equal(version.hash, old.hash);
