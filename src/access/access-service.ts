@@ -32,7 +32,7 @@ import { findApproval, insertApproval, listApprovals } from '../store/approval-r
 import type { Db } from '../store/database.js';
 import { openReviewItem } from '../store/review-item-repository.js';
 import type { Database } from '../store/schema.js';
-import { accessEvent, requestDetail } from './access-audit.js';
+import { accessEvent, requestDetail, type AccessAction } from './access-audit.js';
 import {
   approvalsSatisfied,
   checkApprover,
@@ -42,13 +42,20 @@ import {
 } from './approver-checks.js';
 import { chainedMs } from './chain.js';
 import { createRequestListing } from './request-listing.js';
-import { UUID, createMutationRunner, Refusal, type MutationSpec } from './mutation-runner.js';
+import { UUID, createMutationRunner, Refusal, type Done, type MutationSpec } from './mutation-runner.js';
 import type { PolicyRegistry } from './policy-registry.js';
 import { validateNewRequest } from './request-input.js';
 import { currentScopeHash, toRequestView, type PersonSnapshot, type StoredDecision } from './request-view.js';
 import { scopeHash } from './scope-hash.js';
 import { GRANT_STATUSES, REQUEST_STATUSES, transition, type LifecycleEvent } from './state-machine.js';
-import type { AccessService, GrantEventBus, NewRequest, RequestStatus, RoleView } from './types.js';
+import type {
+  AccessService,
+  GrantEventBus,
+  MutationOptions,
+  NewRequest,
+  RequestStatus,
+  RoleView,
+} from './types.js';
 
 export interface AccessServiceOptions {
   readonly db: Db;
@@ -262,6 +269,29 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     }
     return pair;
   };
+
+  /** The outcome of a change to an existing request: its new row, one success event, what to publish. */
+  const changed = (
+    p: Principal,
+    options: MutationOptions | undefined,
+    action: AccessAction,
+    result: AccessRequestRow,
+    detail: Record<string, unknown> = {},
+    publish: Done['publish'] = [],
+  ): Done => ({
+    row: result,
+    created: false,
+    events: [
+      accessEvent(p, options, {
+        action,
+        outcome: 'success',
+        resource: result.resource,
+        requestId: result.id,
+        detail: { ...requestDetail(result), ...detail, replicaId },
+      }),
+    ],
+    publish,
+  });
 
   const service: AccessService = {
     createRequest(p, input, options) {
@@ -515,20 +545,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           end_reason: 'denied',
           ended_by: p.id,
         });
-        return {
-          row: result,
-          created: false,
-          events: [
-            accessEvent(p, options, {
-              action: 'request.deny',
-              outcome: 'success',
-              resource: row.resource,
-              requestId: row.id,
-              detail: { ...requestDetail(result), comment: text, replicaId },
-            }),
-          ],
-          publish: [],
-        };
+        return changed(p, options, 'request.deny', result, { comment: text });
       });
     },
 
@@ -550,20 +567,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           end_reason: 'cancelled',
           ended_by: p.id,
         });
-        return {
-          row: result,
-          created: false,
-          events: [
-            accessEvent(p, options, {
-              action: 'request.cancel',
-              outcome: 'success',
-              resource: row.resource,
-              requestId: row.id,
-              detail: { ...requestDetail(result), replicaId },
-            }),
-          ],
-          publish: [],
-        };
+        return changed(p, options, 'request.cancel', result);
       });
     },
 
@@ -599,20 +603,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           end_reason: text ?? 'revoked',
           ended_by: p.id,
         });
-        return {
-          row: result,
-          created: false,
-          events: [
-            accessEvent(p, options, {
-              action: 'grant.revoke',
-              outcome: 'success',
-              resource: row.resource,
-              requestId: row.id,
-              detail: { ...requestDetail(result), authority, reason: text, replicaId },
-            }),
-          ],
-          publish: ['grant.revoked'],
-        };
+        return changed(p, options, 'grant.revoke', result, { authority, reason: text }, ['grant.revoked']);
       });
     },
 
