@@ -9,50 +9,19 @@
  * Options (env): BENCH_GRANTS (10000), BENCH_SPREAD_MS (60000).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { pino } from 'pino';
 import { createGrantEventBus } from '../src/access/event-bus.js';
 import { createExpiryScheduler } from '../src/access/expiry-scheduler.js';
+import { createPseudonymizer } from '../src/audit/pseudonymizer.js';
 import { systemClock } from '../src/lib/clock.js';
 import { openDatabase } from '../src/store/database.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/store/embedded-postgres.js';
+import { admin, percentile, withServer } from './bench-db.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 10_000);
 const SPREAD_MS = Number(process.env.BENCH_SPREAD_MS ?? 60_000);
 const LEAD_MS = 3_000;
 const POLICY = '0'.repeat(64);
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
-async function withServer<T>(fn: (adminUrl: string) => Promise<T>): Promise<T> {
-  const external = process.env.PHIGATE_BENCH_DATABASE_URL;
-  if (external) return fn(external);
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'phigate-bench-pg-'));
-  let server: EmbeddedPostgres | undefined;
-  try {
-    server = await startEmbeddedPostgres({ dataDir });
-    return await fn(server.url);
-  } finally {
-    await server?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
-
-async function admin(url: string, statement: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
 
 async function run(adminUrl: string): Promise<void> {
   const name = `phigate_bench_${randomBytes(4).toString('hex')}`;
@@ -113,7 +82,13 @@ async function run(adminUrl: string): Promise<void> {
       lateness.push(Date.now() - at);
       if (lateness.length === GRANTS) resolveDone();
     });
-    const scheduler = createExpiryScheduler({ db: store.db, bus, clock: systemClock, logger });
+    const scheduler = createExpiryScheduler({
+      db: store.db,
+      bus,
+      clock: systemClock,
+      logger,
+      pseudonymizer: createPseudonymizer(randomBytes(32)),
+    });
     await scheduler.start();
     const deadline = setTimeout(resolveDone, LEAD_MS + SPREAD_MS + 20_000);
     await done;

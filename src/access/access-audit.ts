@@ -1,10 +1,21 @@
 /**
- * The audit vocabulary of the access module: who acted, on what, why and how. Values are identifiers, codes and
- * numbers; the justification is kept as data (capped), patient ids only as a count (they identify patients).
+ * The audit vocabulary of the access module: who acted, on what, why and how, in the audit log's one event shape.
+ * Values are identifiers, codes and numbers; the justification is kept as data (capped); patient ids only as keyed
+ * tokens (the pseudonymizer), so that a disclosures report can find every grant that covered a patient while the log
+ * itself never holds an identifier.
  */
-import type { AuditActor, AuditEventInput, AuditOutcome } from '../audit/event.js';
+import type {
+  AuditEventInput,
+  AuditHow,
+  AuditOutcome,
+  AuditWhat,
+  AuditWho,
+  AuditWhy,
+} from '../audit/event.js';
+import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import type { Principal } from '../identity/principal.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
+import type { PersonSnapshot } from './request-view.js';
 import type { MutationOptions } from './types.js';
 
 export type AccessAction =
@@ -18,51 +29,139 @@ export type AccessAction =
   | 'grant.revoke'
   | 'idempotency.replay';
 
-export function actorOf(p: Principal): AuditActor {
-  return { id: p.id, displayName: p.displayName, groups: p.groups };
+export interface AccessEventSpec {
+  readonly action: AccessAction;
+  readonly outcome: AuditOutcome;
+  readonly reasonCode?: string | undefined;
+  /** The request the event is about: its scope, purpose and patients are recorded from it. */
+  readonly row?: AccessRequestRow | undefined;
+  readonly resource?: string | undefined;
+  readonly requestId?: string | undefined;
+  /** What was asked for, when no request row exists (a refused creation). */
+  readonly asked?: AskedScope | undefined;
+  readonly detail?: Record<string, unknown>;
 }
 
-/** "How": where the call came from and with which token (its id, never the token). */
-export function howOf(p: Principal, options: MutationOptions | undefined): Record<string, unknown> {
-  return { clientAddress: options?.clientAddress, tokenId: p.tokenId, mfa: p.mfa.satisfied };
+export interface AskedScope {
+  readonly role: string;
+  readonly purpose: string;
+  readonly justification: string;
+  readonly ticket?: string | undefined;
+  readonly patientIds: readonly string[];
 }
 
-export function requestDetail(row: AccessRequestRow): Record<string, unknown> {
+export interface AccessAudit {
+  /** An event about something a person did (or tried). */
+  event(p: Principal, options: MutationOptions | undefined, spec: AccessEventSpec): AuditEventInput;
+  /**
+   * A grant starting: the grantee is the actor (it is their access that begins), with the people whose approvals
+   * made it possible; the person whose action triggered it is in the detail.
+   */
+  activation(
+    row: AccessRequestRow,
+    approvers: readonly string[],
+    detail: Record<string, unknown>,
+  ): AuditEventInput;
+  /** Something phigate did by itself (expiry, time-out). */
+  system(action: string, row: AccessRequestRow, detail: Record<string, unknown>): AuditEventInput;
+}
+
+export function whoOf(p: Principal): AuditWho {
+  return { actor: p.id, issuer: p.issuer, subject: p.subject, name: p.displayName, groups: p.groups };
+}
+
+function howOf(p: Principal, options: MutationOptions | undefined, row?: AccessRequestRow): AuditHow {
   return {
-    requesterId: row.requester_id,
-    role: row.role,
-    purpose: row.purpose,
-    durationMs: row.duration_ms,
-    justificationLength: row.justification.length,
-    justification: row.justification,
-    ticket: row.ticket ?? undefined,
-    patientCount: row.patient_ids.length,
-    emergency: row.emergency,
-    status: row.status,
-    policyHash: row.policy_hash,
-    scopeHash: row.scope_hash,
+    clientAddress: options?.clientAddress,
+    tokenId: p.tokenId,
+    mfa: p.mfa.satisfied,
+    policyVersion: row?.policy_hash,
   };
 }
 
-export function accessEvent(
-  p: Principal,
-  options: MutationOptions | undefined,
-  e: {
-    action: AccessAction;
-    outcome: AuditOutcome;
-    reasonCode?: string | undefined;
-    resource?: string | undefined;
-    requestId?: string | undefined;
-    detail?: Record<string, unknown>;
-  },
-): AuditEventInput {
+function whyOf(row: AccessRequestRow): AuditWhy {
   return {
-    action: e.action,
-    outcome: e.outcome,
-    ...(e.reasonCode !== undefined ? { reasonCode: e.reasonCode } : {}),
-    actor: actorOf(p),
-    ...(e.resource !== undefined ? { resource: e.resource } : {}),
-    ...(e.requestId !== undefined ? { requestId: e.requestId } : {}),
-    detail: { ...e.detail, ...howOf(p, options) },
+    purposeOfUse: row.purpose,
+    justification: row.justification,
+    ticket: row.ticket ?? undefined,
+    emergency: row.emergency || undefined,
+  };
+}
+
+export function createAccessAudit(pseudonymizer: Pseudonymizer): AccessAudit {
+  const tokens = (ids: readonly string[]) =>
+    ids.length > 0 ? ids.map((id) => pseudonymizer.patient(id)) : undefined;
+  const whatOf = (row: AccessRequestRow): AuditWhat => ({
+    resource: row.resource,
+    requestId: row.id,
+    patients: tokens(row.patient_ids),
+  });
+  const facts = (row: AccessRequestRow): Record<string, unknown> => ({
+    durationMs: row.duration_ms,
+    patientCount: row.patient_ids.length,
+    status: row.status,
+    scopeHash: row.scope_hash,
+  });
+  return {
+    event(p, options, spec) {
+      const { row, asked } = spec;
+      const role = row?.role ?? asked?.role;
+      return {
+        action: spec.action,
+        outcome: spec.outcome,
+        ...(spec.reasonCode !== undefined ? { reasonCode: spec.reasonCode } : {}),
+        who: role !== undefined ? { ...whoOf(p), roles: [role] } : whoOf(p),
+        what: row
+          ? whatOf(row)
+          : { resource: spec.resource, requestId: spec.requestId, patients: tokens(asked?.patientIds ?? []) },
+        ...(row
+          ? { why: whyOf(row) }
+          : asked
+            ? {
+                why: {
+                  purposeOfUse: asked.purpose,
+                  justification: asked.justification,
+                  ticket: asked.ticket,
+                },
+              }
+            : {}),
+        how: howOf(p, options, row),
+        detail: { ...(row ? facts(row) : {}), ...spec.detail },
+      };
+    },
+    activation(row, approvers, detail) {
+      const grantee = row.requester as PersonSnapshot;
+      return {
+        action: 'grant.activate',
+        outcome: 'success',
+        who: {
+          actor: row.requester_id,
+          name: grantee.displayName,
+          groups: grantee.groups,
+          roles: [row.role],
+          approvers: approvers.length > 0 ? approvers : undefined,
+        },
+        what: whatOf(row),
+        why: whyOf(row),
+        how: { policyVersion: row.policy_hash },
+        detail: {
+          ...facts(row),
+          activatedAt: row.activated_at?.toISOString(),
+          expiresAt: row.expires_at?.toISOString(),
+          ...detail,
+        },
+      };
+    },
+    system(action, row, detail) {
+      return {
+        action,
+        outcome: 'success',
+        who: { actor: 'system', roles: [row.role] },
+        what: whatOf(row),
+        why: whyOf(row),
+        how: { policyVersion: row.policy_hash },
+        detail: { ...facts(row), requesterId: row.requester_id, ...detail },
+      };
+    },
   };
 }

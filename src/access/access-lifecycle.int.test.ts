@@ -16,7 +16,7 @@ import { createExpiryScheduler, type ExpiryScheduler } from './expiry-scheduler.
 import { createPolicyRegistry } from './policy-registry.js';
 import { scopeHash } from './scope-hash.js';
 import type { AccessService, GrantEvent, NewRequest } from './types.js';
-import { person, refusal, until, silentLogger } from '../../test/support/helpers.js';
+import { person, refusal, until, silentLogger, testPseudonymizer } from '../../test/support/helpers.js';
 
 const POLICY = `
 version: 1
@@ -91,6 +91,7 @@ describe('access lifecycle with two replicas on one store', () => {
       const policies = createPolicyRegistry({ db: db.db, logger: silentLogger });
       assert.ok((await policies.load(POLICY, 'policy.yaml')).ok);
       const access = createAccessService({
+        pseudonymizer: testPseudonymizer,
         db: db.db,
         policies,
         clock: systemClock,
@@ -99,6 +100,7 @@ describe('access lifecycle with two replicas on one store', () => {
         replicaId: id,
       });
       const scheduler = createExpiryScheduler({
+        pseudonymizer: testPseudonymizer,
         db: db.db,
         bus,
         clock: systemClock,

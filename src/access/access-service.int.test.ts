@@ -11,7 +11,7 @@ import { createAccessService } from './access-service.js';
 import { createGrantEventBus, type GrantEventBusHandle } from './event-bus.js';
 import { createPolicyRegistry, type PolicyRegistry } from './policy-registry.js';
 import type { AccessService, GrantEvent, NewRequest } from './types.js';
-import { person, refusal, silentLogger } from '../../test/support/helpers.js';
+import { person, refusal, silentLogger, testPseudonymizer } from '../../test/support/helpers.js';
 
 const POLICY = `
 version: 1
@@ -86,7 +86,14 @@ for (const target of testTargets())
     beforeEach(async () => {
       policies = createPolicyRegistry({ db: db.db, logger: silentLogger });
       assert.ok((await policies.load(POLICY, 'policy.yaml')).ok);
-      access = createAccessService({ db: db.db, policies, clock: systemClock, bus, logger: silentLogger });
+      access = createAccessService({
+        db: db.db,
+        policies,
+        clock: systemClock,
+        bus,
+        logger: silentLogger,
+        pseudonymizer: testPseudonymizer,
+      });
     });
     after(async () => {
       await bus.close();

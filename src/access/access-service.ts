@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { AuditEventInput } from '../audit/event.js';
+import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import type { Principal } from '../identity/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { PhigateError, isPhigateError } from '../lib/errors.js';
@@ -32,7 +33,7 @@ import { findApproval, insertApproval, listApprovals } from '../store/approval-r
 import type { Db } from '../store/database.js';
 import { openReviewItem } from '../store/review-item-repository.js';
 import type { Database } from '../store/schema.js';
-import { accessEvent, requestDetail, type AccessAction } from './access-audit.js';
+import { createAccessAudit, type AccessAction } from './access-audit.js';
 import {
   approvalsSatisfied,
   checkApprover,
@@ -63,6 +64,8 @@ export interface AccessServiceOptions {
   readonly clock: Clock;
   readonly bus: Pick<GrantEventBus, 'publish'>;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Turns patient ids into the audit log's keyed tokens. */
+  readonly pseudonymizer: Pseudonymizer;
   /** Recorded with each change, to tell replicas apart in the audit trail. */
   readonly replicaId?: string;
 }
@@ -78,6 +81,7 @@ const FORBIDDEN_REASON = /not-eligible|mfa|forbidden|not-allowed|self|emergency|
 export function createAccessService(options: AccessServiceOptions): AccessService {
   const { db, policies, clock, bus, logger } = options;
   const replicaId = options.replicaId;
+  const audit = createAccessAudit(options.pseudonymizer);
 
   const pairFor = async (row: AccessRequestRow): Promise<PolicyPair> => ({
     decided: await policies.version(row.policy_hash),
@@ -93,8 +97,15 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     return checkApprover(p, row, await pairFor(row), now, { ignoreMfa: true }).ok;
   };
 
-  const { mutate, recordRefusal, refuse } = createMutationRunner({ db, clock, bus, logger, replicaId });
-  const { list } = createRequestListing({ db, clock, policies, recordRefusal, pairFor });
+  const { mutate, recordRefusal, refuse } = createMutationRunner({
+    db,
+    clock,
+    bus,
+    logger,
+    replicaId,
+    audit,
+  });
+  const { list } = createRequestListing({ db, clock, policies, recordRefusal, pairFor, audit });
 
   const notFound = (): PhigateError => new PhigateError('not-found', 'request.not-found', 'no such request');
 
@@ -211,19 +222,11 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     expires_at: new Date(now.getTime() + row.duration_ms),
   });
 
-  const activationEvent = (p: Principal, spec: MutationSpec, row: AccessRequestRow): AuditEventInput =>
-    accessEvent(p, spec.options, {
-      action: 'grant.activate',
-      outcome: 'success',
-      resource: row.resource,
-      requestId: row.id,
-      detail: {
-        ...requestDetail(row),
-        activatedAt: row.activated_at?.toISOString(),
-        expiresAt: row.expires_at?.toISOString(),
-        replicaId,
-      },
-    });
+  const activationEvent = (
+    p: Principal,
+    row: AccessRequestRow,
+    approvers: readonly string[],
+  ): AuditEventInput => audit.activation(row, approvers, { triggeredBy: p.id, replicaId });
 
   const decisionRefusal = (decision: Extract<Decision, { outcome: 'deny' }>): PhigateError => {
     const first: Reason = decision.reasons[0] ?? {
@@ -282,13 +285,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     row: result,
     created: false,
     events: [
-      accessEvent(p, options, {
-        action,
-        outcome: 'success',
-        resource: result.resource,
-        requestId: result.id,
-        detail: { ...requestDetail(result), ...detail, replicaId },
-      }),
+      audit.event(p, options, { action, outcome: 'success', row: result, detail: { ...detail, replicaId } }),
     ],
     publish,
   });
@@ -319,12 +316,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
         const decision = policy.decide({ principal: p, request: facts, now, chainedMs: chained });
         const hash = scopeHash({ requesterId: p.id, ...facts });
         const detail = {
-          role: facts.role,
-          purpose: facts.purpose,
           durationMs: facts.durationMs,
-          justificationLength: facts.justification.length,
-          justification: facts.justification,
-          ticket: facts.ticket,
           patientCount: facts.patientIds.length,
           chainedMs: chained,
           decision: decision.outcome,
@@ -337,11 +329,12 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           const error = decisionRefusal(decision);
           throw new Refusal(
             error,
-            accessEvent(p, options, {
+            audit.event(p, options, {
               action: 'request.create',
               outcome: 'refused',
               reasonCode: error.code,
               resource: facts.resource,
+              asked: facts,
               detail,
             }),
           );
@@ -378,15 +371,14 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           expires_at: active ? new Date(now.getTime() + facts.durationMs) : null,
         });
         const events: AuditEventInput[] = [
-          accessEvent(p, options, {
+          audit.event(p, options, {
             action: 'request.create',
             outcome: 'success',
-            resource: facts.resource,
-            requestId: id,
-            detail: { ...detail, mode: active ? decision.mode : undefined, status: row.status },
+            row,
+            detail: { ...detail, mode: active ? decision.mode : undefined },
           }),
         ];
-        if (active) events.push(activationEvent(p, spec, row));
+        if (active) events.push(activationEvent(p, row, []));
         if (emergency) {
           const reviewItemId = await openReviewItem(tx, {
             requestId: id,
@@ -411,7 +403,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       const row = typeof id === 'string' && UUID.test(id) ? await findRequest(db, id) : undefined;
       if (row === undefined || !(await canSee(p, row, now))) {
         await recordRefusal(
-          accessEvent(p, undefined, {
+          audit.event(p, undefined, {
             action: 'request.read',
             outcome: 'refused',
             reasonCode: 'request.not-found',
@@ -503,13 +495,11 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
         let result = row;
         if (satisfied) result = await applyTransition(tx, row, 'active', activationPatch(row, now));
         events.push(
-          accessEvent(p, options, {
+          audit.event(p, options, {
             action: 'request.approve',
             outcome: 'success',
-            resource: row.resource,
-            requestId: row.id,
+            row: result,
             detail: {
-              ...requestDetail(result),
               approvalsCounted: given.length,
               satisfied,
               currentPolicyHash: pair.current.hash,
@@ -517,7 +507,15 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
             },
           }),
         );
-        if (satisfied) events.push(activationEvent(p, spec, result));
+        if (satisfied) {
+          events.push(
+            activationEvent(
+              p,
+              result,
+              given.map((g) => g.approverId),
+            ),
+          );
+        }
         return { row: result, created: false, events, publish: satisfied ? ['grant.activated'] : [] };
       });
     },

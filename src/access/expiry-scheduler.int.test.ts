@@ -10,7 +10,7 @@ import type { RequestStatus } from '../store/schema.js';
 import { createGrantEventBus, type GrantEventBusHandle } from './event-bus.js';
 import { createExpiryScheduler, type ExpiryScheduler } from './expiry-scheduler.js';
 import type { GrantEvent } from './types.js';
-import { until } from '../../test/support/helpers.js';
+import { testPseudonymizer, until } from '../../test/support/helpers.js';
 
 const logger = pino({ level: 'silent' });
 const POLICY = 'f'.repeat(64);
@@ -85,7 +85,14 @@ describe('expiry scheduler on real PostgreSQL', () => {
   });
 
   function scheduler(bus: GrantEventBusHandle, extra: { sweepIntervalMs?: number } = {}): ExpiryScheduler {
-    const s = createExpiryScheduler({ db: db.db, bus, clock: systemClock, logger, ...extra });
+    const s = createExpiryScheduler({
+      db: db.db,
+      bus,
+      clock: systemClock,
+      logger,
+      pseudonymizer: testPseudonymizer,
+      ...extra,
+    });
     stoppers.push(() => s.stop());
     return s;
   }

@@ -24,6 +24,8 @@ import {
 } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
 import type { Database } from '../store/schema.js';
+import type { Pseudonymizer } from '../audit/pseudonymizer.js';
+import { createAccessAudit, type AccessAudit } from './access-audit.js';
 import { grantEvent } from './grant-event.js';
 import { MinHeap } from './min-heap.js';
 import type { GrantEventBus } from './types.js';
@@ -33,6 +35,8 @@ export interface ExpirySchedulerOptions {
   readonly bus: Pick<GrantEventBus, 'publish' | 'subscribe'>;
   readonly clock: Clock;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Turns patient ids into the audit log's keyed tokens. */
+  readonly pseudonymizer: Pseudonymizer;
   /** Grants closed per transaction. */
   readonly batchSize?: number;
   /** How often the store is swept for deadlines the bus did not bring (other replicas' pending requests). */
@@ -60,10 +64,10 @@ interface Entry {
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const RETRY_MS = 500;
-const SYSTEM = Object.freeze({ id: 'system', displayName: 'phigate' });
 
 export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpiryScheduler {
   const { db, bus, clock, logger } = options;
+  const accessAudit = createAccessAudit(options.pseudonymizer);
   const batchSize = options.batchSize ?? 1000;
   const sweepIntervalMs = options.sweepIntervalMs ?? 10_000;
   const heap = new MinHeap<Entry>();
@@ -143,7 +147,7 @@ export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpirySc
         batch.expire?.length === 0 ? [] : await expireDue(tx, { now, ids: batch.expire, limit });
       const timedOut =
         batch.timeOut?.length === 0 ? [] : await timeOutDue(tx, { now, ids: batch.timeOut, limit });
-      await audit(tx, now, expired, timedOut);
+      await audit(tx, accessAudit, now, expired, timedOut);
       return { expired, timedOut };
     });
     // After commit only: subscribers cut sessions and drop roles for grants that have really ended.
@@ -212,40 +216,21 @@ export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpirySc
 
 async function audit(
   tx: Transaction<Database>,
+  accessAudit: AccessAudit,
   now: Date,
   expired: readonly AccessRequestRow[],
   timedOut: readonly AccessRequestRow[],
 ): Promise<void> {
   const events: AuditEventInput[] = [
-    ...expired.map((row): AuditEventInput => ({
-      action: 'grant.expire',
-      outcome: 'success',
-      actor: SYSTEM,
-      resource: row.resource,
-      requestId: row.id,
-      detail: {
-        role: row.role,
-        requesterId: row.requester_id,
+    ...expired.map((row) =>
+      accessAudit.system('grant.expire', row, {
         expiresAt: row.expires_at?.toISOString(),
         lateMs: row.expires_at === null ? undefined : now.getTime() - row.expires_at.getTime(),
-        policyHash: row.policy_hash,
-        scopeHash: row.scope_hash,
-      },
-    })),
-    ...timedOut.map((row): AuditEventInput => ({
-      action: 'request.timeout',
-      outcome: 'success',
-      actor: SYSTEM,
-      resource: row.resource,
-      requestId: row.id,
-      detail: {
-        role: row.role,
-        requesterId: row.requester_id,
-        pendingUntil: row.pending_until?.toISOString(),
-        policyHash: row.policy_hash,
-        scopeHash: row.scope_hash,
-      },
-    })),
+      }),
+    ),
+    ...timedOut.map((row) =>
+      accessAudit.system('request.timeout', row, { pendingUntil: row.pending_until?.toISOString() }),
+    ),
   ];
   await appendAudit(tx, events, now);
 }

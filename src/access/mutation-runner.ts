@@ -18,7 +18,7 @@ import {
   saveIdempotencyRecord,
 } from '../store/idempotency-repository.js';
 import type { Database } from '../store/schema.js';
-import { accessEvent, requestDetail, type AccessAction } from './access-audit.js';
+import type { AccessAction, AccessAudit } from './access-audit.js';
 import { grantEvent } from './grant-event.js';
 import { answerOf, fingerprint, replayAnswer, validateIdempotencyKey } from './idempotency.js';
 import { toRequestView } from './request-view.js';
@@ -72,6 +72,7 @@ export interface MutationRunnerDeps {
   readonly bus: Pick<GrantEventBus, 'publish'>;
   readonly logger: Pick<Logger, 'error'>;
   readonly replicaId: string | undefined;
+  readonly audit: AccessAudit;
 }
 
 export interface MutationRunner {
@@ -93,7 +94,7 @@ export interface MutationRunner {
 }
 
 export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
-  const { db, clock, bus, logger, replicaId } = deps;
+  const { db, clock, bus, logger, replicaId, audit } = deps;
 
   /**
    * Runs one mutation: idempotency first, then the checks and the change, audit and idempotency record in the same
@@ -105,7 +106,7 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
     work: (tx: Transaction<Database>, now: Date) => Promise<Done>,
   ): Promise<MutationResult> => {
     const refusedEvent = (error: PhigateError): AuditEventInput =>
-      accessEvent(p, spec.options, {
+      audit.event(p, spec.options, {
         action: spec.action,
         outcome: 'refused',
         reasonCode: error.code,
@@ -142,7 +143,7 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
             await appendAudit(
               tx,
               [
-                accessEvent(p, spec.options, {
+                audit.event(p, spec.options, {
                   action: 'idempotency.replay',
                   outcome: 'success',
                   requestId: spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined,
@@ -222,14 +223,14 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
   ): Refusal =>
     new Refusal(
       error,
-      accessEvent(p, spec.options, {
+      audit.event(p, spec.options, {
         action: spec.action,
         outcome: 'refused',
         reasonCode: error.code,
+        row,
         resource: row?.resource,
         requestId: row?.id ?? (spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined),
         detail: {
-          ...(row ? requestDetail(row) : {}),
           ...detail,
           message: error.message,
           ...(error.details !== undefined ? { errorDetails: error.details } : {}),

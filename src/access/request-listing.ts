@@ -9,7 +9,7 @@ import { PhigateError } from '../lib/errors.js';
 import { listRequests, type AccessRequestRow } from '../store/access-request-repository.js';
 import { listApprovals } from '../store/approval-repository.js';
 import type { Db } from '../store/database.js';
-import { accessEvent } from './access-audit.js';
+import type { AccessAudit } from './access-audit.js';
 import { checkApprover, type PolicyPair } from './approver-checks.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { PolicyRegistry } from './policy-registry.js';
@@ -20,6 +20,7 @@ import type { AccessRequestView, ListFilter, Page, RequestStatus } from './types
 export const LIST_LIMITS = Object.freeze({ default: 50, max: 200, approvableScan: 2_000 });
 
 export interface RequestListingDeps {
+  readonly audit: AccessAudit;
   readonly db: Db;
   readonly clock: Clock;
   readonly policies: Pick<PolicyRegistry, 'current'>;
@@ -64,7 +65,7 @@ export function createRequestListing(deps: RequestListingDeps): RequestListing {
     const after = filter?.cursor !== undefined ? decodeCursor(filter.cursor) : undefined;
     if (scope === 'all' && !isOverseer(p)) {
       await recordRefusal(
-        accessEvent(p, undefined, {
+        deps.audit.event(p, undefined, {
           action: 'request.list',
           outcome: 'refused',
           reasonCode: 'list.scope-forbidden',

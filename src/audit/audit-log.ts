@@ -1,52 +1,137 @@
-import { sql, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
+import type pg from 'pg';
+import { canonicalJson } from '../lib/canonical-json.js';
 import type { Database } from '../store/schema.js';
-import type { AuditEventInput } from './event.js';
+import { auditRecord, type AuditEventInput } from './event.js';
+import { leafHash } from './merkle.js';
 
 /**
- * Appends events inside the caller's transaction, so that the change and its record commit together or not at
- * all (no audit, no change). Sequence numbers come from a counter row: gapless, and in commit order for writers.
+ * Appends events inside the caller's transaction, so that the change and its record commit together or not at all
+ * (no audit, no change). Sequence numbers come from a counter row: gapless, and in commit order, because the row
+ * stays locked until the appending transaction ends — a reader therefore always sees a gapless prefix of the log,
+ * which is what the Merkle tree is built over. One statement does the increment and the insert so that the lock is
+ * taken as late, and held as briefly, as possible: call this last in a transaction.
  *
- * The counter row is locked until the caller commits, which serialises appending transactions; one statement does
- * the increment and the insert so that the lock is taken as late, and held as briefly, as possible. Call this last
- * in a transaction.
+ * The leaf hash is computed here from the canonical bytes, which are stored verbatim: what is verified later is
+ * exactly what was hashed now.
  */
-/**
- * PostgreSQL's jsonb cannot hold U+0000; an attacker-supplied id or text containing it must still be recorded, so the
- * character is replaced by U+FFFD rather than failing the append (and with it, the refusal being audited).
- */
-function withoutNul(_key: string, value: unknown): unknown {
-  return typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '\ufffd') : value;
-}
-
 export async function appendAudit(
   tx: Transaction<Database>,
   events: readonly AuditEventInput[],
   recordedAt: Date,
 ): Promise<number[]> {
-  if (events.length === 0) return [];
-  const rows = events.map((e, i) => ({
-    n: i + 1,
-    action: e.action,
-    outcome: e.outcome,
-    reason_code: e.reasonCode ?? null,
-    actor_id: e.actor.id,
-    resource: e.resource ?? null,
-    request_id: e.requestId ?? null,
-    event: { ...e, recordedAt: recordedAt.toISOString() },
-  }));
-  const result = await sql<{ seq: number }>`
-    with head as (
-      update audit_head set last_seq = last_seq + ${events.length} returning last_seq
-    ), incoming as (
-      select * from jsonb_to_recordset(${JSON.stringify(rows, withoutNul)}::jsonb)
-        as r(n bigint, action text, outcome text, reason_code text, actor_id text, resource text, request_id uuid,
-             event jsonb)
-    )
-    insert into audit_events (seq, recorded_at, action, outcome, reason_code, actor_id, resource, request_id, event)
-    select head.last_seq - ${events.length} + incoming.n, ${recordedAt}, incoming.action, incoming.outcome,
-           incoming.reason_code, incoming.actor_id, incoming.resource, incoming.request_id, incoming.event
-      from head, incoming
-    order by incoming.n
-    returning seq`.execute(tx);
+  return insertEncoded(
+    tx,
+    events.map((e) => encodeEvent(e, recordedAt)),
+  );
+}
+
+/**
+ * One statement increments the head and inserts the rows: `$1` events, `$2` the commit mode, then one array per
+ * column. Fixed text, so that it can be a named prepared statement (planned once per connection).
+ */
+const INSERT_SQL = `
+  with commit_mode as (select set_config('synchronous_commit', $2, true)),
+       head as (update audit_head set last_seq = last_seq + $1 returning last_seq)
+  insert into audit_events
+    (seq, recorded_at, action, outcome, reason_code, actor_id, resource, request_id, canonical, leaf_hash,
+     patient_tokens)
+  select head.last_seq - $1 + r.n, r.recorded_at, r.action, r.outcome, r.reason_code, r.actor_id, r.resource,
+         r.request_id, r.canonical, r.leaf_hash,
+         case when r.patients = '' then '{}'::text[] else string_to_array(r.patients, ',') end
+    from commit_mode, head,
+         unnest($3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::uuid[],
+                $10::text[], $11::bytea[], $12::text[])
+           with ordinality as r(recorded_at, action, outcome, reason_code, actor_id, resource, request_id,
+                                canonical, leaf_hash, patients, n)
+  order by r.n
+  returning seq`;
+
+/** What can run the insert: a Kysely database or transaction, or a pg pool (which prepares it once). */
+export type AppendTarget = Kysely<Database> | Pick<pg.Pool, 'query'>;
+
+/**
+ * Appends events already encoded (the group-commit writer encodes at append time, off the commit's path). Given the
+ * database rather than a transaction, the one statement is its own transaction: one round trip, not three.
+ *
+ * `deferFlush`: the statement's transaction commits without waiting for the WAL to reach disk, which releases the
+ * head row's lock a disk flush earlier. Such events are NOT durable yet: the caller must `flushWal` before telling
+ * anyone they were recorded (the group-commit writer does).
+ */
+export async function insertEncoded(
+  target: AppendTarget,
+  rows: readonly EncodedEvent[],
+  options: { deferFlush?: boolean } = {},
+): Promise<number[]> {
+  if (rows.length === 0) return [];
+  const params = [
+    rows.length,
+    options.deferFlush ? 'off' : 'on',
+    rows.map((r) => r.recordedAt),
+    rows.map((r) => r.action),
+    rows.map((r) => r.outcome),
+    rows.map((r) => r.reasonCode),
+    rows.map((r) => r.actorId),
+    rows.map((r) => r.resource),
+    rows.map((r) => r.requestId),
+    rows.map((r) => r.canonical),
+    rows.map((r) => r.leafHash),
+    rows.map((r) => r.patients),
+  ];
+  const result =
+    'executeQuery' in target
+      ? await target.executeQuery<{ seq: number }>(CompiledQuery.raw(INSERT_SQL, params))
+      : await target.query<{ seq: number }>({
+          name: 'phigate-audit-append',
+          text: INSERT_SQL,
+          values: params,
+        });
   return result.rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
+}
+
+export interface EncodedEvent {
+  readonly recordedAt: Date;
+  readonly action: string;
+  readonly outcome: string;
+  readonly reasonCode: string | null;
+  readonly actorId: string;
+  readonly resource: string | null;
+  readonly requestId: string | null;
+  readonly canonical: string;
+  readonly leafHash: Buffer;
+  /** Comma-joined: tokens are base64url, so no token contains a comma. */
+  readonly patients: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function encodeEvent(event: AuditEventInput, recordedAt: Date): EncodedEvent {
+  const record = auditRecord(event, recordedAt);
+  // Attacker-supplied text must still be recorded, one way only: lone surrogates (no UTF-8 form, so no canonical
+  // bytes) become U+FFFD rather than failing the append — and with it the refusal being audited.
+  const canonical = canonicalJson(record, { repairSurrogates: true });
+  const requestId = record.what?.requestId;
+  return {
+    recordedAt,
+    action: record.action,
+    outcome: record.outcome,
+    reasonCode: record.reasonCode ?? null,
+    actorId: record.who.actor,
+    resource: record.what?.resource ?? null,
+    // Only a real id is indexed; anything else (an attacker's "id" in a refused call) stays in the record as data.
+    requestId: requestId !== undefined && UUID.test(requestId) ? requestId : null,
+    canonical,
+    leafHash: leafHash(Buffer.from(canonical, 'utf8')),
+    patients: (record.what?.patients ?? []).join(','),
+  };
+}
+
+/**
+ * Waits until everything committed so far is on disk: a transaction that writes WAL (a transactional logical
+ * message, which any role may emit and nothing consumes) commits synchronously, and flushing its commit record
+ * flushes every record before it — including events committed with a deferred flush. Concurrent flushes share one
+ * disk write, as PostgreSQL groups commits.
+ */
+export async function flushWal(db: Kysely<Database>): Promise<void> {
+  await sql`select pg_logical_emit_message(true, 'phigate-audit-flush', '')`.execute(db);
 }

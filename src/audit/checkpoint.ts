@@ -13,7 +13,7 @@
  *
  * each line ending in "\n". Text, so that an auditor can read what was signed; fixed fields, so that it parses one way.
  */
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 export interface Checkpoint {
   readonly origin: string;
@@ -84,4 +84,10 @@ export function verifyCheckpoint(body: string, signature: string, key: KeyObject
   return verify(null, Buffer.from(body, 'utf8'), key, Buffer.from(signature, 'base64'))
     ? checkpoint
     : undefined;
+}
+
+/** A short public name for a verifying key: the first 96 bits of SHA-256 over its SPKI DER, base64url. */
+export function publicKeyId(key: KeyObject): string {
+  const der = (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' });
+  return `ek_${createHash('sha256').update(der).digest().subarray(0, 12).toString('base64url')}`;
 }

@@ -1,31 +1,102 @@
 /**
- * The one shape of everything phigate records: who, what, why, when, how, outcome. Values are identifiers and codes,
- * never PHI: patient ids and SQL literals are tokenised by the audit module before they are stored (see the
- * tamper-evident log issue); free text (justifications) is stored as data and rendered escaped.
+ * The one shape of everything phigate records — who, what, why, when, how, outcome — and the record that is hashed.
+ *
+ * Values are identifiers and codes, never PHI: patient identifiers appear only as keyed HMAC tokens (`PatientToken`,
+ * made by the pseudonymizer from a key that lives outside the store) and SQL only as a normalized fingerprint whose
+ * literals are tokens too. Free text a person typed (a justification) is kept as data and rendered escaped.
+ *
+ * The canonical bytes of an `AuditRecord` (RFC 8785, see lib/canonical-json.ts) are the leaf of the Merkle tree; the
+ * record carries a version so that the shape can grow without changing what old leaves mean. docs/audit.md documents
+ * every field.
  */
-export interface AuditActor {
-  /** `issuer#subject`, or `system` for phigate's own actions (expiry, time-outs). */
-  readonly id: string;
-  readonly displayName?: string;
-  readonly groups?: readonly string[];
-}
 
 export type AuditOutcome = 'success' | 'refused' | 'failure';
+
+/** A patient identifier after keyed hashing: the same patient always gives the same token, and no token gives back
+ * the identifier. Only the pseudonymizer makes these. */
+export type PatientToken = string & { readonly __brand: 'PatientToken' };
+
+/** Who acted: a person (`issuer#subject`), `system` (phigate's own actions: expiry, time-outs) or `anonymous`. */
+export interface AuditWho {
+  readonly actor: string;
+  readonly issuer?: string | undefined;
+  readonly subject?: string | undefined;
+  readonly name?: string | undefined;
+  readonly groups?: readonly string[] | undefined;
+  /** The phigate roles the access was asked or used for. */
+  readonly roles?: readonly string[] | undefined;
+  /** The people whose approvals let the access happen. */
+  readonly approvers?: readonly string[] | undefined;
+}
+
+/** What was acted on. */
+export interface AuditWhat {
+  readonly resource?: string | undefined;
+  /** The access request (and grant: a grant is a request that became active). */
+  readonly requestId?: string | undefined;
+  readonly tables?: readonly string[] | undefined;
+  readonly columns?: readonly string[] | undefined;
+  readonly patients?: readonly PatientToken[] | undefined;
+  readonly statement?: AuditStatement | undefined;
+}
+
+/** A SQL statement as recorded: its fingerprint (literals replaced by placeholders) and the literals as tokens. */
+export interface AuditStatement {
+  readonly fingerprint: string;
+  readonly literals?: readonly string[] | undefined;
+  readonly rows?: number | undefined;
+}
+
+/** Why: the HL7 v3 PurposeOfUse code and the person's own words. */
+export interface AuditWhy {
+  readonly purposeOfUse?: string | undefined;
+  readonly justification?: string | undefined;
+  readonly ticket?: string | undefined;
+  /** Break-glass: emergency access that bypassed approval. */
+  readonly emergency?: boolean | undefined;
+}
+
+/** How: where the call came from and under which session, token (its id, never the token) and policy version. */
+export interface AuditHow {
+  readonly clientAddress?: string | undefined;
+  readonly sessionId?: string | undefined;
+  readonly tokenId?: string | undefined;
+  readonly policyVersion?: string | undefined;
+  readonly mfa?: boolean | undefined;
+}
 
 export interface AuditEventInput {
   /** Dotted verb, e.g. `request.create`, `request.approve`, `grant.expire`, `auth.reject`. */
   readonly action: string;
   readonly outcome: AuditOutcome;
-  /** Stable reason code for refusals and failures (same codes as the API's problem details). */
-  readonly reasonCode?: string;
-  readonly actor: AuditActor;
-  readonly resource?: string;
-  readonly requestId?: string;
-  /** What was touched, why, and how: purpose of use, justification, role, approvers, client address, policy hash… */
-  readonly detail?: Readonly<Record<string, unknown>>;
+  /** Stable reason code for refusals and failures (the same codes as the API's problem details). */
+  readonly reasonCode?: string | undefined;
+  readonly who: AuditWho;
+  readonly what?: AuditWhat | undefined;
+  readonly why?: AuditWhy | undefined;
+  readonly how?: AuditHow | undefined;
+  /** Action-specific facts (durations, statuses, counts). Identifiers and codes only. */
+  readonly detail?: Readonly<Record<string, unknown>> | undefined;
 }
 
-export interface AuditEvent extends AuditEventInput {
+export const AUDIT_RECORD_VERSION = 1;
+
+/** What is canonicalised and hashed: the event, the record version and when it happened (UTC, phigate's clock). */
+export interface AuditRecord extends AuditEventInput {
+  readonly v: typeof AUDIT_RECORD_VERSION;
+  /** RFC 3339 UTC with milliseconds. */
+  readonly recordedAt: string;
+}
+
+/** An event as stored: its place in the log, the record, and the exact bytes that were hashed. */
+export interface StoredAuditEvent {
+  /** 1-based; the event is leaf `seq - 1` of the Merkle tree. */
   readonly seq: number;
-  readonly recordedAt: Date;
+  readonly record: AuditRecord;
+  /** The canonical JSON text whose UTF-8 bytes are the leaf's data. */
+  readonly canonical: string;
+}
+
+export function auditRecord(event: AuditEventInput, recordedAt: Date): AuditRecord {
+  return { ...event, v: AUDIT_RECORD_VERSION, recordedAt: recordedAt.toISOString() };
 }

@@ -3,10 +3,9 @@
  * these as fast as they like, so each client address gets a bounded number of audit rows per minute; the rest are
  * counted and summarised in the next row that is written for that address.
  */
-import type { Db } from '../store/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
-import { appendAudit } from './audit-log.js';
+import type { AuditWriter } from './audit-writer.js';
 
 export interface AuthRefusal {
   readonly reasonCode: string;
@@ -26,7 +25,7 @@ interface Window {
 }
 
 export function createRefusalRecorder(options: {
-  readonly db: Db;
+  readonly writer: Pick<AuditWriter, 'append'>;
   readonly clock: Clock;
   readonly logger: Pick<Logger, 'warn'>;
   readonly perAddressPerMinute?: number;
@@ -52,26 +51,20 @@ export function createRefusalRecorder(options: {
       const suppressed = w.suppressed;
       w.suppressed = 0;
       try {
-        await options.db.transaction().execute((tx) =>
-          appendAudit(
-            tx,
-            [
-              {
-                action: 'auth.reject',
-                outcome: 'refused',
-                reasonCode: refusal.reasonCode,
-                actor: { id: 'anonymous' },
-                detail: {
-                  clientAddress: refusal.clientAddress,
-                  method: refusal.method,
-                  route: refusal.route,
-                  ...(suppressed > 0 ? { suppressedSinceLastRecord: suppressed } : {}),
-                },
-              },
-            ],
-            now,
-          ),
-        );
+        await options.writer.append([
+          {
+            action: 'auth.reject',
+            outcome: 'refused',
+            reasonCode: refusal.reasonCode,
+            who: { actor: 'anonymous' },
+            how: { clientAddress: refusal.clientAddress },
+            detail: {
+              method: refusal.method,
+              route: refusal.route,
+              ...(suppressed > 0 ? { suppressedSinceLastRecord: suppressed } : {}),
+            },
+          },
+        ]);
       } catch (err) {
         // The request is refused either way; losing this record is logged, never silent.
         options.logger.warn(

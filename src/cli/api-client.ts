@@ -13,6 +13,8 @@ export interface GlobalOptions {
 export interface ApiClient {
   readonly apiUrl: string;
   call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
+  /** The successful response itself, for bodies that are not JSON (exports, reports, keys); failures throw. */
+  raw(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response>;
 }
 
 export function tokenCache(): ReturnType<typeof createTokenCache> {
@@ -46,51 +48,58 @@ export async function publicGet<T>(apiUrl: string, path: string): Promise<T> {
 
 export async function createApiClient(options: GlobalOptions): Promise<ApiClient> {
   const token = await resolveToken(options);
+  const send = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response> => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (method === 'POST') {
+      headers['content-type'] = 'application/json';
+      // A retried CLI call must not act twice: each invocation carries its own key.
+      headers['idempotency-key'] = randomUUID();
+    }
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, options.api), {
+        method,
+        headers,
+        ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
+      });
+    } catch {
+      throw new CliError(`cannot reach phigate at ${options.api}`, EXIT.unavailable);
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    const p = (parsed ?? {}) as {
+      code?: string;
+      detail?: string;
+      reasons?: { code: string; message: string }[];
+    };
+    // A single reason usually is the detail itself: list only what adds to it.
+    const reasons =
+      p.reasons
+        ?.filter((r) => r.message !== p.detail)
+        .map((r) => `\n  - ${safe(r.code)}: ${safe(r.message)}`)
+        .join('') ?? '';
+    throw new CliError(
+      `${safe(p.detail ?? `HTTP ${res.status}`)} (${safe(p.code ?? res.status)})${reasons}`,
+      exitCodeForStatus(res.status),
+      p.code,
+    );
+  };
   return {
     apiUrl: options.api,
+    raw: send,
     async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-      if (method === 'POST') {
-        headers['content-type'] = 'application/json';
-        // A retried CLI call must not act twice: each invocation carries its own key.
-        headers['idempotency-key'] = randomUUID();
-      }
-      let res: Response;
+      const text = await (await send(method, path, body)).text();
       try {
-        res = await fetch(new URL(path, options.api), {
-          method,
-          headers,
-          ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
-        });
+        return (text ? JSON.parse(text) : undefined) as T;
       } catch {
-        throw new CliError(`cannot reach phigate at ${options.api}`, EXIT.unavailable);
+        throw new CliError(`${path} answered with something that is not JSON`, EXIT.unexpected);
       }
-      const text = await res.text();
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      if (!res.ok) {
-        const p = (parsed ?? {}) as {
-          code?: string;
-          detail?: string;
-          reasons?: { code: string; message: string }[];
-        };
-        // A single reason usually is the detail itself: list only what adds to it.
-        const reasons =
-          p.reasons
-            ?.filter((r) => r.message !== p.detail)
-            .map((r) => `\n  - ${safe(r.code)}: ${safe(r.message)}`)
-            .join('') ?? '';
-        throw new CliError(
-          `${safe(p.detail ?? `HTTP ${res.status}`)} (${safe(p.code ?? res.status)})${reasons}`,
-          exitCodeForStatus(res.status),
-          p.code,
-        );
-      }
-      return parsed as T;
     },
   };
 }

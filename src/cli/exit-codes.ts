@@ -12,6 +12,7 @@ export const EXIT = Object.freeze({
   unavailable: 7,
   policyFailed: 8,
   invalid: 9,
+  auditFailed: 10,
 });
 
 export const EXIT_CODES_HELP = `
@@ -20,7 +21,8 @@ Exit codes:
   1  unexpected error              6  conflict (state changed, key reused)
   2  usage error                   7  server unavailable or rate-limited
   3  not authenticated             8  policy check or policy test failed
-  4  refused (forbidden, denied)   9  invalid input`;
+  4  refused (forbidden, denied)   9  invalid input
+                                  10  audit verification or proof failed`;
 
 export class CliError extends Error {
   constructor(

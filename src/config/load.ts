@@ -33,6 +33,8 @@ const ENV_OVERRIDES: readonly { name: string; path: readonly string[]; parse: (v
   { name: 'PHIGATE_POLICY_FILE', path: ['policy', 'file'], parse: (v) => v },
   { name: 'PHIGATE_DATA_DIR', path: ['dataDir'], parse: (v) => v },
   { name: 'PHIGATE_LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
+  { name: 'PHIGATE_AUDIT_HMAC_KEY_FILE', path: ['audit', 'hmacKeyFile'], parse: (v) => v },
+  { name: 'PHIGATE_AUDIT_SIGNING_KEY_FILE', path: ['audit', 'signingKeyFile'], parse: (v) => v },
 ];
 
 function setIn(target: Record<string, unknown>, keys: readonly string[], value: unknown): void {
@@ -84,8 +86,20 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       }),
     );
   }
-  const config = result.data;
   const base = file ? path.dirname(file) : cwd;
+  const resolve = (p: string | undefined): string | undefined =>
+    p === undefined ? undefined : path.resolve(base, p);
+  // Key and witness files are resolved like the policy file, so that a config means the same from any directory.
+  const audit = result.data.audit;
+  const config: Config = {
+    ...result.data,
+    audit: {
+      ...audit,
+      hmacKeyFile: resolve(audit.hmacKeyFile),
+      signingKeyFile: resolve(audit.signingKeyFile),
+      witness: { ...audit.witness, files: audit.witness.files.map((f) => path.resolve(base, f)) },
+    },
+  };
   return {
     config,
     file,

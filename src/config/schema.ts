@@ -92,6 +92,33 @@ export const configSchema = z.strictObject({
       devIssuer: z.boolean().default(false),
     })
     .default({ issuers: [], devIssuer: false }),
+  audit: z
+    .strictObject({
+      /** The log's name in signed checkpoints (visible ASCII, no spaces); distinguishes logs that share a key. */
+      origin: z
+        .string()
+        .regex(/^[\x21-\x7e]{1,200}$/, 'expected 1–200 visible ASCII characters without spaces')
+        .default('phigate-audit'),
+      /**
+       * File holding the HMAC key for patient and literal tokens (base64 of at least 32 random bytes). Unset: one is
+       * generated under dataDir. Every replica must use the same key; the store remembers its id and refuses another.
+       */
+      hmacKeyFile: z.string().min(1).optional(),
+      /** Ed25519 private key (PKCS#8 PEM) that signs checkpoints. Unset: one is generated under dataDir. */
+      signingKeyFile: z.string().min(1).optional(),
+      /** How often a checkpoint is signed when the log has grown (also on demand: POST /v1/audit/checkpoints). */
+      checkpointInterval: durationText.default('1m'),
+      /** Where signed checkpoints are also published, so that a rewrite of the whole database is caught. */
+      witness: z
+        .strictObject({
+          /** Append-only files (one checkpoint after another). */
+          files: z.array(z.string().min(1)).default([]),
+          /** HTTP endpoints: checkpoints are POSTed as text/plain; GET returns every checkpoint kept. */
+          urls: z.array(z.url()).default([]),
+        })
+        .default({ files: [], urls: [] }),
+    })
+    .default({ origin: 'phigate-audit', checkpointInterval: '1m', witness: { files: [], urls: [] } }),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

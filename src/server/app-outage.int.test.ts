@@ -22,6 +22,7 @@ import { createTokenVerifier } from '../identity/token-verifier.js';
 import { systemClock } from '../lib/clock.js';
 import { createLogger } from '../lib/logger.js';
 import { createTestDatabase, primaryTarget, type TestDatabase } from '../../test/support/database.js';
+import { testPseudonymizer } from '../../test/support/helpers.js';
 import { buildApp } from './app.js';
 
 const POLICY = `
@@ -76,7 +77,14 @@ describe('HTTP API when the store fails', () => {
     assert.ok((await policies.load(POLICY, 'outage-policy.yaml')).ok);
     bus = createGrantEventBus({ pool: database.pool, replicaId: randomUUID(), logger });
     await bus.ready();
-    const access = createAccessService({ db: database.db, policies, clock: systemClock, bus, logger });
+    const access = createAccessService({
+      db: database.db,
+      policies,
+      clock: systemClock,
+      bus,
+      logger,
+      pseudonymizer: testPseudonymizer,
+    });
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     const dev = await createDevIssuer({ baseUrl: url, dataDir: dir, audience: 'phigate', logger });

@@ -16,6 +16,7 @@ import type { Registry } from 'prom-client';
 import type { AccessService } from '../access/types.js';
 import type { Principal } from '../identity/principal.js';
 import { PhigateError } from '../lib/errors.js';
+import type { AuditService } from '../audit/audit-service.js';
 import type { Logger } from '../lib/logger.js';
 import { limitConnectionsPerAddress } from './connection-limit.js';
 import { createMetricsRegistry, instrumentHttp } from './metrics.js';
@@ -23,12 +24,15 @@ import { problem, sendProblem, toProblem } from './problem.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { isStoreUnavailable } from './store-errors.js';
 import './request-context.js';
+import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
 import { requestRoutes } from './routes/requests.js';
 import { problemSchema, requestViewSchema } from './schemas.js';
 
 export interface AppDeps {
   readonly access: AccessService;
+  /** The audit log's read side (auditors); its routes are absent when omitted. */
+  readonly audit?: AuditService | undefined;
   readonly verifier: { verify(token: string): Promise<Principal> };
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
@@ -194,6 +198,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     await api.register(requestRoutes(deps.access));
     await api.register(grantRoutes(deps.access));
+    if (deps.audit) await api.register(auditRoutes(deps.audit));
   });
   return app;
 }

@@ -13,7 +13,10 @@ import { createExpiryScheduler } from '../access/expiry-scheduler.js';
 import { createPolicyRegistry } from '../access/policy-registry.js';
 import { durationMs, loadConfig } from '../config/load.js';
 import type { IssuerConfig } from '../config/schema.js';
+import { loadAuditKeys } from '../audit/audit-keys.js';
+import { createAuditService, type AuditService } from '../audit/audit-service.js';
 import { createRefusalRecorder } from '../audit/refusal-recorder.js';
+import { fileWitness, httpWitness } from '../audit/witness.js';
 import { createDevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { systemClock } from '../lib/clock.js';
@@ -39,6 +42,7 @@ export interface RunningPhigate {
   readonly url: string;
   readonly store: Store;
   readonly logger: Logger;
+  readonly audit: AuditService;
   /** Mints a development token for a demo user (dev mode only). */
   readonly mintDevToken: ((username: string) => Promise<string>) | undefined;
   /** Re-reads the policy file; an invalid policy keeps the old one in force. */
@@ -56,6 +60,14 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
   const replicaId = randomUUID();
 
   const policyText = options.policy ?? readPolicyFile(policyFile);
+  // Keys first: a key that cannot be read stops phigate before it touches the store.
+  const keys = loadAuditKeys({
+    hmacKeyFile: config.audit.hmacKeyFile,
+    signingKeyFile: config.audit.signingKeyFile,
+    dataDir: config.dataDir,
+  });
+  for (const file of keys.generated)
+    logger.warn({ file }, 'generated an audit key; keep a copy and its public key');
   const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir });
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   const stopAll = async (): Promise<void> => {
@@ -79,6 +91,26 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       );
     }
 
+    const audit = createAuditService({
+      db: store.db,
+      pool: store.pool,
+      clock: systemClock,
+      logger,
+      origin: config.audit.origin,
+      hmacKey: keys.hmacKey,
+      signingKey: keys.signingKey,
+      publicKey: keys.publicKey,
+      publicKeyPem: keys.publicKeyPem,
+      checkpointIntervalMs: durationMs(config.audit.checkpointInterval),
+      witnesses: [
+        ...config.audit.witness.files.map(fileWitness),
+        ...config.audit.witness.urls.map((u) => httpWitness(u)),
+      ],
+      isAuditor: (p) => policies.current().isAuditor(p),
+    });
+    await audit.start();
+    cleanups.push(() => audit.stop());
+
     const bus = createGrantEventBus({ pool: store.pool, replicaId, logger });
     cleanups.push(() => bus.close());
     await bus.ready();
@@ -89,8 +121,15 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       bus,
       logger,
       replicaId,
+      pseudonymizer: audit.pseudonymizer,
     });
-    const scheduler = createExpiryScheduler({ db: store.db, bus, clock: systemClock, logger });
+    const scheduler = createExpiryScheduler({
+      db: store.db,
+      bus,
+      clock: systemClock,
+      logger,
+      pseudonymizer: audit.pseudonymizer,
+    });
     cleanups.push(() => scheduler.stop());
     // Grants that fell due while no phigate was running end before the first request is served.
     await scheduler.start();
@@ -108,6 +147,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     let ready = false;
     const app = await buildApp({
       access,
+      audit,
       verifier,
       logger,
       bodyLimitBytes: config.server.bodyLimitBytes,
@@ -124,7 +164,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
         : undefined,
       devIssuer: devIssuer ? { plugin: devIssuer.plugin, prefix: devIssuer.prefix } : undefined,
       publicUrl: baseUrl,
-      authRefusals: createRefusalRecorder({ db: store.db, clock: systemClock, logger }),
+      authRefusals: createRefusalRecorder({ writer: audit.writer, clock: systemClock, logger }),
     });
     cleanups.push(() => app.close());
     await app.listen({ host, port });
@@ -146,6 +186,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       url: baseUrl,
       store,
       logger,
+      audit,
       mintDevToken: devIssuer ? (username: string) => devIssuer.mintToken(username) : undefined,
       reloadPolicy,
       stop: () => (stopping ??= stopAll()),

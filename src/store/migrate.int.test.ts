@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { leafHash } from '../audit/merkle.js';
 import { openDatabase } from './database.js';
 import { migrateToLatest } from './migrate.js';
 import { createEmptyDatabase, testTargets } from '../../test/support/database.js';
@@ -16,11 +17,49 @@ for (const target of testTargets()) {
           migrateToLatest(a.db as never),
           migrateToLatest(b.db as never),
         ]);
-        assert.deepEqual([...first, ...second].sort(), ['0001-control-plane']);
+        assert.deepEqual([...first, ...second].sort(), ['0001-control-plane', '0002-tamper-evident-audit']);
         assert.deepEqual(await migrateToLatest(a.db as never), []);
       } finally {
         await a.close();
         await b.close();
+        await empty.drop();
+      }
+    });
+
+    it('0002 gives events written before hashing their canonical bytes and leaf hashes', async () => {
+      const empty = await createEmptyDatabase(target);
+      const h = openDatabase(empty.url);
+      try {
+        await migrateToLatest(h.db as never, '0001-control-plane');
+        const legacy = {
+          action: 'request.create',
+          outcome: 'success',
+          actor: { id: 'https://idp.example#alice', displayName: 'Alice', groups: ['support'] },
+          resource: 'clinic-db',
+          detail: { durationMs: 60000 },
+          recordedAt: '2026-01-01T00:00:00.000Z',
+        };
+        await sql`insert into audit_events (seq, recorded_at, action, outcome, actor_id, resource, event)
+                  values (1, '2026-01-01T00:00:00Z', 'request.create', 'success', 'https://idp.example#alice',
+                          'clinic-db', ${JSON.stringify(legacy)}::jsonb)`.execute(h.db);
+        await sql`update audit_head set last_seq = 1`.execute(h.db);
+        assert.deepEqual(await migrateToLatest(h.db as never), ['0002-tamper-evident-audit']);
+        const rows = await sql<{ canonical: string; leaf_hash: Buffer }>`
+          select canonical, leaf_hash from audit_events`.execute(h.db);
+        const row = rows.rows[0]!;
+        assert.equal(
+          row.canonical,
+          '{"action":"request.create","detail":{"durationMs":60000},"outcome":"success",' +
+            '"recordedAt":"2026-01-01T00:00:00.000Z","v":1,"what":{"resource":"clinic-db"},' +
+            '"who":{"actor":"https://idp.example#alice","groups":["support"],"name":"Alice"}}',
+        );
+        assert.deepEqual(row.leaf_hash, leafHash(Buffer.from(row.canonical, 'utf8')));
+        await assert.rejects(
+          sql`update audit_events set action = 'x'`.execute(h.db),
+          /append-only|permission/,
+        );
+      } finally {
+        await h.close();
         await empty.drop();
       }
     });
@@ -30,14 +69,15 @@ for (const target of testTargets()) {
       const h = openDatabase(empty.url);
       try {
         await migrateToLatest(h.db as never);
-        await sql`insert into audit_events (seq, recorded_at, action, outcome, event)
-                  values (1, now(), 'test', 'success', '{}')`.execute(h.db);
+        await sql`insert into audit_events (seq, recorded_at, action, outcome, canonical, leaf_hash)
+                  values (1, now(), 'test', 'success', '{}', sha256('x'))`.execute(h.db);
         for (const stmt of [
           sql`update audit_events set action = 'forged'`,
           sql`delete from audit_events`,
           sql`truncate audit_events`,
         ]) {
-          await assert.rejects(stmt.execute(h.db), /append-only/);
+          // A superuser passes the revoked privileges and meets the trigger; any other owner meets both.
+          await assert.rejects(stmt.execute(h.db), /append-only|permission denied/);
         }
         const rows = await h.db.selectFrom('audit_events').select(['seq', 'action']).execute();
         assert.deepEqual(rows, [{ seq: 1, action: 'test' }]);

@@ -12,7 +12,7 @@ describe('openStore with the embedded PostgreSQL', () => {
     try {
       const first = await openStore({ dataDir });
       assert.ok(first.embedded, 'no URL given: phigate must start its own PostgreSQL');
-      assert.deepEqual(first.applied, ['0001-control-plane']);
+      assert.deepEqual(first.applied, ['0001-control-plane', '0002-tamper-evident-audit']);
       await first.db
         .insertInto('policy_versions')
         .values({ hash: 'h1', source_name: 'test.yaml', source: 'version: 1' })
@@ -37,7 +37,7 @@ describe('openStore with the embedded PostgreSQL', () => {
     const store = await openStore({ databaseUrl: empty.url, dataDir: '/nonexistent-never-used' });
     try {
       assert.equal(store.embedded, undefined);
-      assert.deepEqual(store.applied, ['0001-control-plane']);
+      assert.deepEqual(store.applied, ['0001-control-plane', '0002-tamper-evident-audit']);
     } finally {
       await store.close();
       await empty.drop();

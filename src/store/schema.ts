@@ -100,7 +100,43 @@ export interface AuditEventsTable {
   actor_id: string | null;
   resource: string | null;
   request_id: string | null;
-  event: Json<unknown>;
+  /** The RFC 8785 text whose UTF-8 bytes were hashed into the leaf. */
+  canonical: string;
+  leaf_hash: Buffer;
+  patient_tokens: string[];
+}
+
+export interface AuditLogIdentityTable {
+  id: Generated<boolean>;
+  hmac_key_id: string;
+  created_at: Generated<Timestamp>;
+}
+
+export interface AuditTreeNodesTable {
+  level: number;
+  idx: number;
+  hash: Buffer;
+}
+
+export interface AuditTreeStateTable {
+  id: Generated<boolean>;
+  size: number;
+  frontier: Buffer[];
+}
+
+export interface AuditCheckpointsTable {
+  size: number;
+  root_hash: Buffer;
+  signed_at: Timestamp;
+  key_id: string;
+  body: string;
+  signature: string;
+}
+
+export interface AuditSigningKeysTable {
+  key_id: string;
+  public_key_pem: string;
+  first_used_at: Generated<Timestamp>;
 }
 
 export interface Database {
@@ -112,4 +148,9 @@ export interface Database {
   alert_events: AlertEventsTable;
   audit_head: AuditHeadTable;
   audit_events: AuditEventsTable;
+  audit_log_identity: AuditLogIdentityTable;
+  audit_tree_nodes: AuditTreeNodesTable;
+  audit_tree_state: AuditTreeStateTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  audit_signing_keys: AuditSigningKeysTable;
 }

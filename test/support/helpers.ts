@@ -1,3 +1,4 @@
+import { createPseudonymizer } from '../../src/audit/pseudonymizer.js';
 /** Small helpers shared by integration tests: people, refusals, waiting, and a logger that says nothing. */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -44,3 +45,6 @@ export const silentLogger = Object.freeze({
   warn: () => undefined,
   error: () => undefined,
 });
+
+/** A pseudonymizer with a fixed, obviously-not-secret key: tokens are stable across test runs. */
+export const testPseudonymizer = createPseudonymizer(Buffer.alloc(32, 0x5a));

@@ -57,6 +57,11 @@ describe('canonical JSON (RFC 8785)', () => {
     }
   });
 
+  it('repairs lone surrogates to U+FFFD only when asked (attacker text that must still be recorded)', () => {
+    assert.equal(canonicalJson({ s: 'a\ud800b' }, { repairSurrogates: true }), '{"s":"a\ufffdb"}');
+    assert.throws(() => canonicalJson({ s: 'a\ud800b' }), /\$\.s: lone surrogate/);
+  });
+
   it('property: parsing the canonical text and encoding it again gives the same bytes', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {

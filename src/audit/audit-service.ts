@@ -1,0 +1,374 @@
+/**
+ * The audit log as a service: what phigate writes through (the group-commit writer, the pseudonymizer), what signs
+ * (the checkpointer), and what auditors read — events, checkpoints, proofs, verification, exports, the accounting of
+ * disclosures. Every read is for auditors only, and is itself recorded: looking at the log leaves a trace in it.
+ */
+import type { KeyObject } from 'node:crypto';
+import type pg from 'pg';
+import type { Principal } from '../identity/principal.js';
+import type { Clock } from '../lib/clock.js';
+import { PhigateError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { Db } from '../store/database.js';
+import { createAuditWriter, type AuditWriter } from './audit-writer.js';
+import { publicKeyId } from './checkpoint.js';
+import {
+  createCheckpointer,
+  findCheckpoint,
+  latestCheckpoint,
+  listCheckpoints,
+  type Checkpointer,
+  type StoredCheckpoint,
+} from './checkpointer.js';
+import type { AuditEventInput, StoredAuditEvent } from './event.js';
+import { queryEvents, type EventFilter } from './event-query.js';
+import { exportJsonlLines } from './export-jsonl.js';
+import { claimLogIdentity } from './log-identity.js';
+import type { VerifyReport } from './log-verifier.js';
+import { consistencyPath, inclusionPath } from './merkle.js';
+import type { ConsistencyProofView, InclusionProofView, SignedCheckpointView } from './proof-view.js';
+import { createPseudonymizer, type Pseudonymizer } from './pseudonymizer.js';
+import { nodesNeeded, subtreeHashFrom } from './stored-subtrees.js';
+import { fetchNodes } from './tree-store.js';
+import { verifyStore } from './verify-store.js';
+import type { Witness } from './witness.js';
+import type { ExportFormat } from './export-format.js';
+import { exportLinesOf } from './export-format.js';
+
+export interface AuditServiceOptions {
+  readonly db: Db;
+  /** The pool behind `db`, for prepared appends. */
+  readonly pool?: Pick<pg.Pool, 'query'> | undefined;
+  readonly clock: Clock;
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  readonly origin: string;
+  readonly hmacKey: Buffer;
+  readonly signingKey: KeyObject;
+  readonly publicKey: KeyObject;
+  readonly publicKeyPem: string;
+  readonly checkpointIntervalMs: number;
+  readonly witnesses?: readonly Witness[];
+  /** Who may read the log (the current policy's auditors). */
+  readonly isAuditor: (p: Principal) => boolean;
+}
+
+export interface DisclosureQuery {
+  readonly patient: string;
+  readonly from?: Date | undefined;
+  readonly to?: Date | undefined;
+}
+
+export interface AuditService {
+  readonly pseudonymizer: Pseudonymizer;
+  readonly writer: AuditWriter;
+  readonly checkpointer: Checkpointer;
+  readonly origin: string;
+  readonly publicKeyPem: string;
+  readonly keyId: string;
+  /** Claims the log for this HMAC key, signs a first checkpoint and starts the interval. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  events(p: Principal, filter: EventFilter, how?: { clientAddress?: string }): Promise<StoredAuditEvent[]>;
+  checkpoints(p: Principal, afterSize: number | undefined, limit: number): Promise<StoredCheckpoint[]>;
+  signCheckpoint(p: Principal): Promise<StoredCheckpoint>;
+  inclusionProof(p: Principal, seq: number, treeSize?: number): Promise<InclusionProofView>;
+  consistencyProof(p: Principal, fromSize: number, toSize: number): Promise<ConsistencyProofView>;
+  verify(p: Principal): Promise<VerifyReport>;
+  exportLines(p: Principal, format: ExportFormat): Promise<AsyncGenerator<string>>;
+  disclosures(
+    p: Principal,
+    query: DisclosureQuery,
+  ): Promise<{ token: string; events: StoredAuditEvent[]; truncated: boolean }>;
+}
+
+const DISCLOSURE_LIMIT = 10_000;
+
+const view = (c: StoredCheckpoint): SignedCheckpointView => ({
+  body: c.body,
+  keyId: c.keyId,
+  signature: c.signature,
+});
+
+export function createAuditService(options: AuditServiceOptions): AuditService {
+  const { db, clock, logger, origin } = options;
+  const pseudonymizer = createPseudonymizer(options.hmacKey);
+  const writer = createAuditWriter({ db, clock, pool: options.pool });
+  const witnesses = options.witnesses ?? [];
+  const checkpointer = createCheckpointer({
+    db,
+    origin,
+    signingKey: options.signingKey,
+    publicKeyPem: options.publicKeyPem,
+    clock,
+    logger,
+    witnesses,
+    intervalMs: options.checkpointIntervalMs,
+  });
+
+  const record = (
+    p: Principal,
+    action: string,
+    detail: Record<string, unknown>,
+    extra: Partial<AuditEventInput> = {},
+  ) =>
+    writer.append([
+      {
+        action,
+        outcome: 'success',
+        who: { actor: p.id, issuer: p.issuer, subject: p.subject, name: p.displayName, groups: p.groups },
+        how: { tokenId: p.tokenId },
+        detail,
+        ...extra,
+      },
+    ]);
+
+  const requireAuditor = async (p: Principal, action: string): Promise<void> => {
+    if (options.isAuditor(p)) return;
+    await writer.append([
+      {
+        action,
+        outcome: 'refused',
+        reasonCode: 'audit.auditors-only',
+        who: { actor: p.id, issuer: p.issuer, subject: p.subject, name: p.displayName, groups: p.groups },
+        how: { tokenId: p.tokenId },
+      },
+    ]);
+    throw new PhigateError('forbidden', 'audit.auditors-only', 'only auditors may read the audit log');
+  };
+
+  /** A signed checkpoint covering `size` events at least: the latest, or a new one when the log outgrew it. */
+  const checkpointCovering = async (seq: number): Promise<StoredCheckpoint> => {
+    const latest = await latestCheckpoint(db);
+    if (latest !== undefined && latest.size >= seq) return latest;
+    const signed = await checkpointer.checkpoint();
+    if (signed.size < seq)
+      throw new PhigateError('not-found', 'audit.no-such-event', `there is no event ${seq}`);
+    return signed;
+  };
+
+  const checkpointOfSize = async (size: number): Promise<StoredCheckpoint> => {
+    const found = await findCheckpoint(db, size);
+    if (found === undefined) {
+      throw new PhigateError(
+        'not-found',
+        'audit.no-such-checkpoint',
+        `no checkpoint was signed at size ${size}`,
+        {
+          size,
+        },
+      );
+    }
+    return found;
+  };
+
+  return {
+    pseudonymizer,
+    writer,
+    checkpointer,
+    origin,
+    publicKeyPem: options.publicKeyPem,
+    keyId: publicKeyId(options.publicKey),
+
+    async start() {
+      await claimLogIdentity(db, pseudonymizer.keyId);
+      await checkpointer.checkpoint();
+      checkpointer.start();
+    },
+
+    async stop() {
+      await checkpointer.stop();
+      await writer.close();
+    },
+
+    async events(p, filter) {
+      await requireAuditor(p, 'audit.query');
+      const events = await queryEvents(db, filter);
+      await record(
+        p,
+        'audit.query',
+        {
+          filter: {
+            ...filter,
+            patientToken: undefined,
+            from: filter.from?.toISOString(),
+            to: filter.to?.toISOString(),
+          },
+          returned: events.length,
+        },
+        filter.patientToken ? { what: { patients: [filter.patientToken as never] } } : {},
+      );
+      return events;
+    },
+
+    async checkpoints(p, afterSize, limit) {
+      await requireAuditor(p, 'audit.checkpoints');
+      return listCheckpoints(db, { afterSize, limit });
+    },
+
+    async signCheckpoint(p) {
+      await requireAuditor(p, 'audit.checkpoint');
+      const signed = await checkpointer.checkpoint();
+      await record(p, 'audit.checkpoint', { size: signed.size });
+      return signed;
+    },
+
+    async inclusionProof(p, seq, treeSize) {
+      await requireAuditor(p, 'audit.proof');
+      if (!Number.isSafeInteger(seq) || seq < 1) {
+        throw new PhigateError('invalid', 'audit.seq-invalid', 'a sequence number is a positive integer');
+      }
+      const checkpoint =
+        treeSize === undefined ? await checkpointCovering(seq) : await checkpointOfSize(treeSize);
+      if (seq > checkpoint.size) {
+        throw new PhigateError(
+          'invalid',
+          'audit.seq-beyond-tree',
+          `event ${seq} is not in a tree of ${checkpoint.size}`,
+        );
+      }
+      // The tree always covers a signed checkpoint: the checkpointer builds before it signs.
+      const compute = (mth: Parameters<typeof inclusionPath>[2]) =>
+        inclusionPath(seq - 1, checkpoint.size, mth);
+      const nodes = await fetchNodes(db, [...nodesNeeded(compute), { level: 0, idx: seq - 1 }]);
+      const [event] = await queryEvents(db, { cursor: seq - 1, limit: 1 });
+      if (event === undefined || event.seq !== seq) {
+        throw new PhigateError('not-found', 'audit.no-such-event', `there is no event ${seq}`);
+      }
+      return {
+        seq,
+        leafIndex: seq - 1,
+        treeSize: checkpoint.size,
+        event: event.canonical,
+        leafHash: nodes.get(`0:${seq - 1}`)!.toString('base64'),
+        auditPath: compute(subtreeHashFrom(nodes)).map((h) => h.toString('base64')),
+        checkpoint: view(checkpoint),
+      };
+    },
+
+    async consistencyProof(p, fromSize, toSize) {
+      await requireAuditor(p, 'audit.proof');
+      if (
+        !Number.isSafeInteger(fromSize) ||
+        !Number.isSafeInteger(toSize) ||
+        fromSize < 0 ||
+        fromSize > toSize
+      ) {
+        throw new PhigateError('invalid', 'audit.sizes-invalid', 'expected 0 ≤ from ≤ to');
+      }
+      const [from, to] = [await checkpointOfSize(fromSize), await checkpointOfSize(toSize)];
+      if (fromSize === 0) return { fromSize, toSize, proof: [], from: view(from), to: view(to) };
+      const compute = (mth: Parameters<typeof consistencyPath>[2]) => consistencyPath(fromSize, toSize, mth);
+      const nodes = await fetchNodes(db, nodesNeeded(compute));
+      return {
+        fromSize,
+        toSize,
+        proof: compute(subtreeHashFrom(nodes)).map((h) => h.toString('base64')),
+        from: view(from),
+        to: view(to),
+      };
+    },
+
+    async verify(p) {
+      await requireAuditor(p, 'audit.verify');
+      const report = await verifyStore(db, { trustedKeys: [options.publicKey], origin, witnesses });
+      await record(p, 'audit.verify', { ok: report.ok, size: report.size, firstBadSeq: report.firstBadSeq });
+      return report;
+    },
+
+    async exportLines(p, format) {
+      await requireAuditor(p, 'audit.export');
+      await record(p, 'audit.export', { format });
+      const header = {
+        origin,
+        exportedAt: clock.now().toISOString(),
+        publicKeys: [{ keyId: publicKeyId(options.publicKey), pem: options.publicKeyPem }],
+      };
+      return snapshotLines(db, (tx) =>
+        format === 'jsonl' ? exportJsonlLines(tx, header) : exportLinesOf(tx, format, origin),
+      );
+    },
+
+    async disclosures(p, query) {
+      await requireAuditor(p, 'audit.disclosures');
+      const token = pseudonymizer.patient(query.patient);
+      const events: StoredAuditEvent[] = [];
+      let cursor: number | undefined;
+      for (;;) {
+        const page = await queryEvents(db, {
+          patientToken: token,
+          from: query.from,
+          to: query.to,
+          cursor,
+          limit: 1000,
+        });
+        events.push(...page);
+        if (page.length < 1000 || events.length >= DISCLOSURE_LIMIT) break;
+        cursor = page[page.length - 1]!.seq;
+      }
+      await record(p, 'audit.disclosures', { returned: events.length }, { what: { patients: [token] } });
+      return {
+        token,
+        events: events.slice(0, DISCLOSURE_LIMIT),
+        truncated: events.length > DISCLOSURE_LIMIT,
+      };
+    },
+  };
+}
+
+/**
+ * Streams lines produced inside one REPEATABLE READ transaction, so that an export is one consistent snapshot even
+ * while the log grows. Kysely runs a transaction as a callback; a small bounded hand-off lets the caller pull lines
+ * at its own pace, and ends the transaction when the stream ends or is abandoned.
+ */
+function snapshotLines(db: Db, produce: (tx: Db) => AsyncGenerator<string>): AsyncGenerator<string> {
+  const HIGH_WATER = 64;
+  return (async function* () {
+    const queue: string[] = [];
+    let finished = false;
+    let cancelled = false;
+    let failure: unknown;
+    let notify: (() => void) | undefined;
+    const signal = (): void => {
+      const n = notify;
+      notify = undefined;
+      n?.();
+    };
+    const wait = (): Promise<void> => new Promise<void>((resolve) => (notify = resolve));
+    const tx = db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        for await (const line of produce(trx)) {
+          if (cancelled) return;
+          queue.push(line);
+          signal();
+          while (queue.length >= HIGH_WATER && !cancelled) await wait();
+        }
+      })
+      .catch((err: unknown) => {
+        failure = err;
+      })
+      .finally(() => {
+        finished = true;
+        signal();
+      });
+    try {
+      for (;;) {
+        if (queue.length > 0) {
+          const line = queue.shift()!;
+          signal();
+          yield line;
+          continue;
+        }
+        if (finished) break;
+        await wait();
+      }
+      if (failure !== undefined)
+        throw failure instanceof Error ? failure : new Error('the export failed', { cause: failure });
+    } finally {
+      cancelled = true;
+      signal();
+      await tx;
+    }
+  })();
+}

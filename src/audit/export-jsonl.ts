@@ -1,0 +1,133 @@
+/**
+ * The archive format: everything needed to verify the log offline, in one JSON-lines file — a header, every signed
+ * checkpoint, every event's canonical bytes verbatim, and a trailer. Events are written as `{"seq":N,"event":<bytes>}`
+ * with the canonical text spliced in unchanged, so the verifier re-hashes exactly the bytes that were hashed when the
+ * event was recorded (no re-encoding that could differ). Written from one snapshot (REPEATABLE READ), so checkpoints
+ * and events agree; phigate never deletes events, so an export is complete for the six-year archive.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import { listCheckpoints } from './checkpointer.js';
+import {
+  firstBad,
+  LogVerifier,
+  type CheckpointClaim,
+  type VerifyProblem,
+  type VerifyReport,
+} from './log-verifier.js';
+import { readEvents } from './store-reader.js';
+
+export const EXPORT_FORMAT = 'phigate-audit-export/v1';
+
+export interface ExportHeader {
+  readonly format: typeof EXPORT_FORMAT;
+  readonly origin: string;
+  readonly exportedAt: string;
+  /** Informative only: verify with a key you kept, not with the one the file brings. */
+  readonly publicKeys: readonly { keyId: string; pem: string }[];
+}
+
+/** The export's lines, each ending in "\n". Call inside a REPEATABLE READ transaction for a consistent snapshot. */
+export async function* exportJsonlLines(
+  db: Kysely<Database>,
+  header: Omit<ExportHeader, 'format'>,
+): AsyncGenerator<string> {
+  yield `${JSON.stringify({ format: EXPORT_FORMAT, ...header })}\n`;
+  for (const c of await listCheckpoints(db)) {
+    yield `${JSON.stringify({ checkpoint: { body: c.body, keyId: c.keyId, signature: c.signature } })}\n`;
+  }
+  let size = 0;
+  for await (const page of readEvents(db)) {
+    yield page.map((e) => `{"seq":${e.seq},"event":${e.canonical}}\n`).join('');
+    size = page[page.length - 1]!.seq;
+  }
+  yield `${JSON.stringify({ end: { size } })}\n`;
+}
+
+const EVENT_LINE = /^\{"seq":([1-9]\d{0,15}),"event":/;
+
+export async function verifyJsonlExport(
+  lines: AsyncIterable<string>,
+  options: { trustedKeys: readonly KeyObject[]; origin?: string | undefined },
+): Promise<VerifyReport & { origin: string | undefined }> {
+  const problems: VerifyProblem[] = [];
+  const claims: CheckpointClaim[] = [];
+  let verifier: LogVerifier | undefined;
+  let header: ExportHeader | undefined;
+  let ended: number | undefined;
+  let lineNo = 0;
+  const start = (): LogVerifier =>
+    (verifier ??= new LogVerifier({
+      claims,
+      trustedKeys: options.trustedKeys,
+      origin: options.origin ?? header?.origin,
+    }));
+  for await (const raw of lines) {
+    lineNo += 1;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line === '') continue;
+    if (ended !== undefined) {
+      problems.push({ code: 'export.after-end', message: `line ${lineNo}: content after the trailer` });
+      break;
+    }
+    const event = EVENT_LINE.exec(line);
+    if (event && line.endsWith('}')) {
+      start().push(Number(event[1]), Buffer.from(line.slice(event[0].length, -1), 'utf8'));
+      continue;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      problems.push({ code: 'export.malformed', message: `line ${lineNo}: not JSON` });
+      continue;
+    }
+    const value = parsed as Record<string, unknown>;
+    if (lineNo === 1) {
+      if (value['format'] !== EXPORT_FORMAT || typeof value['origin'] !== 'string') {
+        throw new Error(`not a ${EXPORT_FORMAT} file (line 1 is not its header)`);
+      }
+      header = value as unknown as ExportHeader;
+    } else if (
+      typeof value['checkpoint'] === 'object' &&
+      value['checkpoint'] !== null &&
+      verifier === undefined
+    ) {
+      const c = value['checkpoint'] as Record<string, unknown>;
+      if (typeof c['body'] !== 'string' || typeof c['signature'] !== 'string') {
+        problems.push({
+          code: 'export.malformed',
+          message: `line ${lineNo}: a checkpoint without body or signature`,
+        });
+      } else {
+        claims.push({ source: 'export', body: c['body'], signature: c['signature'] });
+      }
+    } else if (typeof value['end'] === 'object' && value['end'] !== null) {
+      ended = Number((value['end'] as Record<string, unknown>)['size']);
+    } else {
+      problems.push({
+        code: 'export.malformed',
+        message: `line ${lineNo}: not a header, checkpoint, event or trailer`,
+      });
+    }
+  }
+  if (header === undefined) throw new Error(`not a ${EXPORT_FORMAT} file (it is empty)`);
+  const report = start().finish();
+  if (ended === undefined) {
+    problems.push({
+      code: 'export.truncated',
+      seq: report.size + 1,
+      message: 'the file ends without its trailer',
+    });
+  } else if (ended !== report.size) {
+    problems.push({
+      code: 'export.truncated',
+      seq: Math.min(ended, report.size) + 1,
+      message: `the trailer says ${ended} events; the file holds ${report.size}`,
+    });
+  }
+  const all = [...report.problems, ...problems];
+  const firstBadSeq = firstBad(all);
+  return { ...report, ok: all.length === 0, problems: all, firstBadSeq, origin: header.origin };
+}
