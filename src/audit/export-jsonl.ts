@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { listCheckpoints } from './checkpointer.js';
+import { createLeafHasher, verifyPages, type PageEvent } from './leaf-hasher.js';
 import {
   firstBad,
   LogVerifier,
@@ -45,6 +46,7 @@ export async function* exportJsonlLines(
   yield `${JSON.stringify({ end: { size } })}\n`;
 }
 
+const PAGE = 5_000;
 const EVENT_LINE = /^\{"seq":([1-9]\d{0,15}),"event":/;
 
 export async function verifyJsonlExport(
@@ -63,54 +65,70 @@ export async function verifyJsonlExport(
       trustedKeys: options.trustedKeys,
       origin: options.origin ?? header?.origin,
     }));
-  for await (const raw of lines) {
-    lineNo += 1;
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (line === '') continue;
-    if (ended !== undefined) {
-      problems.push({ code: 'export.after-end', message: `line ${lineNo}: content after the trailer` });
-      break;
-    }
-    const event = EVENT_LINE.exec(line);
-    if (event && line.endsWith('}')) {
-      start().push(Number(event[1]), Buffer.from(line.slice(event[0].length, -1), 'utf8'));
-      continue;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      problems.push({ code: 'export.malformed', message: `line ${lineNo}: not JSON` });
-      continue;
-    }
-    const value = parsed as Record<string, unknown>;
-    if (lineNo === 1) {
-      if (value['format'] !== EXPORT_FORMAT || typeof value['origin'] !== 'string') {
-        throw new Error(`not a ${EXPORT_FORMAT} file (line 1 is not its header)`);
+  // Events are hashed a page at a time, the next page's leaves in a worker while this one joins the tree.
+  async function* pages(): AsyncGenerator<PageEvent[]> {
+    let page: PageEvent[] = [];
+    for await (const raw of lines) {
+      lineNo += 1;
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      if (line === '') continue;
+      if (ended !== undefined) {
+        problems.push({ code: 'export.after-end', message: `line ${lineNo}: content after the trailer` });
+        break;
       }
-      header = value as unknown as ExportHeader;
-    } else if (
-      typeof value['checkpoint'] === 'object' &&
-      value['checkpoint'] !== null &&
-      verifier === undefined
-    ) {
-      const c = value['checkpoint'] as Record<string, unknown>;
-      if (typeof c['body'] !== 'string' || typeof c['signature'] !== 'string') {
+      const event = EVENT_LINE.exec(line);
+      if (event && line.endsWith('}')) {
+        start();
+        page.push({ seq: Number(event[1]), canonical: line.slice(event[0].length, -1) });
+        if (page.length >= PAGE) {
+          yield page;
+          page = [];
+        }
+        continue;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        problems.push({ code: 'export.malformed', message: `line ${lineNo}: not JSON` });
+        continue;
+      }
+      const value = parsed as Record<string, unknown>;
+      if (lineNo === 1) {
+        if (value['format'] !== EXPORT_FORMAT || typeof value['origin'] !== 'string') {
+          throw new Error(`not a ${EXPORT_FORMAT} file (line 1 is not its header)`);
+        }
+        header = value as unknown as ExportHeader;
+      } else if (
+        typeof value['checkpoint'] === 'object' &&
+        value['checkpoint'] !== null &&
+        verifier === undefined
+      ) {
+        const c = value['checkpoint'] as Record<string, unknown>;
+        if (typeof c['body'] !== 'string' || typeof c['signature'] !== 'string') {
+          problems.push({
+            code: 'export.malformed',
+            message: `line ${lineNo}: a checkpoint without body or signature`,
+          });
+        } else {
+          claims.push({ source: 'export', body: c['body'], signature: c['signature'] });
+        }
+      } else if (typeof value['end'] === 'object' && value['end'] !== null) {
+        ended = Number((value['end'] as Record<string, unknown>)['size']);
+      } else {
         problems.push({
           code: 'export.malformed',
-          message: `line ${lineNo}: a checkpoint without body or signature`,
+          message: `line ${lineNo}: not a header, checkpoint, event or trailer`,
         });
-      } else {
-        claims.push({ source: 'export', body: c['body'], signature: c['signature'] });
       }
-    } else if (typeof value['end'] === 'object' && value['end'] !== null) {
-      ended = Number((value['end'] as Record<string, unknown>)['size']);
-    } else {
-      problems.push({
-        code: 'export.malformed',
-        message: `line ${lineNo}: not a header, checkpoint, event or trailer`,
-      });
     }
+    if (page.length > 0) yield page;
+  }
+  const hasher = createLeafHasher();
+  try {
+    await verifyPages(pages(), (seq, leaf) => start().pushLeaf(seq, leaf), hasher);
+  } finally {
+    await hasher.close();
   }
   if (header === undefined) throw new Error(`not a ${EXPORT_FORMAT} file (it is empty)`);
   const report = start().finish();

@@ -104,6 +104,11 @@ export class LogVerifier {
 
   /** The next event: its seq as stored, its canonical bytes, and the leaf hash stored with it, if any. */
   push(seq: number, canonical: Uint8Array, storedLeaf?: Buffer): void {
+    this.pushLeaf(seq, leafHash(canonical), storedLeaf);
+  }
+
+  /** The next event's leaf hash, computed by the caller (see leaf-hasher.ts), and the one stored with it. */
+  pushLeaf(seq: number, leaf: Buffer, storedLeaf?: Buffer): void {
     const expected = this.lastSeq + 1;
     if (seq !== expected) {
       this.problem({
@@ -116,7 +121,6 @@ export class LogVerifier {
       });
     }
     this.lastSeq = seq;
-    const leaf = leafHash(canonical);
     if (storedLeaf !== undefined && !storedLeaf.equals(leaf)) {
       this.problem({
         code: 'event.altered',

@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Db } from '../store/database.js';
 import { listCheckpoints } from './checkpointer.js';
 import { LogVerifier, type CheckpointClaim, type VerifyProblem, type VerifyReport } from './log-verifier.js';
+import { createLeafHasher, verifyPages } from './leaf-hasher.js';
 import { readEvents } from './store-reader.js';
 import type { Witness } from './witness.js';
 
@@ -37,8 +38,11 @@ export async function verifyStore(db: Db, options: VerifyStoreOptions): Promise<
     }
   }
   const verifier = new LogVerifier({ claims, trustedKeys: options.trustedKeys, origin: options.origin });
-  for await (const page of readEvents(db)) {
-    for (const e of page) verifier.push(e.seq, Buffer.from(e.canonical, 'utf8'), e.leafHash);
+  const hasher = createLeafHasher();
+  try {
+    await verifyPages(readEvents(db), (seq, leaf, stored) => verifier.pushLeaf(seq, leaf, stored), hasher);
+  } finally {
+    await hasher.close();
   }
   const report = verifier.finish();
   if (witnessProblems.length === 0) return report;
