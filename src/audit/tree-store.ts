@@ -28,11 +28,22 @@ export async function buildTree(db: Db): Promise<Frontier> {
       const state = await sql<{ size: number; frontier: Buffer[] }>`
         select size, frontier from audit_tree_state for update`.execute(tx);
       const start: Frontier = { size: Number(state.rows[0]!.size), hashes: state.rows[0]!.frontier };
+      // A range of the primary key, not `> size LIMIT n`: an index range scan even on a table never analysed.
       const leaves = await sql<{ seq: number; leaf_hash: Buffer }>`
-        select seq, leaf_hash from audit_events where seq > ${start.size} order by seq limit ${BUILD_BATCH}`.execute(
-        tx,
-      );
-      if (leaves.rows.length === 0) return { frontier: start, more: false };
+        select seq, leaf_hash from audit_events
+         where seq > ${start.size} and seq <= ${start.size + BUILD_BATCH} order by seq`.execute(tx);
+      if (leaves.rows.length === 0) {
+        const later = await sql<{ next: number | null }>`
+          select min(seq) as next from audit_events where seq > ${start.size}`.execute(tx);
+        const next = later.rows[0]?.next;
+        if (next !== null && next !== undefined) {
+          throw new AuditLogDamaged(
+            `the audit log has no event ${start.size + 1} (next is ${next})`,
+            start.size + 1,
+          );
+        }
+        return { frontier: start, more: false };
+      }
       const builder = new FrontierBuilder(start);
       const nodes: TreeNode[] = [];
       for (const row of leaves.rows) {
