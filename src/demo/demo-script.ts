@@ -1,9 +1,12 @@
 /**
  * The scripted demo story, played over the real HTTP API with tokens from the development issuer:
  * request → approval by someone else → active → expires on time; self-approval refused; a request over the
- * maximum refused; break-glass active at once with a review item and an alert event. Every step checks what it
+ * maximum refused; break-glass active at once with a review item and an alert event; then an auditor verifies the
+ * log, proves the grant's event and prints a patient's accounting of disclosures. Every step checks what it
  * claims, and the script fails (exit code 1) if any step misbehaves.
  */
+import { loadVerifyingKey } from '../audit/checkpoint.js';
+import { checkInclusionProof, type InclusionProofView } from '../audit/proof-view.js';
 import type { Db } from '../store/database.js';
 
 export interface DemoContext {
@@ -184,6 +187,8 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
     const actions = audited.map((a) => a.action);
     expect(actions.length >= 3, `only ${actions.length} audit events for the request`);
     ok(`Every step is in the audit log: ${actions.join(' → ')}`);
+
+    await auditorSteps(ctx, ok, id);
     ctx.print('Demo script: every step behaved.');
     return true;
   } catch (err) {
@@ -191,4 +196,62 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
     ctx.print('Demo script FAILED.');
     return false;
   }
+}
+
+/**
+ * Priya, the privacy officer (an auditor), checks the log as an auditor would: the public key, a verification of
+ * the whole log, an inclusion proof of Dan's grant checked here against that key, and the accounting of
+ * disclosures for one of the synthetic patients.
+ */
+async function auditorSteps(ctx: DemoContext, ok: (text: string) => void, requestId: string): Promise<void> {
+  const priya = await ctx.mintToken('priya');
+  const keyAnswer = await fetch(new URL('/v1/audit/public-key', ctx.apiUrl), {
+    headers: { authorization: `Bearer ${priya}` },
+  });
+  expect(keyAnswer.ok, `GET /v1/audit/public-key answered ${keyAnswer.status}`);
+  const publicKey = loadVerifyingKey(await keyAnswer.text());
+
+  const verified = await call<{ ok: boolean; size: number; checkpointsVerified: number }>(
+    ctx,
+    priya,
+    'GET',
+    '/v1/audit/verify',
+  );
+  expect(verified.status === 200 && verified.body.ok, `audit verification answered ${verified.status}`);
+  ok(
+    `Priya (privacy office) verifies the audit log: ${verified.body.size} events re-hashed, ` +
+      `${verified.body.checkpointsVerified} signed checkpoint(s) match`,
+  );
+
+  const grant = await ctx.db
+    .selectFrom('audit_events')
+    .select(['seq'])
+    .where('request_id', '=', requestId)
+    .where('action', '=', 'grant.activate')
+    .executeTakeFirstOrThrow();
+  const proof = await call<InclusionProofView>(ctx, priya, 'GET', `/v1/audit/proof/${grant.seq}`);
+  expect(proof.status === 200, `the proof answered ${proof.status} ${proof.body.code ?? ''}`);
+  const check = checkInclusionProof(proof.body, publicKey);
+  expect(check.ok, `the proof does not hold: ${check.problems.join('; ')}`);
+  ok(
+    `She proves Dan's grant (event ${grant.seq}) is in the signed log of ${proof.body.treeSize} events ` +
+      `with ${proof.body.auditPath.length} hashes and the public key alone`,
+  );
+
+  const report = await call<{ entries: { seq: number; who: string }[]; patientToken: string }>(
+    ctx,
+    priya,
+    'POST',
+    '/v1/audit/disclosures',
+    { patient: SYNTHETIC_PATIENTS[0], format: 'json' },
+  );
+  expect(report.status === 200, `the disclosures report answered ${report.status}`);
+  expect(
+    report.body.entries.some((e) => e.seq === grant.seq),
+    "the disclosures report does not list Dan's grant",
+  );
+  ok(
+    `Accounting of disclosures for ${SYNTHETIC_PATIENTS[0]}: ${report.body.entries.length} entry(ies), found by ` +
+      `token ${report.body.patientToken} (the log never holds the patient id)`,
+  );
 }
