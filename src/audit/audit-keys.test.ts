@@ -21,6 +21,20 @@ describe('audit keys', () => {
     assert.equal(again.publicKeyPem, first.publicKeyPem);
   });
 
+  it('takes keys given inline (environment or config) over files, and generates nothing for them', () => {
+    const made = loadAuditKeys({ dataDir: path.join(dir, 'fresh') });
+    const hmac = readFileSync(path.join(dir, 'fresh', 'audit-hmac.key'), 'utf8');
+    const pem = readFileSync(path.join(dir, 'fresh', 'audit-signing.pem'), 'utf8');
+    const inline = loadAuditKeys({ dataDir: path.join(dir, 'elsewhere'), hmacKey: hmac, signingKey: pem });
+    assert.deepEqual(inline.generated, []);
+    assert.ok(inline.hmacKey.equals(made.hmacKey));
+    assert.equal(inline.publicKeyPem, made.publicKeyPem);
+    assert.throws(
+      () => loadAuditKeys({ dataDir: dir, hmacKey: hmac, signingKey: 'not a key' }),
+      /audit\.signingKey/,
+    );
+  });
+
   it('refuses key files others can read, short keys, text that is not base64, and non-Ed25519 keys', () => {
     const file = (name: string, text: string, mode = 0o600): string => {
       const f = path.join(dir, name);

@@ -5,8 +5,9 @@
  * - HMAC key: base64 text of ≥ 32 random bytes. Makes patient and literal tokens.
  * - Signing key: Ed25519 private key, PKCS#8 PEM. Signs checkpoints; its public key is what auditors keep.
  *
- * When a path is not configured, a key is generated under the data directory (mode 0600) on first start and reused
- * afterwards — right for a single node and the demo; several replicas must be given the same files.
+ * A key may also be given inline (config or environment, for secret stores that inject variables). When neither is
+ * configured, a key is generated under the data directory (mode 0600) on first start and reused afterwards — right
+ * for a single node and the demo; several replicas must be given the same keys.
  */
 import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,9 @@ export interface AuditKeys {
 export interface AuditKeyOptions {
   readonly hmacKeyFile?: string | undefined;
   readonly signingKeyFile?: string | undefined;
+  /** Keys given inline (config or environment): they win over files and nothing is generated for them. */
+  readonly hmacKey?: string | undefined;
+  readonly signingKey?: string | undefined;
   readonly dataDir: string;
 }
 
@@ -98,15 +102,25 @@ export function loadAuditKeys(options: AuditKeyOptions): AuditKeys {
     }
     return file;
   };
-  const hmacFile = locate(options.hmacKeyFile, DEFAULT_HMAC_FILE, generateHmacKeyText);
-  const signingFile = locate(options.signingKeyFile, DEFAULT_SIGNING_FILE, generateSigningKeyPem);
-  const hmacKey = parseHmacKey(readKeyFile(hmacFile), hmacFile);
+  const hmacKey =
+    options.hmacKey !== undefined
+      ? parseHmacKey(options.hmacKey, 'audit.hmacKey')
+      : (() => {
+          const file = locate(options.hmacKeyFile, DEFAULT_HMAC_FILE, generateHmacKeyText);
+          return parseHmacKey(readKeyFile(file), file);
+        })();
+  const signingSource =
+    options.signingKey !== undefined
+      ? { name: 'audit.signingKey', text: options.signingKey }
+      : (() => {
+          const file = locate(options.signingKeyFile, DEFAULT_SIGNING_FILE, generateSigningKeyPem);
+          return { name: file, text: readKeyFile(file) };
+        })();
   let signingKey: KeyObject;
   try {
-    signingKey = loadSigningKey(readKeyFile(signingFile));
+    signingKey = loadSigningKey(signingSource.text);
   } catch (err) {
-    if (err instanceof PhigateError) throw err;
-    throw keyError(signingFile, err instanceof Error ? err.message : String(err));
+    throw keyError(signingSource.name, err instanceof Error ? err.message : String(err));
   }
   const publicKey = createPublicKey(signingKey);
   return {

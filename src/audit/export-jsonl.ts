@@ -51,10 +51,15 @@ const EVENT_LINE = /^\{"seq":([1-9]\d{0,15}),"event":/;
 
 export async function verifyJsonlExport(
   lines: AsyncIterable<string>,
-  options: { trustedKeys: readonly KeyObject[]; origin?: string | undefined },
+  options: {
+    trustedKeys: readonly KeyObject[];
+    origin?: string | undefined;
+    /** Checkpoints kept elsewhere (witness copies): checked against the file's events like its own. */
+    claims?: readonly CheckpointClaim[];
+  },
 ): Promise<VerifyReport & { origin: string | undefined }> {
   const problems: VerifyProblem[] = [];
-  const claims: CheckpointClaim[] = [];
+  const claims: CheckpointClaim[] = [...(options.claims ?? [])];
   let verifier: LogVerifier | undefined;
   let header: ExportHeader | undefined;
   let ended: number | undefined;

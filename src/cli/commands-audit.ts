@@ -14,7 +14,8 @@ import type { Command } from 'commander';
 import { loadVerifyingKey } from '../audit/checkpoint.js';
 import type { AuditRecord } from '../audit/event.js';
 import { verifyJsonlExport } from '../audit/export-jsonl.js';
-import type { VerifyReport } from '../audit/log-verifier.js';
+import type { CheckpointClaim, VerifyReport } from '../audit/log-verifier.js';
+import { parseWitnessEntries } from '../audit/witness.js';
 import {
   checkConsistencyProof,
   checkInclusionProof,
@@ -29,6 +30,8 @@ interface EventPage {
   items: { seq: number; record: AuditRecord }[];
   nextCursor?: number;
 }
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 function readKey(file: string): KeyObject {
   try {
@@ -128,7 +131,12 @@ export function registerAuditCommands(program: Command, globals: () => GlobalOpt
     .option('--file <export.jsonl>', 'verify an export file offline instead of the server’s store')
     .option('--proof <proof.json>', 'verify a saved inclusion or consistency proof offline')
     .option('--public-key <pem>', 'the public key you kept (`phigate audit public-key`)')
-    .action(async (opts: { file?: string; proof?: string; publicKey?: string }) => {
+    .option(
+      '--witness <file>',
+      'with --file: also check the checkpoints a witness file kept (repeatable)',
+      collect,
+    )
+    .action(async (opts: { file?: string; proof?: string; publicKey?: string; witness?: string[] }) => {
       const g = globals();
       if (opts.file !== undefined || opts.proof !== undefined) {
         const key = await trustedKey(undefined, opts.publicKey);
@@ -144,9 +152,17 @@ export function registerAuditCommands(program: Command, globals: () => GlobalOpt
             throw new CliError('the proof does not hold', EXIT.auditFailed, 'audit.proof-failed');
           return;
         }
+        const claims: CheckpointClaim[] = [];
+        for (const file of opts.witness ?? []) {
+          const { entries, problems } = parseWitnessEntries(readFileSync(file, 'utf8'));
+          if (problems.length > 0) throw new CliError(`${file}: ${problems.join('; ')}`, EXIT.auditFailed);
+          claims.push(
+            ...entries.map((e) => ({ source: `file:${file}`, body: e.body, signature: e.signature })),
+          );
+        }
         const lines = createInterface({ input: createReadStream(opts.file!), crlfDelay: Infinity });
         try {
-          printReport(g, await verifyJsonlExport(lines, { trustedKeys: [key] }));
+          printReport(g, await verifyJsonlExport(lines, { trustedKeys: [key], claims }));
         } catch (err) {
           throw new CliError(err instanceof Error ? err.message : String(err), EXIT.auditFailed);
         }

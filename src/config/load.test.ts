@@ -69,6 +69,23 @@ describe('loadConfig', () => {
     assert.ok(!JSON.stringify(redactConfig(config)).includes('hunter2'));
   });
 
+  it('reads audit keys from the environment, resolves key and witness files against the config, and redacts keys', () => {
+    const dir = dirWith({
+      'phigate.yaml': 'audit:\n  hmacKeyFile: keys/hmac.key\n  witness: { files: [w.log] }\n',
+    });
+    const { config } = loadConfig({
+      cwd: dir,
+      env: {
+        PHIGATE_AUDIT_HMAC_KEY: 'c2VjcmV0LWhtYWMta2V5',
+        PHIGATE_AUDIT_SIGNING_KEY: '-----BEGIN PRIVATE KEY-----',
+      },
+    });
+    assert.equal(config.audit.hmacKeyFile, path.join(dir, 'keys', 'hmac.key'));
+    assert.deepEqual(config.audit.witness.files, [path.join(dir, 'w.log')]);
+    const printed = JSON.stringify(redactConfig(config));
+    assert.ok(!printed.includes('c2VjcmV0') && !printed.includes('BEGIN PRIVATE'));
+  });
+
   it('parses durations', () => {
     assert.equal(durationMs('1h30m'), 5_400_000);
     assert.equal(durationMs('500ms'), 500);

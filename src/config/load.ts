@@ -35,6 +35,8 @@ const ENV_OVERRIDES: readonly { name: string; path: readonly string[]; parse: (v
   { name: 'PHIGATE_LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
   { name: 'PHIGATE_AUDIT_HMAC_KEY_FILE', path: ['audit', 'hmacKeyFile'], parse: (v) => v },
   { name: 'PHIGATE_AUDIT_SIGNING_KEY_FILE', path: ['audit', 'signingKeyFile'], parse: (v) => v },
+  { name: 'PHIGATE_AUDIT_HMAC_KEY', path: ['audit', 'hmacKey'], parse: (v) => v },
+  { name: 'PHIGATE_AUDIT_SIGNING_KEY', path: ['audit', 'signingKey'], parse: (v) => v },
 ];
 
 function setIn(target: Record<string, unknown>, keys: readonly string[], value: unknown): void {
@@ -110,6 +112,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 /** The configuration with secrets replaced, safe to print (e.g. `phigate serve --print-config`). */
 export function redactConfig(config: Config): Config {
   const copy = structuredClone(config);
+  if (copy.audit.hmacKey !== undefined) copy.audit.hmacKey = '***';
+  if (copy.audit.signingKey !== undefined) copy.audit.signingKey = '***';
   if (copy.database.url) {
     try {
       const u = new URL(copy.database.url);

@@ -104,8 +104,12 @@ export const configSchema = z.strictObject({
        * generated under dataDir. Every replica must use the same key; the store remembers its id and refuses another.
        */
       hmacKeyFile: z.string().min(1).optional(),
+      /** The HMAC key itself (base64), for deployments that pass secrets in the environment; wins over the file. */
+      hmacKey: z.string().min(1).optional(),
       /** Ed25519 private key (PKCS#8 PEM) that signs checkpoints. Unset: one is generated under dataDir. */
       signingKeyFile: z.string().min(1).optional(),
+      /** The signing key itself (PKCS#8 PEM), as for `hmacKey`; wins over the file. */
+      signingKey: z.string().min(1).optional(),
       /** How often a checkpoint is signed when the log has grown (also on demand: POST /v1/audit/checkpoints). */
       checkpointInterval: durationText.default('1m'),
       /** Where signed checkpoints are also published, so that a rewrite of the whole database is caught. */

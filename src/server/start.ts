@@ -64,6 +64,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
   const keys = loadAuditKeys({
     hmacKeyFile: config.audit.hmacKeyFile,
     signingKeyFile: config.audit.signingKeyFile,
+    hmacKey: config.audit.hmacKey,
+    signingKey: config.audit.signingKey,
     dataDir: config.dataDir,
   });
   for (const file of keys.generated)

@@ -28,7 +28,11 @@ describe('phigate audit (CLI)', () => {
   const file = (name: string) => path.join(dir, name);
 
   before(async () => {
-    server = await startTestPhigate({ policy: demoPolicy() });
+    // A witness file next to the server: every checkpoint is also published there.
+    server = await startTestPhigate({
+      policy: demoPolicy(),
+      config: 'audit:\n  origin: e2e-audit\n  witness:\n    files: [witness.log]\n',
+    });
     phigate = server.phigate;
     dir = server.dir;
     const request = await cli(
@@ -62,6 +66,7 @@ describe('phigate audit (CLI)', () => {
     const verify = await cli('priya', 'audit', 'verify');
     assert.equal(verify.code, 0, verify.stderr);
     assert.match(verify.stdout, /^ok: \d+ events verified/);
+    assert.match(verify.stdout, /sources: store, file:.*witness\.log/);
 
     const tail = await cli('priya', '--json', 'audit', 'tail', '-n', '50', '--action', 'grant.activate');
     assert.equal(tail.code, 0, tail.stderr);
@@ -123,8 +128,11 @@ describe('phigate audit (CLI)', () => {
       file('log.jsonl'),
       '--public-key',
       file('audit.pub'),
+      '--witness',
+      file('witness.log'),
     );
     assert.equal(offline.code, 0, offline.stdout + offline.stderr);
+    assert.match(offline.stdout, /sources: file:.*witness\.log, export/);
 
     const lines = readFileSync(file('log.jsonl'), 'utf8').split('\n');
     const victim = lines.findIndex((l) => l.includes('"action":"request.approve"'));
