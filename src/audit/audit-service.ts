@@ -20,7 +20,7 @@ import {
   type Checkpointer,
   type StoredCheckpoint,
 } from './checkpointer.js';
-import type { AuditEventInput, StoredAuditEvent } from './event.js';
+import type { AuditEventInput, PatientToken, StoredAuditEvent } from './event.js';
 import { queryEvents, type EventFilter } from './event-query.js';
 import { exportJsonlLines } from './export-jsonl.js';
 import { claimLogIdentity } from './log-identity.js';
@@ -69,7 +69,8 @@ export interface AuditService {
   /** Claims the log for this HMAC key, signs a first checkpoint and starts the interval. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  events(p: Principal, filter: EventFilter, how?: { clientAddress?: string }): Promise<StoredAuditEvent[]>;
+  /** Events matching the filter; `patient` (an identifier) is turned into its token here and goes no further. */
+  events(p: Principal, filter: EventFilter & { patient?: string | undefined }): Promise<StoredAuditEvent[]>;
   checkpoints(p: Principal, afterSize: number | undefined, limit: number): Promise<StoredCheckpoint[]>;
   signCheckpoint(p: Principal): Promise<StoredCheckpoint>;
   inclusionProof(p: Principal, seq: number, treeSize?: number): Promise<InclusionProofView>;
@@ -181,8 +182,11 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
       await writer.close();
     },
 
-    async events(p, filter) {
+    async events(p, query) {
       await requireAuditor(p, 'audit.query');
+      const { patient, ...rest } = query;
+      const filter: EventFilter =
+        patient === undefined ? rest : { ...rest, patientToken: pseudonymizer.patient(patient) };
       const events = await queryEvents(db, filter);
       await record(
         p,
@@ -196,7 +200,7 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
           },
           returned: events.length,
         },
-        filter.patientToken ? { what: { patients: [filter.patientToken as never] } } : {},
+        filter.patientToken ? { what: { patients: [filter.patientToken as PatientToken] } } : {},
       );
       return events;
     },

@@ -180,6 +180,7 @@ export function registerAuditCommands(program: Command, globals: () => GlobalOpt
     .option('--actor <id>', 'only this actor (issuer#subject)')
     .option('--action <action>', 'only this action, e.g. grant.activate')
     .option('--resource <name>', 'only this resource')
+    .option('--patient <id>', 'only events about this patient (sent in a request body, never in a URL)')
     .option('-f, --follow', 'poll for new events until interrupted')
     .action(
       async (opts: {
@@ -187,29 +188,30 @@ export function registerAuditCommands(program: Command, globals: () => GlobalOpt
         actor?: string;
         action?: string;
         resource?: string;
+        patient?: string;
         follow?: boolean;
       }) => {
         const g = globals();
         const api = await createApiClient(g);
         const filter = { actor: opts.actor, action: opts.action, resource: opts.resource };
         const limit = Math.min(positive(opts.lines, '--lines'), 1000);
-        const first = await api.call<EventPage>(
-          'GET',
-          `/v1/audit/events${queryOf({ ...filter, order: 'desc', limit })}`,
-        );
+        const search = (extra: Record<string, string | number | undefined>): Promise<EventPage> =>
+          opts.patient === undefined
+            ? api.call<EventPage>('GET', `/v1/audit/events${queryOf({ ...filter, ...extra })}`)
+            : api.call<EventPage>('POST', '/v1/audit/events/search', {
+                ...JSON.parse(JSON.stringify({ ...filter, ...extra })),
+                patient: opts.patient,
+              });
         const show = (items: EventPage['items']): void => {
           for (const e of items) console.log(g.json ? jsonText(e) : eventLine(e.seq, e.record));
         };
-        const items = [...first.items].reverse();
+        const items = [...(await search({ order: 'desc', limit })).items].reverse();
         show(items);
         if (!opts.follow) return;
         let cursor = items.at(-1)?.seq ?? 0;
         for (;;) {
           await new Promise((r) => setTimeout(r, 2000));
-          const page = await api.call<EventPage>(
-            'GET',
-            `/v1/audit/events${queryOf({ ...filter, cursor, limit: 1000 })}`,
-          );
+          const page = await search({ cursor, limit: 1000 });
           show(page.items);
           cursor = page.items.at(-1)?.seq ?? cursor;
         }

@@ -187,6 +187,14 @@ describe('phigate audit (CLI)', () => {
     );
     assert.equal(html.code, 0, html.stderr);
     assert.match(readFileSync(file('r.html'), 'utf8'), /<!DOCTYPE html>/i);
+    const tail = await cli('priya', '--json', 'audit', 'tail', '--patient', PATIENT, '-n', '100');
+    assert.equal(tail.code, 0, tail.stderr);
+    const about = tail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { record: { action: string } });
+    assert.ok(about.some((e) => e.record.action === 'grant.activate'));
+    assert.ok(about.every((e) => JSON.stringify(e).includes('pt_')));
     const none = await cli(
       'priya',
       '--json',

@@ -1,10 +1,10 @@
 /**
  * The audit log for auditors: events, checkpoints, proofs, verification, exports and the accounting of disclosures.
- * Patient identifiers never travel in a URL (URLs end up in proxy and access logs): event queries take a patient
- * token, and the disclosures report takes the identifier in a POST body.
+ * Patient identifiers never travel in a URL (URLs end up in proxy and access logs): GET event queries take a patient
+ * token; the identifier itself goes in a POST body (event search, disclosures report).
  */
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AuditService } from '../../audit/audit-service.js';
 import {
   DISCLOSURE_FORMATS,
@@ -32,6 +32,32 @@ interface EventsQuery {
 const text = { type: 'string', minLength: 1, maxLength: 512 } as const;
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const hash = { type: 'string', description: 'SHA-256, base64' } as const;
+
+const eventFilterProperties = {
+  actor: text,
+  resource: text,
+  action: text,
+  patientToken: { type: 'string', pattern: '^pt_[A-Za-z0-9_-]{22}$' },
+  from: dateTime,
+  to: dateTime,
+  cursor: { type: 'integer', minimum: 0 },
+  order: { type: 'string', enum: ['asc', 'desc'] },
+  limit: { type: 'integer', minimum: 1, maximum: 1000 },
+} as const;
+
+const eventPageSchema = {
+  type: 'object',
+  properties: {
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { seq: { type: 'integer' }, record: { type: 'object', additionalProperties: true } },
+      },
+    },
+    nextCursor: { type: 'integer' },
+  },
+} as const;
 
 const checkpointSchema = {
   type: 'object',
@@ -70,67 +96,59 @@ function date(value: string | undefined, field: string): Date | undefined {
 
 export function auditRoutes(audit: AuditService): FastifyPluginAsync {
   return async (app) => {
+    const page = async (req: FastifyRequest, q: EventsQuery & { patient?: string }) => {
+      const limit = q.limit ?? 100;
+      const events = await audit.events(principalOf(req), {
+        actor: q.actor,
+        resource: q.resource,
+        action: q.action,
+        patientToken: q.patientToken,
+        patient: q.patient,
+        from: date(q.from, 'from'),
+        to: date(q.to, 'to'),
+        cursor: q.cursor,
+        order: q.order,
+        limit,
+      });
+      return {
+        items: events.map((e) => ({ seq: e.seq, record: e.record })),
+        ...(events.length === limit ? { nextCursor: events[events.length - 1]!.seq } : {}),
+      };
+    };
+
     app.get<{ Querystring: EventsQuery }>(
       '/v1/audit/events',
       {
         schema: {
           tags: ['audit'],
           summary: 'Audit events, filtered (auditors only)',
-          querystring: {
+          querystring: { type: 'object', additionalProperties: false, properties: eventFilterProperties },
+          response: { 200: eventPageSchema, ...errorResponses },
+        },
+      },
+      async (req) => page(req, req.query),
+    );
+
+    // The same search with the filters in a body: the only way to filter by a patient identifier, which must never
+    // travel in a URL.
+    app.post<{ Body: EventsQuery & { patient?: string } }>(
+      '/v1/audit/events/search',
+      {
+        schema: {
+          tags: ['audit'],
+          summary: 'Audit events, filtered, by patient identifier too (auditors only)',
+          body: {
             type: 'object',
             additionalProperties: false,
             properties: {
-              actor: text,
-              resource: text,
-              action: text,
-              patientToken: { type: 'string', pattern: '^pt_[A-Za-z0-9_-]{22}$' },
-              from: dateTime,
-              to: dateTime,
-              cursor: { type: 'integer', minimum: 0 },
-              order: { type: 'string', enum: ['asc', 'desc'] },
-              limit: { type: 'integer', minimum: 1, maximum: 1000 },
+              ...eventFilterProperties,
+              patient: { type: 'string', minLength: 1, maxLength: 64 },
             },
           },
-          response: {
-            200: {
-              type: 'object',
-              properties: {
-                items: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      seq: { type: 'integer' },
-                      record: { type: 'object', additionalProperties: true },
-                    },
-                  },
-                },
-                nextCursor: { type: 'integer' },
-              },
-            },
-            ...errorResponses,
-          },
+          response: { 200: eventPageSchema, ...errorResponses },
         },
       },
-      async (req) => {
-        const q = req.query;
-        const limit = q.limit ?? 100;
-        const events = await audit.events(principalOf(req), {
-          actor: q.actor,
-          resource: q.resource,
-          action: q.action,
-          patientToken: q.patientToken,
-          from: date(q.from, 'from'),
-          to: date(q.to, 'to'),
-          cursor: q.cursor,
-          order: q.order,
-          limit,
-        });
-        return {
-          items: events.map((e) => ({ seq: e.seq, record: e.record })),
-          ...(events.length === limit ? { nextCursor: events[events.length - 1]!.seq } : {}),
-        };
-      },
+      async (req) => page(req, req.body),
     );
 
     app.get<{ Querystring: { after?: number; limit?: number } }>(
