@@ -6,21 +6,17 @@
  * flush replaced by a no-op, this test fails: acknowledged events are lost.)
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { generateHmacKeyText, generateSigningKeyPem } from '../../src/audit/audit-keys.js';
-import { loadSigningKey } from '../../src/audit/checkpoint.js';
 import { buildTree } from '../../src/audit/tree-store.js';
 import { verifyStore } from '../../src/audit/verify-store.js';
-import { createPublicKey } from 'node:crypto';
 import { openDatabase } from '../../src/store/database.js';
 import { startEmbeddedPostgres } from '../../src/store/embedded-postgres.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
-import { REPO_ROOT } from '../support/cli.js';
+import { startAuditLoad } from '../support/audit-load-runner.js';
 
 describe('audit log across a PostgreSQL crash', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'phigate-crash-'));
@@ -35,41 +31,13 @@ describe('audit log across a PostgreSQL crash', () => {
     await migrateToLatest(setup.db as never);
     await setup.close();
 
-    const hmacFile = path.join(dir, 'hmac.key');
-    const signingFile = path.join(dir, 'signing.pem');
-    writeFileSync(hmacFile, generateHmacKeyText(), { mode: 0o600 });
-    const pem = generateSigningKeyPem();
-    writeFileSync(signingFile, pem, { mode: 0o600 });
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(REPO_ROOT, 'test', 'support', 'audit-load.ts'),
-        url,
-        hmacFile,
-        signingFile,
-      ],
-      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const acked: number[] = [];
-    let buffered = '';
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        buffered += c.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop()!;
-        for (const line of lines) if (line.startsWith('ack ')) acked.push(Number(line.slice(4)));
-        if (acked.length >= 3000) resolve();
-      });
-      child.on('close', () => reject(new Error('the load process ended before the crash')));
-    });
+    const load = await startAuditLoad(url, dir, 3000);
     // The crash: the postmaster dies at once; its backends and WAL writer follow without writing anything more.
     const pid = Number(readFileSync(path.join(dataDir, 'cluster', 'postmaster.pid'), 'utf8').split('\n')[0]);
     process.kill(pid, 'SIGKILL');
-    await exited.catch(() => undefined);
-    child.kill('SIGKILL');
+    load.child.kill('SIGKILL');
+    await load.exited;
+    const acked = [...load.acked];
     await new Promise((r) => setTimeout(r, 500));
 
     server = await startEmbeddedPostgres({ dataDir });
@@ -84,7 +52,7 @@ describe('audit log across a PostgreSQL crash', () => {
       );
       assert.equal(stored.size, Math.max(...stored), 'no gaps');
       await buildTree(db.db);
-      const report = await verifyStore(db.db, { trustedKeys: [createPublicKey(loadSigningKey(pem))] });
+      const report = await verifyStore(db.db, { trustedKeys: [load.publicKey] });
       assert.equal(report.ok, true, JSON.stringify(report.problems));
     } finally {
       await db.close();
