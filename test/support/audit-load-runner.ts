@@ -34,12 +34,12 @@ export async function startAuditLoad(databaseUrl: string, dir: string, acks: num
   const acked: number[] = [];
   let stderr = '';
   let buffered = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<NodeJS.Signals | null>((resolve) =>
     child.on('close', (_code, signal) => resolve(signal)),
   );
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
+    child.stdout.on('data', (c: Buffer) => {
       buffered += c.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop()!;
