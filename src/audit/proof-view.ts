@@ -77,7 +77,10 @@ export function checkConsistencyProof(view: ConsistencyProofView, key: KeyObject
   if (!proof) problems.push('the proof is not a list of SHA-256 hashes');
   if (problems.length > 0 || !first || !second || !proof) return { ok: false, problems };
   if (first.origin !== second.origin) problems.push('the checkpoints are of different logs');
-  if (!verifyConsistency(first.size, second.size, first.rootHash, second.rootHash, proof)) {
+  if (first.size === 0n) {
+    // The empty log is a prefix of every log; there is nothing to prove.
+    if (proof.length > 0) problems.push('a proof from the empty log must be empty');
+  } else if (!verifyConsistency(first.size, second.size, first.rootHash, second.rootHash, proof)) {
     problems.push(`the log of ${second.size} events does not extend the log of ${first.size}`);
   }
   return { ok: problems.length === 0, problems };
