@@ -15,6 +15,15 @@ import { EXPORT_FORMATS, type ExportFormat } from '../../audit/export-format.js'
 import type { StoredCheckpoint } from '../../audit/checkpointer.js';
 import { PhigateError } from '../../lib/errors.js';
 import { principalOf } from '../request-context.js';
+import {
+  checkpointSchema,
+  dateTime,
+  eventFilterProperties,
+  eventPageSchema,
+  inclusionProofSchema,
+  consistencyProofSchema,
+  verifyReportSchema,
+} from '../audit-schemas.js';
 import { errorResponses } from '../schemas.js';
 
 interface EventsQuery {
@@ -28,53 +37,6 @@ interface EventsQuery {
   order?: 'asc' | 'desc';
   limit?: number;
 }
-
-const text = { type: 'string', minLength: 1, maxLength: 512 } as const;
-const dateTime = { type: 'string', format: 'date-time' } as const;
-const hash = { type: 'string', description: 'SHA-256, base64' } as const;
-
-const eventFilterProperties = {
-  actor: text,
-  resource: text,
-  action: text,
-  patientToken: { type: 'string', pattern: '^pt_[A-Za-z0-9_-]{22}$' },
-  from: dateTime,
-  to: dateTime,
-  cursor: { type: 'integer', minimum: 0 },
-  order: { type: 'string', enum: ['asc', 'desc'] },
-  limit: { type: 'integer', minimum: 1, maximum: 1000 },
-} as const;
-
-const eventPageSchema = {
-  type: 'object',
-  properties: {
-    items: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { seq: { type: 'integer' }, record: { type: 'object', additionalProperties: true } },
-      },
-    },
-    nextCursor: { type: 'integer' },
-  },
-} as const;
-
-const checkpointSchema = {
-  type: 'object',
-  properties: {
-    size: { type: 'integer' },
-    rootHash: hash,
-    signedAt: dateTime,
-    keyId: { type: 'string' },
-    body: { type: 'string', description: 'the signed text, exactly' },
-    signature: { type: 'string', description: 'Ed25519 over the body, base64' },
-  },
-} as const;
-
-const signedViewSchema = {
-  type: 'object',
-  properties: { body: { type: 'string' }, keyId: { type: 'string' }, signature: { type: 'string' } },
-} as const;
 
 const checkpointJson = (c: StoredCheckpoint) => ({
   size: c.size,
@@ -203,21 +165,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
             properties: { treeSize: { type: 'integer', minimum: 1 } },
           },
           response: {
-            200: {
-              type: 'object',
-              properties: {
-                seq: { type: 'integer' },
-                leafIndex: { type: 'integer' },
-                treeSize: { type: 'integer' },
-                event: {
-                  type: 'string',
-                  description: "the event's canonical JSON: its UTF-8 bytes are the leaf",
-                },
-                leafHash: hash,
-                auditPath: { type: 'array', items: hash },
-                checkpoint: signedViewSchema,
-              },
-            },
+            200: inclusionProofSchema,
             ...errorResponses,
           },
         },
@@ -238,16 +186,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
             properties: { from: { type: 'integer', minimum: 0 }, to: { type: 'integer', minimum: 0 } },
           },
           response: {
-            200: {
-              type: 'object',
-              properties: {
-                fromSize: { type: 'integer' },
-                toSize: { type: 'integer' },
-                proof: { type: 'array', items: hash },
-                from: signedViewSchema,
-                to: signedViewSchema,
-              },
-            },
+            200: consistencyProofSchema,
             ...errorResponses,
           },
         },
@@ -262,29 +201,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
           tags: ['audit'],
           summary: 'Recompute the whole log and check every signed and witnessed checkpoint (auditors only)',
           response: {
-            200: {
-              type: 'object',
-              properties: {
-                ok: { type: 'boolean' },
-                size: { type: 'integer' },
-                rootHash: hash,
-                checkpointsVerified: { type: 'integer' },
-                signedSize: { type: 'integer' },
-                sources: { type: 'array', items: { type: 'string' } },
-                firstBadSeq: { type: 'integer' },
-                problems: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      code: { type: 'string' },
-                      message: { type: 'string' },
-                      seq: { type: 'integer' },
-                    },
-                  },
-                },
-              },
-            },
+            200: verifyReportSchema,
             ...errorResponses,
           },
         },
