@@ -89,6 +89,37 @@ describe('tamper-evident audit log', () => {
     assert.ok(!row.canonical.includes('MRN-'), 'patient ids are stored only as tokens');
   });
 
+  it('records hostile text exactly: separators, NUL, lone surrogates, CR/LF and escapes (ATTACKS 38)', async () => {
+    const audit = testAuditService(db.db);
+    const hostile = 'a\u001eb\u0000c\ud800d\r\n\u001b[31me\u2028';
+    const [seq] = await audit.writer.append([
+      {
+        action: 'request.create',
+        outcome: 'refused',
+        reasonCode: 'x',
+        who: { actor: hostile },
+        why: { justification: hostile },
+      },
+      { action: 'request.create', outcome: 'success', who: { actor: 'next' } },
+    ]);
+    const rows = await sql<{ canonical: string; actor_id: string }>`
+      select canonical, actor_id from audit_events where seq in (${seq!}, ${seq! + 1}) order by seq`.execute(
+      db.db,
+    );
+    const record = JSON.parse(rows.rows[0]!.canonical) as { why: { justification: string } };
+    assert.equal(record.why.justification, 'a\u001eb\u0000c\ufffdd\r\n\u001b[31me\u2028');
+    assert.equal(
+      JSON.parse(rows.rows[1]!.canonical).who.actor,
+      'next',
+      'the separator did not split an event in two',
+    );
+    // eslint-disable-next-line no-control-regex -- asserting their absence
+    assert.ok(
+      !/[\u0000-\u001f]/.test(rows.rows[0]!.canonical),
+      'no raw control character in the stored bytes',
+    );
+  });
+
   it('signs checkpoints; inclusion and consistency proofs from the store verify with only the public key', async () => {
     const audit = testAuditService(db.db);
     const first = await audit.signCheckpoint(priya);

@@ -41,7 +41,7 @@ const INSERT_SQL = `
          case when r.patients = '' then '{}'::text[] else string_to_array(r.patients, ',') end
     from commit_mode, head,
          unnest($3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::uuid[],
-                $10::text[], $11::bytea[], $12::text[])
+                string_to_array($10::text, E'\\x1e'), $11::bytea[], $12::text[])
            with ordinality as r(recorded_at, action, outcome, reason_code, actor_id, resource, request_id,
                                 canonical, leaf_hash, patients, n)
   order by r.n
@@ -74,7 +74,9 @@ export async function insertEncoded(
     rows.map((r) => r.actorId),
     rows.map((r) => r.resource),
     rows.map((r) => r.requestId),
-    rows.map((r) => r.canonical),
+    // One text joined by U+001E, which canonical JSON always escapes: splitting it is far cheaper, on both sides,
+    // than quoting hundreds of bytes of JSON into an array literal and parsing it back.
+    rows.map((r) => r.canonical).join('\u001e'),
     rows.map((r) => r.leafHash),
     rows.map((r) => r.patients),
   ];
@@ -113,11 +115,11 @@ export function encodeEvent(event: AuditEventInput, recordedAt: Date): EncodedEv
   const requestId = record.what?.requestId;
   return {
     recordedAt,
-    action: record.action,
+    action: columnText(record.action),
     outcome: record.outcome,
-    reasonCode: record.reasonCode ?? null,
-    actorId: record.who.actor,
-    resource: record.what?.resource ?? null,
+    reasonCode: record.reasonCode === undefined ? null : columnText(record.reasonCode),
+    actorId: columnText(record.who.actor),
+    resource: record.what?.resource === undefined ? null : columnText(record.what.resource),
     // Only a real id is indexed; anything else (an attacker's "id" in a refused call) stays in the record as data.
     requestId: requestId !== undefined && UUID.test(requestId) ? requestId : null,
     canonical,
@@ -134,4 +136,13 @@ export function encodeEvent(event: AuditEventInput, recordedAt: Date): EncodedEv
  */
 export async function flushWal(db: Kysely<Database>): Promise<void> {
   await sql`select pg_logical_emit_message(true, 'phigate-audit-flush', '')`.execute(db);
+}
+
+/**
+ * The indexed columns repeat values that attackers can supply (an actor id, a resource name). PostgreSQL text holds
+ * neither U+0000 nor lone surrogates, and an append must not fail on them — the refusal being recorded would be lost
+ * with it — so they become U+FFFD there. The canonical record keeps them exactly (JSON escapes them).
+ */
+function columnText(value: string): string {
+  return value.toWellFormed().replaceAll('\u0000', '\ufffd');
 }
