@@ -109,12 +109,12 @@ describe('tamper-evident audit log', () => {
     const record = JSON.parse(rows.rows[0]!.canonical) as { why: { justification: string } };
     assert.equal(record.why.justification, 'a\u001eb\u0000c\ufffdd\r\n\u001b[31me\u2028');
     assert.equal(
-      JSON.parse(rows.rows[1]!.canonical).who.actor,
+      (JSON.parse(rows.rows[1]!.canonical) as { who: { actor: string } }).who.actor,
       'next',
       'the separator did not split an event in two',
     );
-    // eslint-disable-next-line no-control-regex -- asserting their absence
     assert.ok(
+      // eslint-disable-next-line no-control-regex -- asserting their absence
       !/[\u0000-\u001f]/.test(rows.rows[0]!.canonical),
       'no raw control character in the stored bytes',
     );
