@@ -47,6 +47,8 @@ function instructions(url: string): string[] {
     `  npx phigate login${api} --dev-user dan && npx phigate grants${api}                   # Dan's grant, active`,
     `  npx phigate login${api} --dev-user olivia && npx phigate request${api} --resource clinic-db \\`,
     '      --role oncall-breakglass --purpose BTG --justification "Unresponsive patient in the ED"  # break-glass',
+    `  npx phigate login${api} --dev-user priya && npx phigate audit verify${api}           # the privacy office`,
+    `  npx phigate audit tail${api} -n 10 && npx phigate audit disclosures${api} --patient MRN-DEMO-0001`,
     '  npx phigate demo --script                   # the whole story, unattended (stop this one first)',
     'Press Ctrl-C to stop; state stays in ./.phigate for the next start.',
   ];
