@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { leafHash } from '../audit/merkle.js';
 import { openDatabase } from './database.js';
 import { migrateToLatest } from './migrate.js';
@@ -61,6 +63,42 @@ for (const target of testTargets()) {
       } finally {
         await h.close();
         await empty.drop();
+      }
+    });
+
+    it('a non-superuser that owns the store and ran the migrations has no UPDATE, DELETE or TRUNCATE on the log', async () => {
+      const role = `phigate_owner_${randomBytes(4).toString('hex')}`;
+      const adminClient = new pg.Client({ connectionString: target.adminUrl });
+      await adminClient.connect();
+      const empty = await createEmptyDatabase(target);
+      try {
+        await adminClient.query(`create role ${role} login password 'owner-test-only'`);
+        await adminClient.query(`alter database ${empty.name} owner to ${role}`);
+        const url = new URL(empty.url);
+        url.username = role;
+        url.password = 'owner-test-only';
+        const h = openDatabase(url.toString());
+        try {
+          // PostgreSQL 15+: public schema belongs to pg_database_owner, i.e. this role.
+          await migrateToLatest(h.db as never);
+          await sql`insert into audit_events (seq, recorded_at, action, outcome, canonical, leaf_hash)
+                    values (1, now(), 'test', 'success', '{}', sha256('x'))`.execute(h.db);
+          for (const stmt of [
+            sql`update audit_events set action = 'forged'`,
+            sql`delete from audit_events`,
+            sql`truncate audit_events`,
+            sql`delete from audit_checkpoints`,
+            sql`update audit_tree_nodes set hash = hash`,
+          ]) {
+            await assert.rejects(stmt.execute(h.db), /permission denied/);
+          }
+        } finally {
+          await h.close();
+        }
+      } finally {
+        await empty.drop();
+        await adminClient.query(`drop role if exists ${role}`);
+        await adminClient.end();
       }
     });
 
