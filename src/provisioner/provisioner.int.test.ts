@@ -1,0 +1,107 @@
+/**
+ * Ephemeral grant roles in a real protected database: the database itself confines the role to the policy's
+ * columns, the role expires by itself, its removal cuts live sessions, and a sweep removes roles of ended grants.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createEmptyDatabase, testTargets } from '../../test/support/database.js';
+import { createGrantRole, dropGrantRole, sweepGrantRoles } from './provisioner.js';
+
+for (const target of testTargets()) {
+  describe(`grant roles on ${target.name} PostgreSQL`, () => {
+    let protectedDb: Awaited<ReturnType<typeof createEmptyDatabase>>;
+    let admin: pg.Pool;
+    const made: string[] = [];
+    const connectAs = (role: string, password: string) => {
+      const url = new URL(protectedDb.url);
+      url.username = role;
+      url.password = password;
+      return new pg.Client({ connectionString: url.toString() });
+    };
+    const grant = (grantId = randomUUID()) =>
+      createGrantRole(admin, {
+        grantId,
+        expiresAt: new Date(Date.now() + 3_600_000),
+        database: protectedDb.name,
+        access: [{ table: 'public.encounters', columns: ['id', 'patient_id'], operations: ['SELECT'] }],
+      }).then((r) => {
+        made.push(r.role);
+        return r;
+      });
+
+    before(async () => {
+      protectedDb = await createEmptyDatabase(target);
+      admin = new pg.Pool({ connectionString: protectedDb.url, max: 4 });
+      // Synthetic clinic data: not real patients.
+      await admin.query(`
+        create table patients (id int primary key, mrn text, name text);
+        create table encounters (id int primary key, patient_id int references patients, note text);
+        insert into patients values (1, 'MRN-SYN-1', 'Synthetic Person');
+        insert into encounters values (10, 1, 'synthetic note')`);
+    });
+    after(async () => {
+      for (const role of made) await dropGrantRole(admin, role).catch(() => undefined);
+      await admin.end();
+      await protectedDb.drop();
+    });
+
+    it('lets the role read exactly the granted columns, and nothing else', async () => {
+      const { role, password } = await grant();
+      const client = connectAs(role, password);
+      await client.connect();
+      try {
+        const rows = await client.query('select id, patient_id from encounters');
+        assert.deepEqual(rows.rows, [{ id: 10, patient_id: 1 }]);
+        for (const forbidden of [
+          'select note from encounters',
+          'select * from encounters',
+          'select * from patients',
+          'insert into encounters values (11, 1, null)',
+          'update encounters set note = null',
+          'delete from encounters',
+          'create table t (x int)',
+          'set role pg_read_all_data',
+        ]) {
+          await assert.rejects(client.query(forbidden), /permission denied/, forbidden);
+        }
+      } finally {
+        await client.end();
+      }
+      const info = await admin.query<{ valid: Date; inherit: boolean; login: boolean }>(
+        'select rolvaliduntil as valid, rolinherit as inherit, rolcanlogin as login from pg_roles where rolname = $1',
+        [role],
+      );
+      assert.equal(info.rows[0]!.inherit, false);
+      assert.equal(info.rows[0]!.login, true);
+      assert.ok(info.rows[0]!.valid.getTime() > Date.now());
+    });
+
+    it('removing the role cuts its live sessions and leaves nothing behind; removing it again is harmless', async () => {
+      const { role, password } = await grant();
+      const client = connectAs(role, password);
+      client.on('error', () => undefined);
+      await client.connect();
+      await client.query('select 1');
+      const { terminated } = await dropGrantRole(admin, role);
+      assert.equal(terminated, 1);
+      await assert.rejects(client.query('select 1'));
+      await client.end().catch(() => undefined);
+      const left = await admin.query('select 1 from pg_roles where rolname = $1', [role]);
+      assert.equal(left.rowCount, 0);
+      assert.deepEqual(await dropGrantRole(admin, role), { terminated: 0 });
+      await assert.rejects(connectAs(role, password).connect());
+    });
+
+    it('sweeps the roles of grants that ended while phigate was down, and keeps active ones', async () => {
+      const activeId = randomUUID();
+      const active = await grant(activeId);
+      const ended = await grant();
+      const removed = await sweepGrantRoles(admin, async (id) => id === activeId);
+      assert.ok(removed.includes(ended.role));
+      assert.ok(!removed.includes(active.role));
+      await dropGrantRole(admin, active.role);
+    });
+  });
+}
