@@ -1,0 +1,172 @@
+/**
+ * A relayed session end to end, with real parts: a real client (pg), the gateway's startup, the upstream login as
+ * a provisioned grant role, the relay. Statements are audited before they are forwarded, a failing audit stops them
+ * (the session stays usable), and the grant's end cuts the session — a running query included.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createEmptyDatabase, primaryTarget } from '../../../test/support/database.js';
+import { createGrantRole, dropGrantRole } from '../../provisioner/provisioner.js';
+import { acceptConnection } from './connect-phase.js';
+import { startRelay, type StatementToAudit } from './relay.js';
+import { connectUpstream } from './upstream-connect.js';
+
+describe('relayed session', () => {
+  let db: Awaited<ReturnType<typeof createEmptyDatabase>>;
+  let admin: pg.Pool;
+  let server: Server;
+  let port: number;
+  let role: { role: string; password: string };
+  let endsAt: Date;
+  let failAudit = false;
+  const audited: (StatementToAudit & { at: number })[] = [];
+  const ends: string[] = [];
+
+  before(async () => {
+    db = await createEmptyDatabase(primaryTarget());
+    admin = new pg.Pool({ connectionString: db.url, max: 2 });
+    await admin.query(`create table encounters (id int primary key, patient_id int, note text);
+                       insert into encounters values (10, 1, 'synthetic note'), (11, 2, 'synthetic note 2')`);
+    endsAt = new Date(Date.now() + 6_000);
+    role = await createGrantRole(admin, {
+      grantId: randomUUID(),
+      expiresAt: endsAt,
+      database: db.name,
+      access: [{ table: 'public.encounters', columns: ['id', 'patient_id'], operations: ['SELECT'] }],
+    });
+    const upstreamUrl = new URL(db.url);
+    server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      void (async () => {
+        const accepted = await acceptConnection(socket, {
+          tls: undefined,
+          allowPlaintext: true,
+          authenticate: async (user) => ({ id: user }),
+          authorize: async () => ({ ok: true, grant: 'grant for the test' }),
+          recordRefusal: async () => undefined,
+        });
+        if (!accepted) return;
+        const upstream = await connectUpstream({
+          host: upstreamUrl.hostname,
+          port: Number(upstreamUrl.port),
+          user: role.role,
+          password: role.password,
+          database: db.name,
+        });
+        startRelay({
+          client: accepted.socket,
+          upstream: upstream.socket,
+          parameters: upstream.parameters,
+          cancelKey: { processId: 4242, secretKey: 99 },
+          audit: async (s) => {
+            if (failAudit) throw new Error('audit store down');
+            audited.push({ ...s, at: Date.now() });
+          },
+          endsAt,
+          grantLabel: 'the test grant',
+          onEnd: (reason) => {
+            ends.push(reason);
+            // What the gateway does at the end: make sure no backend of the role survives the client.
+            void admin.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [
+              role.role,
+            ]);
+          },
+        });
+      })().catch(() => socket.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    await new Promise((r) => server.close(r));
+    await dropGrantRole(admin, role.role);
+    await admin.end();
+    await db.drop();
+  });
+
+  const client = () =>
+    new pg.Client({ host: '127.0.0.1', port, user: 'dan', password: 'token', database: db.name });
+
+  it('relays simple and extended queries, auditing each statement before it runs', async () => {
+    const c = client();
+    await c.connect();
+    try {
+      assert.deepEqual((await c.query('select id from encounters order by id')).rows, [
+        { id: 10 },
+        { id: 11 },
+      ]);
+      assert.deepEqual((await c.query('select patient_id from encounters where id = $1', [11])).rows, [
+        { patient_id: 2 },
+      ]);
+      await assert.rejects(
+        c.query('select note from encounters'),
+        (e: { code?: string }) => e.code === '42501',
+      );
+      assert.equal(
+        (await c.query<{ ok: number }>('select 1 as ok')).rows[0]!.ok,
+        1,
+        'the session is usable after an error',
+      );
+    } finally {
+      await c.end();
+    }
+    assert.deepEqual(
+      audited.map((a) => [a.kind, a.sql]),
+      [
+        ['query', 'select id from encounters order by id'],
+        ['parse', 'select patient_id from encounters where id = $1'],
+        ['execute', 'select patient_id from encounters where id = $1'],
+        ['query', 'select note from encounters'],
+        ['query', 'select 1 as ok'],
+      ],
+    );
+    assert.deepEqual(audited[2]!.parameters, [Buffer.from('11')]);
+  });
+
+  it('does not forward a statement whose audit cannot be written, and the session survives (ATTACKS 37)', async () => {
+    const c = client();
+    await c.connect();
+    try {
+      failAudit = true;
+      await assert.rejects(c.query('select id from encounters'), /audit log is unavailable/);
+      await assert.rejects(
+        c.query('select id from encounters where id = $1', [10]),
+        /audit log is unavailable/,
+      );
+      failAudit = false;
+      assert.equal((await c.query<{ n: number }>('select count(*)::int as n from encounters')).rows[0]!.n, 2);
+    } finally {
+      failAudit = false;
+      await c.end();
+    }
+  });
+
+  it("cuts a live session at the grant's end, a running query included, and forwards nothing after", async () => {
+    const c = client();
+    const errors: Error[] = [];
+    c.on('error', (e) => errors.push(e));
+    await c.connect();
+    const running = c.query('select pg_sleep(30)').then(
+      () => 'finished',
+      (e: Error) => e.message,
+    );
+    const outcome = await running;
+    assert.match(outcome, /the test grant ended at .*: the session is closed|Connection terminated/);
+    assert.ok(
+      Date.now() >= endsAt.getTime() && Date.now() < endsAt.getTime() + 2_000,
+      'cut at the end, not later',
+    );
+    assert.ok(!audited.some((a) => a.at >= endsAt.getTime()), 'no statement forwarded after the end');
+    await new Promise((r) => setTimeout(r, 300));
+    const backends = await admin.query<{ n: number }>(
+      'select count(*)::int as n from pg_stat_activity where usename = $1',
+      [role.role],
+    );
+    assert.equal(backends.rows[0]!.n, 0, 'no backend of the role is left');
+    assert.ok(ends.includes('grant-ended'));
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * One client session relayed to the database as the grant's role. Client messages are framed and decoded; each
+ * statement (a simple Query, or a Parse and each Execute of the extended protocol) is audited BEFORE it is
+ * forwarded, and if the audit cannot be written the client gets an error and nothing reaches the database. Server
+ * messages are passed through untouched. At the grant's end the session is cut: the client receives a FATAL naming
+ * the grant and the time it ended, both sockets close, and the caller terminates the backend.
+ */
+import type { Duplex } from 'node:stream';
+import {
+  authenticationOk,
+  backendKeyData,
+  errorResponse,
+  parameterStatus,
+  readyForQuery,
+} from './backend-messages.js';
+import { decodeFrontend } from './frontend-messages.js';
+import { MessageFramer } from './message-framer.js';
+import { ProtocolError } from './protocol-error.js';
+
+export interface StatementToAudit {
+  readonly kind: 'query' | 'parse' | 'execute';
+  /** SQL text as sent (the auditor fingerprints and tokenizes it; it is never logged as is). */
+  readonly sql: string;
+  /** Bound parameters of an Execute (text format as sent; binary as bytes). */
+  readonly parameters?: readonly (Buffer | null)[];
+}
+
+export interface RelayOptions {
+  readonly client: Duplex;
+  readonly upstream: Duplex;
+  /** Upstream's ParameterStatus values, passed on to the client. */
+  readonly parameters: ReadonlyMap<string, string>;
+  /** The cancel key the gateway hands the client (its own, never the database's). */
+  readonly cancelKey: { readonly processId: number; readonly secretKey: number };
+  /** Resolves once the statement's record is durable; rejects if it could not be written. */
+  audit(statement: StatementToAudit): Promise<void>;
+  readonly endsAt: Date;
+  readonly grantLabel: string;
+  /** Called once when the session ends, for whatever reason ('grant-ended', 'client-closed', 'upstream-closed', 'error'). */
+  onEnd(reason: string): void;
+}
+
+export interface RelaySession {
+  /** Cuts the session now (the grant was revoked, or ended on another replica). */
+  cut(reason: string, endedAt: Date): void;
+  readonly ended: Promise<string>;
+}
+
+export function startRelay(o: RelayOptions): RelaySession {
+  const framer = new MessageFramer();
+  framer.startTyped();
+  let finished = false;
+  let resolveEnded!: (reason: string) => void;
+  const ended = new Promise<string>((r) => (resolveEnded = r));
+  // Statements named by Parse, so that an Execute of a prepared statement can be audited with its SQL.
+  const prepared = new Map<string, string>();
+  const portals = new Map<string, { sql: string; parameters: readonly (Buffer | null)[] }>();
+  // Client messages are handled strictly in order: one audit at a time, forwarding in arrival order.
+  let chain: Promise<void> = Promise.resolve();
+  // After an extended-protocol statement is refused, the protocol wants everything up to Sync discarded.
+  let skippingUntilSync = false;
+  // The transaction status the server last reported, for the ReadyForQuery the gateway sends itself.
+  let transactionStatus: 'I' | 'T' | 'E' = 'I';
+  const upstreamFramer = new MessageFramer();
+  upstreamFramer.startTyped();
+
+  const finish = (reason: string): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    o.client.end();
+    o.upstream.destroy();
+    o.onEnd(reason);
+    resolveEnded(reason);
+  };
+
+  const cut = (reason: string, endedAt: Date): void => {
+    if (finished) return;
+    o.client.write(
+      errorResponse({
+        severity: 'FATAL',
+        code: '57P01',
+        message: `${o.grantLabel} ended at ${endedAt.toISOString()}: the session is closed`,
+        hint: 'ask again with `phigate request` if you still need access',
+      }),
+    );
+    finish(reason);
+  };
+
+  const delay = Math.max(0, o.endsAt.getTime() - Date.now());
+  const timer = setTimeout(() => cut('grant-ended', o.endsAt), Math.min(delay, 2 ** 31 - 1));
+
+  o.client.write(
+    Buffer.concat([
+      authenticationOk(),
+      ...[...o.parameters].map(([k, v]) => parameterStatus(k, v)),
+      backendKeyData(o.cancelKey.processId, o.cancelKey.secretKey),
+      readyForQuery('I'),
+    ]),
+  );
+
+  const handle = async (type: number, raw: Buffer, body: Buffer): Promise<void> => {
+    if (finished) return;
+    if (Date.now() >= o.endsAt.getTime()) return cut('grant-ended', o.endsAt);
+    const message = decodeFrontend(type, body);
+    if (skippingUntilSync) {
+      if (message.type === 'sync') {
+        skippingUntilSync = false;
+        o.client.write(readyForQuery(transactionStatus));
+      }
+      return;
+    }
+    let statement: StatementToAudit | undefined;
+    if (message.type === 'query') statement = { kind: 'query', sql: message.sql };
+    if (message.type === 'parse') {
+      prepared.set(message.statement, message.sql);
+      statement = { kind: 'parse', sql: message.sql };
+    }
+    if (message.type === 'bind') {
+      portals.set(message.portal, {
+        sql: prepared.get(message.statement) ?? '',
+        parameters: message.parameters,
+      });
+    }
+    if (message.type === 'execute') {
+      const portal = portals.get(message.portal);
+      statement = { kind: 'execute', sql: portal?.sql ?? '', parameters: portal?.parameters ?? [] };
+    }
+    if (message.type === 'close' && message.target === 'statement') prepared.delete(message.name);
+    if (message.type === 'terminate') return finish('client-closed');
+    if (statement) {
+      try {
+        await o.audit(statement);
+      } catch {
+        // Fail closed: the statement is not forwarded. The session stays usable, as after any error.
+        const refused = errorResponse({
+          severity: 'ERROR',
+          code: '58000',
+          message: 'the audit log is unavailable: the statement was not run',
+        });
+        if (statement.kind === 'query')
+          o.client.write(Buffer.concat([refused, readyForQuery(transactionStatus)]));
+        else {
+          o.client.write(refused);
+          skippingUntilSync = true;
+        }
+        return;
+      }
+      if (finished) return;
+    }
+    o.upstream.write(raw);
+  };
+
+  o.client.on('data', (chunk: Buffer) => {
+    let frames;
+    try {
+      frames = framer.push(chunk);
+    } catch (err) {
+      const e = err instanceof ProtocolError ? err : new ProtocolError('unreadable message');
+      o.client.write(errorResponse({ severity: 'FATAL', code: e.sqlState, message: e.message }));
+      finish('error');
+      return;
+    }
+    for (const f of frames) {
+      const raw = Buffer.allocUnsafe(5 + f.body.length);
+      raw[0] = f.type!;
+      raw.writeInt32BE(f.body.length + 4, 1);
+      f.body.copy(raw, 5);
+      chain = chain.then(() => handle(f.type!, raw, f.body)).catch(() => finish('error'));
+    }
+  });
+  o.upstream.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    o.client.write(chunk);
+    try {
+      for (const f of upstreamFramer.push(chunk)) {
+        if (f.type === 0x5a && f.body.length === 1)
+          transactionStatus = String.fromCharCode(f.body[0]!) as 'I' | 'T' | 'E';
+      }
+    } catch {
+      finish('error');
+    }
+  });
+  o.client.on('close', () => finish('client-closed'));
+  o.client.on('error', () => finish('error'));
+  o.upstream.on('close', () => finish('upstream-closed'));
+  o.upstream.on('error', () => finish('error'));
+
+  return { cut, ended };
+}
