@@ -25,17 +25,7 @@ export async function createGrantRole(
 ): Promise<GrantRole> {
   const password = randomBytes(24).toString('base64url');
   const plan = planGrantRole({ ...input, password });
-  const client = await admin.connect();
-  try {
-    await client.query('begin');
-    for (const statement of plan.statements) await client.query(statement);
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  await inTransaction(admin, plan.statements);
   return { role: plan.role, password };
 }
 
@@ -50,18 +40,7 @@ export async function dropGrantRole(admin: pg.Pool, role: string): Promise<{ ter
     'select pg_terminate_backend(pid) as ok from pg_stat_activity where usename = $1',
     [role],
   );
-  const client = await admin.connect();
-  try {
-    await client.query('begin');
-    await client.query(`drop owned by ${r}`);
-    await client.query(`drop role ${r}`);
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  await inTransaction(admin, [`drop owned by ${r}`, `drop role ${r}`]);
   return { terminated: killed.rows.filter((row) => row.ok).length };
 }
 
@@ -82,4 +61,18 @@ export async function sweepGrantRoles(
     removed.push(rolname);
   }
   return removed;
+}
+
+async function inTransaction(admin: pg.Pool, statements: readonly string[]): Promise<void> {
+  const client = await admin.connect();
+  try {
+    await client.query('begin');
+    for (const statement of statements) await client.query(statement);
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
