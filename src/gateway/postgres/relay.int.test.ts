@@ -13,6 +13,7 @@ import { createEmptyDatabase, primaryTarget } from '../../../test/support/databa
 import { createGrantRole, dropGrantRole } from '../../provisioner/provisioner.js';
 import { acceptConnection } from './connect-phase.js';
 import { startRelay, type StatementToAudit } from './relay.js';
+import { guardSql } from './sql-guard.js';
 import { connectUpstream } from './upstream-connect.js';
 
 describe('relayed session', () => {
@@ -67,6 +68,7 @@ describe('relayed session', () => {
             audited.push({ ...s, at: Date.now() });
           },
           endsAt,
+          guard: guardSql,
           grantLabel: 'the test grant',
           onEnd: (reason) => {
             ends.push(reason);
@@ -143,6 +145,31 @@ describe('relayed session', () => {
       failAudit = false;
       await c.end();
     }
+  });
+
+  it('refuses guarded statements with 42501, records them, and keeps the session usable (ATTACKS 27, 29–31)', async () => {
+    const c = client();
+    await c.connect();
+    try {
+      for (const sql of [
+        "copy encounters to program 'cat'",
+        'select 1; set role postgres',
+        'do $$ begin end $$',
+      ]) {
+        await assert.rejects(c.query(sql), (e: { code?: string }) => e.code === '42501', sql);
+      }
+      await assert.rejects(
+        c.query('select pg_read_file($1)', ['/etc/passwd']),
+        (e: { code?: string }) => e.code === '42501',
+      );
+      assert.equal((await c.query<{ n: number }>('select count(*)::int as n from encounters')).rows[0]!.n, 2);
+    } finally {
+      await c.end();
+    }
+    assert.deepEqual(
+      audited.filter((a) => a.refusedBy).map((a) => a.refusedBy),
+      ['guard.copy-file', 'guard.set-role', 'guard.do-block', 'guard.forbidden-function'],
+    );
   });
 
   it("cuts a live session at the grant's end, a running query included, and forwards nothing after", async () => {

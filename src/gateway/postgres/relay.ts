@@ -1,7 +1,8 @@
 /**
  * One client session relayed to the database as the grant's role. Client messages are framed and decoded; each
  * statement (a simple Query, or a Parse and each Execute of the extended protocol) is audited BEFORE it is
- * forwarded, and if the audit cannot be written the client gets an error and nothing reaches the database. Server
+ * forwarded, and if the audit cannot be written the client gets an error and nothing reaches the database; a guard
+ * may refuse statements first (recorded, not run). Server
  * messages are passed through untouched. At the grant's end the session is cut: the client receives a FATAL naming
  * the grant and the time it ended, both sockets close, and the caller terminates the backend.
  */
@@ -23,6 +24,8 @@ export interface StatementToAudit {
   readonly sql: string;
   /** Bound parameters of an Execute (text format as sent; binary as bytes). */
   readonly parameters?: readonly (Buffer | null)[];
+  /** Set when the guard refused the statement: it is recorded, and not run. */
+  readonly refusedBy?: string;
 }
 
 export interface RelayOptions {
@@ -34,6 +37,10 @@ export interface RelayOptions {
   readonly cancelKey: { readonly processId: number; readonly secretKey: number };
   /** Resolves once the statement's record is durable; rejects if it could not be written. */
   audit(statement: StatementToAudit): Promise<void>;
+  /** Statements the gateway refuses whatever the database would allow (sql-guard.ts); none when omitted. */
+  guard?(
+    sql: string,
+  ): Promise<{ readonly ok: true } | { readonly ok: false; readonly code: string; readonly reason: string }>;
   readonly endsAt: Date;
   readonly grantLabel: string;
   /** Called once when the session ends, for whatever reason ('grant-ended', 'client-closed', 'upstream-closed', 'error'). */
@@ -128,22 +135,35 @@ export function startRelay(o: RelayOptions): RelaySession {
     }
     if (message.type === 'close' && message.target === 'statement') prepared.delete(message.name);
     if (message.type === 'terminate') return finish('client-closed');
+    const refuse = (error: Buffer): void => {
+      if (statement?.kind === 'query')
+        o.client.write(Buffer.concat([error, readyForQuery(transactionStatus)]));
+      else {
+        o.client.write(error);
+        skippingUntilSync = true;
+      }
+    };
+    if (statement && statement.kind !== 'execute' && o.guard) {
+      const verdict = await o.guard(statement.sql);
+      if (!verdict.ok) {
+        // Recorded if it can be; refused either way. The session stays usable.
+        await o.audit({ ...statement, refusedBy: verdict.code }).catch(() => undefined);
+        refuse(errorResponse({ severity: 'ERROR', code: '42501', message: verdict.reason }));
+        return;
+      }
+    }
     if (statement) {
       try {
         await o.audit(statement);
       } catch {
         // Fail closed: the statement is not forwarded. The session stays usable, as after any error.
-        const refused = errorResponse({
-          severity: 'ERROR',
-          code: '58000',
-          message: 'the audit log is unavailable: the statement was not run',
-        });
-        if (statement.kind === 'query')
-          o.client.write(Buffer.concat([refused, readyForQuery(transactionStatus)]));
-        else {
-          o.client.write(refused);
-          skippingUntilSync = true;
-        }
+        refuse(
+          errorResponse({
+            severity: 'ERROR',
+            code: '58000',
+            message: 'the audit log is unavailable: the statement was not run',
+          }),
+        );
         return;
       }
       if (finished) return;

@@ -1,0 +1,115 @@
+/**
+ * The second line behind database privileges: statements a grant's role must never run through the gateway, even
+ * where a misconfigured database would let it. Parsed with PostgreSQL's own grammar (libpg-query), so that what is
+ * checked is what the server will execute — not a regular expression's idea of it. Every statement of a
+ * multi-statement Query is checked; what cannot be parsed is refused.
+ *
+ * Refused: COPY to or from a program or a server file; SET ROLE, SET SESSION AUTHORIZATION, RESET ROLE (and their
+ * set_config spelling); ALTER SYSTEM; CREATE EXTENSION, FUNCTION, PROCEDURE, LANGUAGE; DO blocks; large-object and
+ * server-file functions; dblink.
+ */
+import libpgQuery from 'libpg-query';
+
+export type GuardVerdict =
+  | { readonly ok: true; readonly statements: number }
+  | { readonly ok: false; readonly code: string; readonly reason: string; readonly statement: number };
+
+const FORBIDDEN_STATEMENTS: Readonly<Record<string, [code: string, reason: string]>> = {
+  AlterSystemStmt: ['guard.alter-system', 'ALTER SYSTEM is not allowed through phigate'],
+  CreateExtensionStmt: ['guard.create-extension', 'CREATE EXTENSION is not allowed through phigate'],
+  CreateFunctionStmt: [
+    'guard.create-function',
+    'creating functions or procedures is not allowed through phigate',
+  ],
+  CreatePLangStmt: ['guard.create-language', 'CREATE LANGUAGE is not allowed through phigate'],
+  DoStmt: ['guard.do-block', 'DO blocks are not allowed through phigate'],
+  CreateForeignServerStmt: ['guard.foreign-data', 'foreign servers are not allowed through phigate'],
+  CreateFdwStmt: ['guard.foreign-data', 'foreign data wrappers are not allowed through phigate'],
+  ImportForeignSchemaStmt: ['guard.foreign-data', 'IMPORT FOREIGN SCHEMA is not allowed through phigate'],
+  LoadStmt: ['guard.load', 'LOAD is not allowed through phigate'],
+};
+
+const IDENTITY_SETTINGS = new Set(['role', 'session_authorization']);
+
+/** Functions that read or write server files, large objects, or reach other servers. */
+const FORBIDDEN_FUNCTION =
+  /^(pg_read_file|pg_read_binary_file|pg_ls_dir|pg_ls_\w+dir|pg_stat_file|pg_file_\w+|lo_\w+|loread|lowrite|dblink\w*|pg_logdir_ls)$/;
+
+type Node = Record<string, unknown>;
+
+function* walk(value: unknown): Generator<[string, Node]> {
+  if (Array.isArray(value)) {
+    for (const v of value) yield* walk(v);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value as Node)) {
+      if (child !== null && typeof child === 'object' && !Array.isArray(child) && /^[A-Z]/.test(key)) {
+        yield [key, child as Node];
+      }
+      yield* walk(child);
+    }
+  }
+}
+
+function lastName(names: unknown): string {
+  const list = Array.isArray(names) ? (names as Node[]) : [];
+  const last = list[list.length - 1]?.['String'] as Node | undefined;
+  return typeof last?.['sval'] === 'string' ? last['sval'].toLowerCase() : '';
+}
+
+function firstStringArg(args: unknown): string | undefined {
+  const first = Array.isArray(args) ? (args[0] as Node | undefined) : undefined;
+  const constant = first?.['A_Const'] as Node | undefined;
+  const sval = constant?.['sval'] as Node | undefined;
+  return typeof sval?.['sval'] === 'string' ? sval['sval'].toLowerCase() : undefined;
+}
+
+function check(kind: string, node: Node): [string, string] | undefined {
+  const forbidden = FORBIDDEN_STATEMENTS[kind];
+  if (forbidden) return forbidden;
+  if (kind === 'CopyStmt' && (node['is_program'] === true || typeof node['filename'] === 'string')) {
+    return ['guard.copy-file', 'COPY to or from a program or a server file is not allowed through phigate'];
+  }
+  if (
+    kind === 'VariableSetStmt' &&
+    typeof node['name'] === 'string' &&
+    IDENTITY_SETTINGS.has(node['name'].toLowerCase())
+  ) {
+    return ['guard.set-role', 'changing the session role is not allowed through phigate'];
+  }
+  if (kind === 'FuncCall') {
+    const name = lastName(node['funcname']);
+    if (FORBIDDEN_FUNCTION.test(name))
+      return ['guard.forbidden-function', `${name}() is not allowed through phigate`];
+    if (name === 'set_config') {
+      const setting = firstStringArg(node['args']);
+      if (setting === undefined || IDENTITY_SETTINGS.has(setting)) {
+        return ['guard.set-role', 'changing the session role is not allowed through phigate'];
+      }
+    }
+  }
+  return undefined;
+}
+
+export async function guardSql(sql: string): Promise<GuardVerdict> {
+  // An empty query is PostgreSQL's EmptyQueryResponse, harmless; the parser refuses it, so answer here.
+  if (sql.trim() === '') return { ok: true, statements: 0 };
+  let tree: { stmts?: { stmt?: unknown }[] };
+  try {
+    tree = (await libpgQuery.parse(sql)) as typeof tree;
+  } catch {
+    return {
+      ok: false,
+      code: 'guard.unparsable',
+      reason: 'the statement could not be parsed, so it is not run',
+      statement: 0,
+    };
+  }
+  const statements = tree.stmts ?? [];
+  for (let i = 0; i < statements.length; i++) {
+    for (const [kind, node] of walk(statements[i]!.stmt)) {
+      const refusal = check(kind, node);
+      if (refusal) return { ok: false, code: refusal[0], reason: refusal[1], statement: i };
+    }
+  }
+  return { ok: true, statements: statements.length };
+}
