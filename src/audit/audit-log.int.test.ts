@@ -18,6 +18,8 @@ import { leafHash } from './merkle.js';
 import { verifyStore } from './verify-store.js';
 import { fileWitness } from './witness.js';
 import { claimLogIdentity } from './log-identity.js';
+import { createAuditWriter } from './audit-writer.js';
+import { systemClock } from '../lib/clock.js';
 import { createPseudonymizer } from './pseudonymizer.js';
 
 const priya = person('priya', ['privacy-office']);
@@ -169,6 +171,22 @@ describe('tamper-evident audit log', () => {
       claimLogIdentity(db.db, createPseudonymizer(Buffer.alloc(32, 9)).keyId),
       /audit.hmac-key|HMAC key hk_/,
     );
+  });
+
+  it('close() waits for what was appended, then refuses more; lone and concurrent appends all settle', async () => {
+    const writer = createAuditWriter({ db: db.db, clock: systemClock });
+    const lone = await writer.append([sampleEvent(testAuditService(db.db), 1)]);
+    assert.equal(lone.length, 1);
+    const pending = Array.from({ length: 50 }, (_, i) =>
+      writer.append([sampleEvent(testAuditService(db.db), i)]),
+    );
+    await writer.close();
+    const settled = await Promise.allSettled(pending);
+    assert.ok(
+      settled.every((s) => s.status === 'fulfilled'),
+      'everything appended before close() is recorded',
+    );
+    await assert.rejects(writer.append([sampleEvent(testAuditService(db.db), 0)]), /closed/);
   });
 
   it('ATTACKS 37: when the log cannot be written, nobody is told their event was recorded', async () => {

@@ -77,30 +77,32 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
    * batch committed before it began.
    */
   let committed: { batch: Pending[]; seqs: number[] }[] = [];
-  let flushRunning = false;
-  const flushDurable = async (): Promise<void> => {
-    if (flushRunning) return;
-    flushRunning = true;
-    try {
-      while (committed.length > 0) {
-        const covered = committed;
-        committed = [];
-        try {
-          await flushWal(options.db);
-        } catch (cause) {
-          for (const c of covered) fail(c.batch, cause);
-          continue;
-        }
-        for (const { batch, seqs } of covered) {
-          let at = 0;
-          for (const p of batch) {
-            p.resolve(seqs.slice(at, at + p.events.length));
-            at += p.events.length;
-          }
+  let flushRunning: Promise<void> | undefined;
+  const flushDurable = (): void => {
+    if (flushRunning !== undefined || committed.length === 0) return;
+    flushRunning = flushLoop().finally(() => {
+      flushRunning = undefined;
+      // A batch that committed while the loop was finishing must not wait for a next batch that may never come.
+      flushDurable();
+    });
+  };
+  const flushLoop = async (): Promise<void> => {
+    while (committed.length > 0) {
+      const covered = committed;
+      committed = [];
+      try {
+        await flushWal(options.db);
+      } catch (cause) {
+        for (const c of covered) fail(c.batch, cause);
+        continue;
+      }
+      for (const { batch, seqs } of covered) {
+        let at = 0;
+        for (const p of batch) {
+          p.resolve(seqs.slice(at, at + p.events.length));
+          at += p.events.length;
         }
       }
-    } finally {
-      flushRunning = false;
     }
   };
 
@@ -114,7 +116,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
           { deferFlush: true },
         );
         committed.push({ batch, seqs });
-        void flushDurable();
+        flushDurable();
       } catch (cause) {
         fail(batch, cause);
       }
@@ -153,9 +155,10 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     },
     async close() {
       closed = true;
-      while (flushing.size > 0 || flushRunning || committed.length > 0) {
+      // Each wait is on real work (an insert or a flush in progress), so this loop always yields to I/O.
+      while (flushing.size > 0 || flushRunning !== undefined) {
         await Promise.all(flushing);
-        await flushDurable();
+        await flushRunning;
       }
     },
   };
