@@ -142,6 +142,15 @@ describe('tamper-evident audit log', () => {
     assert.ok(report.checkpointsVerified >= 2);
   });
 
+  it('runs one verification at a time; a second concurrent one is told to wait (ATTACKS 39)', async () => {
+    const audit = testAuditService(db.db);
+    const [first, second] = await Promise.allSettled([audit.verify(priya), audit.verify(priya)]);
+    assert.equal(first.status, 'fulfilled');
+    assert.equal(second.status, 'rejected');
+    assert.match(String((second).reason), /already running/);
+    assert.equal((await audit.verify(priya)).ok, true, 'and the next one runs');
+  });
+
   it('auditors only: anyone else is refused, and the refusal is itself recorded', async () => {
     const audit = testAuditService(db.db);
     await assert.rejects(audit.verify(alice), /only auditors/);

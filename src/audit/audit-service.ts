@@ -107,6 +107,8 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
     intervalMs: options.checkpointIntervalMs,
   });
 
+  let verifying = false;
+
   const record = (
     p: Principal,
     action: string,
@@ -275,7 +277,21 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
 
     async verify(p) {
       await requireAuditor(p, 'audit.verify');
-      const report = await verifyStore(db, { trustedKeys: [options.publicKey], origin, witnesses });
+      // Re-hashing the whole log is the heaviest thing an API call can ask for: one at a time per replica.
+      if (verifying) {
+        throw new PhigateError(
+          'conflict',
+          'audit.verify-running',
+          'a verification is already running; try again when it ends',
+        );
+      }
+      verifying = true;
+      let report: VerifyReport;
+      try {
+        report = await verifyStore(db, { trustedKeys: [options.publicKey], origin, witnesses });
+      } finally {
+        verifying = false;
+      }
       await record(p, 'audit.verify', { ok: report.ok, size: report.size, firstBadSeq: report.firstBadSeq });
       return report;
     },
