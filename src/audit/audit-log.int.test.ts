@@ -147,7 +147,7 @@ describe('tamper-evident audit log', () => {
     const [first, second] = await Promise.allSettled([audit.verify(priya), audit.verify(priya)]);
     assert.equal(first.status, 'fulfilled');
     assert.equal(second.status, 'rejected');
-    assert.match(String((second).reason), /already running/);
+    assert.match(String(second.reason), /already running/);
     assert.equal((await audit.verify(priya)).ok, true, 'and the next one runs');
   });
 
