@@ -14,6 +14,8 @@ export interface Frame {
   readonly type: number | undefined;
   /** The message body, without type byte and length. */
   readonly body: Buffer;
+  /** The whole message as received (header included), for relaying it without rebuilding it. */
+  readonly raw: Buffer;
 }
 
 export const STARTUP_MAX_BYTES = 10_000;
@@ -60,7 +62,7 @@ export class MessageFramer {
       const total = (this.typed ? 1 : 0) + length;
       if (this.size < total) return frames;
       const message = this.take(total);
-      frames.push({ type, body: message.subarray(headerBytes) });
+      frames.push({ type, body: message.subarray(headerBytes), raw: message });
     }
   }
 

@@ -182,11 +182,7 @@ export function startRelay(o: RelayOptions): RelaySession {
       return;
     }
     for (const f of frames) {
-      const raw = Buffer.allocUnsafe(5 + f.body.length);
-      raw[0] = f.type!;
-      raw.writeInt32BE(f.body.length + 4, 1);
-      f.body.copy(raw, 5);
-      chain = chain.then(() => handle(f.type!, raw, f.body)).catch(() => finish('error'));
+      chain = chain.then(() => handle(f.type!, f.raw, f.body)).catch(() => finish('error'));
     }
   });
   o.upstream.on('data', (chunk: Buffer) => {
