@@ -37,6 +37,16 @@ const ENV_OVERRIDES: readonly { name: string; path: readonly string[]; parse: (v
   { name: 'PHIGATE_AUDIT_SIGNING_KEY_FILE', path: ['audit', 'signingKeyFile'], parse: (v) => v },
   { name: 'PHIGATE_AUDIT_HMAC_KEY', path: ['audit', 'hmacKey'], parse: (v) => v },
   { name: 'PHIGATE_AUDIT_SIGNING_KEY', path: ['audit', 'signingKey'], parse: (v) => v },
+  {
+    name: 'PHIGATE_GATEWAY_ENABLED',
+    path: ['gateway', 'enabled'],
+    parse: (v) => (v === 'true' ? true : v === 'false' ? false : v),
+  },
+  {
+    name: 'PHIGATE_GATEWAY_PORT',
+    path: ['gateway', 'port'],
+    parse: (v) => (/^\d+$/.test(v) ? Number(v) : v),
+  },
 ];
 
 function setIn(target: Record<string, unknown>, keys: readonly string[], value: unknown): void {
@@ -101,6 +111,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       signingKeyFile: resolve(audit.signingKeyFile),
       witness: { ...audit.witness, files: audit.witness.files.map((f) => path.resolve(base, f)) },
     },
+    gateway: resolveGatewayFiles(result.data.gateway, resolve),
   };
   return {
     config,
@@ -109,21 +120,43 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   };
 }
 
+function resolveGatewayFiles(
+  gateway: Config['gateway'],
+  resolve: (p: string | undefined) => string | undefined,
+): Config['gateway'] {
+  const resources = Object.fromEntries(
+    Object.entries(gateway.resources).map(([name, r]) => [
+      name,
+      { ...r, adminUrlFile: resolve(r.adminUrlFile), tls: { ...r.tls, caFile: resolve(r.tls.caFile) } },
+    ]),
+  );
+  return {
+    ...gateway,
+    tls: { certFile: resolve(gateway.tls.certFile), keyFile: resolve(gateway.tls.keyFile) },
+    resources,
+  };
+}
+
 /** The configuration with secrets replaced, safe to print (e.g. `phigate serve --print-config`). */
 export function redactConfig(config: Config): Config {
   const copy = structuredClone(config);
   if (copy.audit.hmacKey !== undefined) copy.audit.hmacKey = '***';
   if (copy.audit.signingKey !== undefined) copy.audit.signingKey = '***';
-  if (copy.database.url) {
-    try {
-      const u = new URL(copy.database.url);
-      if (u.password) u.password = '***';
-      copy.database.url = u.toString();
-    } catch {
-      copy.database.url = '***';
-    }
+  if (copy.database.url) copy.database.url = redactUrl(copy.database.url);
+  for (const upstream of Object.values(copy.gateway.resources)) {
+    if (upstream.adminUrl !== undefined) upstream.adminUrl = redactUrl(upstream.adminUrl);
   }
   return copy;
+}
+
+function redactUrl(text: string): string {
+  try {
+    const u = new URL(text);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '***';
+  }
 }
 
 /** Parses the config's duration strings (`30s`, `15m`, `2h`, `1d`, combined). */

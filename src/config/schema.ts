@@ -42,6 +42,72 @@ export const issuerSchema = z.strictObject({
   cliClientId: z.string().min(1).default('phigate-cli'),
 });
 
+/** How the gateway reaches one protected database (secrets here, not in the policy). */
+export const upstreamSchema = z.strictObject({
+  /** Overrides the policy resource's `connection.host` / `port` / `database`. */
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  database: z.string().min(1).optional(),
+  /**
+   * The provisioning account (CREATEROLE, with grant option on what roles receive), as a PostgreSQL URL for the same
+   * database. `adminUrlFile` reads it from a file instead (a mounted secret); one of the two is required.
+   */
+  adminUrl: z.string().min(1).optional(),
+  adminUrlFile: z.string().min(1).optional(),
+  /** TLS to the database: `disable`, or `verify-full` (certificate chain and host name checked). */
+  tls: z
+    .strictObject({
+      mode: z.enum(['disable', 'verify-full']).default('disable'),
+      /** PEM file of the CA that signed the database's certificate (verify-full). */
+      caFile: z.string().min(1).optional(),
+      /** Host name the certificate must name; defaults to `host`. */
+      servername: z.string().min(1).optional(),
+    })
+    .default({ mode: 'disable' }),
+});
+
+const gatewaySchema = z
+  .strictObject({
+    /** Serve the PostgreSQL gateway next to the API. */
+    enabled: z.boolean().default(false),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(6543),
+    /** Host name clients are told to connect to (`phigate connect`); defaults to `host`. */
+    publicHost: z.string().min(1).optional(),
+    /** Server certificate and key (PEM). Unset: a self-signed certificate is generated under dataDir. */
+    tls: z
+      .strictObject({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() })
+      .default({}),
+    /** Accept clients without TLS. Development only: tokens would cross the network in clear. */
+    allowPlaintext: z.boolean().default(false),
+    /** Time a client has for each step of the startup (TLS, password). */
+    handshakeTimeout: durationText.default('10s'),
+    /** Client connections at once; more are refused (53300). */
+    maxConnections: z.number().int().min(1).max(100_000).default(2000),
+    /**
+     * Before a statement is forwarded, its audit record is `durable` (committed and flushed: nothing runs that a
+     * crash could leave unrecorded; each statement waits for a WAL flush) or `queued` (sequenced in phigate's writer
+     * and durable milliseconds later: much faster, and a crash can lose the records of the last statements).
+     */
+    auditWait: z.enum(['durable', 'queued']).default('durable'),
+    /** Lifetime of the connection tokens `phigate connect` mints (never beyond the grant's end). */
+    connectionTokenTtl: durationText.default('1h'),
+    /** Per policy resource name: how to reach and provision its database. */
+    resources: z.record(z.string(), upstreamSchema).default({}),
+  })
+  .default({
+    enabled: false,
+    host: '127.0.0.1',
+    port: 6543,
+    tls: {},
+    allowPlaintext: false,
+    handshakeTimeout: '10s',
+    maxConnections: 2000,
+    auditWait: 'durable',
+    connectionTokenTtl: '1h',
+    resources: {},
+  });
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -123,6 +189,7 @@ export const configSchema = z.strictObject({
         .default({ files: [], urls: [] }),
     })
     .default({ origin: 'phigate-audit', checkpointInterval: '1m', witness: { files: [], urls: [] } }),
+  gateway: gatewaySchema,
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -132,3 +199,5 @@ export const configSchema = z.strictObject({
 
 export type Config = z.output<typeof configSchema>;
 export type IssuerConfig = z.output<typeof issuerSchema>;
+export type GatewayConfig = Config['gateway'];
+export type UpstreamConfig = z.output<typeof upstreamSchema>;

@@ -146,6 +146,7 @@ function buildIndex(file: PolicyFile, report: Report): PolicyIndex {
         ? maxMs
         : durationAt(r.duration.cumulativeMax, [...at, 'duration', 'cumulativeMax'], report);
     if (defaultMs > maxMs) report([...at, 'duration', 'default'], 'the default duration exceeds the maximum');
+    const idleTimeoutMs = durationAt(r.idleTimeout, [...at, 'idleTimeout'], report);
     if (maxMs > cumulativeMs) report([...at, 'duration', 'cumulativeMax'], 'cumulativeMax is below max');
     for (const [i, p] of r.purposes.entries()) {
       if (!isPurposeOfUse(p)) report([...at, 'purposes', i], `unknown purpose of use ${p}`);
@@ -183,6 +184,8 @@ function buildIndex(file: PolicyFile, report: Report): PolicyIndex {
       requireMfa: r.requireMfa ?? r.emergency,
       patientScope: r.patientScope,
       approvalRule: r.approval ?? '',
+      idleTimeoutMs,
+      maxConnections: r.maxConnections,
     });
     roles.set(
       name,

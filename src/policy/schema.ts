@@ -88,6 +88,10 @@ const roleSchema = z.strictObject({
   emergency: z.boolean().default(false),
   /** Require a multi-factor sign-in of the requester; defaults to true for emergency roles. */
   requireMfa: z.boolean().optional(),
+  /** Automatic logoff: a gateway session idle this long is closed (164.312(a)(2)(iii)). */
+  idleTimeout: durationText.default('15m'),
+  /** Database sessions one grant of this role may hold at once (its role's CONNECTION LIMIT). */
+  maxConnections: z.number().int().min(1).max(1000).default(10),
 });
 
 export const policySchema = z.strictObject({

@@ -54,6 +54,10 @@ export interface RoleDefinition {
   readonly patientScope: 'required' | 'optional' | 'none';
   /** Name of the approval rule that governs non-emergency requests. */
   readonly approvalRule: string;
+  /** A gateway session with no message from the client for this long is closed (automatic logoff). */
+  readonly idleTimeoutMs: number;
+  /** Sessions one grant may hold at once (the database role's connection limit). */
+  readonly maxConnections: number;
 }
 
 export interface ApprovalRequirement {

@@ -98,10 +98,33 @@ for (const target of testTargets()) {
       const activeId = randomUUID();
       const active = await grant(activeId);
       const ended = await grant();
-      const removed = await sweepGrantRoles(admin, async (id) => id === activeId);
+      const { removed, failed } = await sweepGrantRoles(admin, async (id) => id === activeId);
+      assert.deepEqual(failed, []);
       assert.ok(removed.includes(ended.role));
       assert.ok(!removed.includes(active.role));
       await dropGrantRole(admin, active.role);
+    });
+
+    it('leaves alone the roles another database on the same server admitted (its own sweep removes them)', async () => {
+      const otherDb = await createEmptyDatabase(target);
+      const other = new pg.Pool({ connectionString: otherDb.url, max: 2 });
+      try {
+        await other.query('create table visits (id int)');
+        const elsewhere = await createGrantRole(other, {
+          grantId: randomUUID(),
+          expiresAt: new Date(Date.now() + 3_600_000),
+          database: otherDb.name,
+          access: [{ table: 'public.visits', columns: ['id'], operations: ['SELECT'] }],
+        });
+        const here = await sweepGrantRoles(admin, async () => false);
+        assert.ok(!here.removed.includes(elsewhere.role));
+        assert.deepEqual(here.failed, []);
+        const there = await sweepGrantRoles(other, async () => false);
+        assert.deepEqual(there.removed, [elsewhere.role]);
+      } finally {
+        await other.end();
+        await otherDb.drop();
+      }
     });
   });
 }

@@ -205,3 +205,39 @@ async function closeDue(
     .returningAll()
     .execute();
 }
+
+/**
+ * The grant that lets `requesterId` into `resource` now: the one named (a connection token's), or else the one that
+ * lasts longest. Undefined when none is active — the gateway then refuses the connection.
+ */
+export async function findActiveGrant(
+  db: Db,
+  q: {
+    readonly requesterId: string;
+    readonly resource: string;
+    readonly now: Date;
+    readonly grantId?: string;
+  },
+): Promise<AccessRequestRow | undefined> {
+  let query = db
+    .selectFrom('access_requests')
+    .selectAll()
+    .where('requester_id', '=', q.requesterId)
+    .where('resource', '=', q.resource)
+    .where('status', '=', 'active')
+    .where('expires_at', '>', q.now);
+  if (q.grantId !== undefined) query = query.where('id', '=', q.grantId);
+  return query.orderBy('expires_at', 'desc').limit(1).executeTakeFirst();
+}
+
+/** Whether the grant is still active (the sweep of leftover database roles asks this). */
+export async function isGrantActive(db: Db, grantId: string, now: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom('access_requests')
+    .select('id')
+    .where('id', '=', grantId)
+    .where('status', '=', 'active')
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return row !== undefined;
+}

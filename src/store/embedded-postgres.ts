@@ -30,6 +30,10 @@ export interface EmbeddedPostgresOptions {
   readonly port?: number;
   /** Receives PostgreSQL's own log lines (they contain no PHI: statement logging is off). */
   readonly onLog?: (line: string) => void;
+  /** Connection slots (default 300); the gateway benchmark holds over a thousand sessions. */
+  readonly maxConnections?: number;
+  /** Serve TLS with this certificate and key (PEM) too (benchmarks compare paths with the same TLS setting). */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string };
 }
 
 export interface EmbeddedPostgres {
@@ -207,6 +211,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   if (owner) chownSync(clusterDir, owner.uid, owner.gid);
 
+  const tlsSettings: string[] = [];
+  if (options.tls) {
+    // PostgreSQL insists that its key belongs to the server's user and is readable by it alone.
+    for (const [name, pem] of [
+      ['server.crt', options.tls.certPem],
+      ['server.key', options.tls.keyPem],
+    ] as const) {
+      const file = path.join(clusterDir, name);
+      writeFileSync(file, pem, { mode: 0o600 });
+      if (owner) chownSync(file, owner.uid, owner.gid);
+    }
+    tlsSettings.push('-c', 'ssl=on', '-c', 'ssl_cert_file=server.crt', '-c', 'ssl_key_file=server.key');
+  }
   const port = options.port && options.port > 0 ? options.port : await freePort();
   let recent = '';
   const child = spawn(
@@ -221,7 +238,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       '-c',
       `unix_socket_directories=${clusterDir}`,
       '-c',
-      'max_connections=300',
+      `max_connections=${options.maxConnections ?? 300}`,
       // Audit appends are WAL-heavy (every event, its indexes, and full-page images after each checkpoint):
       // compressed page images, fewer checkpoints and room to buffer make a measured ~25% more appends per second.
       '-c',
@@ -230,6 +247,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       'max_wal_size=4GB',
       '-c',
       'wal_buffers=16MB',
+      ...tlsSettings,
     ],
     { ...owner, stdio: ['ignore', 'pipe', 'pipe'] },
   );
