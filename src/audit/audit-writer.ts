@@ -21,6 +21,10 @@ export interface AuditWriter {
   append(events: readonly AuditEventInput[]): Promise<number[]>;
   /** Waits for what is queued, then refuses further appends. */
   close(): Promise<void>;
+  /** Events accepted and not yet committed. */
+  readonly backlog: number;
+  /** False from a failed batch (or flush) until a later one succeeds: callers that do not wait should refuse. */
+  readonly healthy: boolean;
 }
 
 export interface AuditWriterOptions {
@@ -49,6 +53,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const queue: Pending[] = [];
   const flushing = new Set<Promise<void>>();
   let closed = false;
+  let healthy = true;
+  let backlog = 0;
 
   const takeBatch = (): Pending[] => {
     const batch: Pending[] = [];
@@ -69,6 +75,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       {},
       { cause },
     );
+    healthy = false;
     for (const p of batch) p.reject(err);
   };
 
@@ -96,6 +103,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         for (const c of covered) fail(c.batch, cause);
         continue;
       }
+      healthy = true;
       for (const { batch, seqs } of covered) {
         let at = 0;
         for (const p of batch) {
@@ -109,6 +117,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const insertBatches = async (): Promise<void> => {
     while (queue.length > 0) {
       const batch = takeBatch();
+      for (const p of batch) backlog -= p.events.length;
       try {
         const seqs = await insertEncoded(
           options.pool ?? options.db,
@@ -150,8 +159,15 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       }
       return new Promise<number[]>((resolve, reject) => {
         queue.push({ events: encoded, resolve, reject });
+        backlog += encoded.length;
         kick();
       });
+    },
+    get backlog() {
+      return backlog;
+    },
+    get healthy() {
+      return healthy;
     },
     async close() {
       closed = true;

@@ -44,7 +44,12 @@ export interface AuditWhat {
 export interface AuditStatement {
   readonly fingerprint: string;
   readonly literals?: readonly string[] | undefined;
+  /** Bound parameters of an extended-protocol Execute, as literal tokens (null stays null). */
+  readonly parameters?: readonly (string | null)[] | undefined;
+  /** Rows returned or affected, from the database's CommandComplete (completion events). */
   readonly rows?: number | undefined;
+  /** Time from forwarding to the database's answer, in milliseconds (completion events). */
+  readonly durationMs?: number | undefined;
 }
 
 /** Why: the HL7 v3 PurposeOfUse code and the person's own words. */

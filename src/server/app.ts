@@ -25,6 +25,8 @@ import { createRateLimiter } from './rate-limiter.js';
 import { isStoreUnavailable } from './store-errors.js';
 import './request-context.js';
 import { auditRoutes } from './routes/audit.js';
+import { connectionRoutes } from './routes/connections.js';
+import type { ConnectionService } from '../gateway/connection-service.js';
 import { grantRoutes } from './routes/grants.js';
 import { requestRoutes } from './routes/requests.js';
 import { problemSchema, requestViewSchema } from './schemas.js';
@@ -33,6 +35,8 @@ export interface AppDeps {
   readonly access: AccessService;
   /** The audit log's read side (auditors); its routes are absent when omitted. */
   readonly audit?: AuditService | undefined;
+  /** The gateway's connection details (`phigate connect`); its route is absent when the gateway is off. */
+  readonly connections?: ConnectionService | undefined;
   readonly verifier: { verify(token: string): Promise<Principal> };
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
@@ -199,6 +203,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(requestRoutes(deps.access));
     await api.register(grantRoutes(deps.access));
     if (deps.audit) await api.register(auditRoutes(deps.audit));
+    await api.register(connectionRoutes(deps.connections));
   });
   return app;
 }

@@ -23,6 +23,8 @@ import { systemClock } from '../lib/clock.js';
 import { PhigateError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { formatProblem } from '../lib/yaml-source.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { startGateway, type Gateway } from '../gateway/gateway.js';
 import { openStore, type Store } from '../store/open-store.js';
 import { buildApp } from './app.js';
 
@@ -35,6 +37,12 @@ export interface StartOptions {
   /** A policy given in memory (the demo's), instead of `policy.file`. */
   readonly policy?: { readonly source: string; readonly sourceName: string } | undefined;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Gateway settings that replace the configured ones, or a function that prepares them once the store is open (the
+   * demo sets up its protected database in the embedded server).
+   */
+  readonly gateway?:
+    Partial<GatewayConfig> | ((store: Store, dataDir: string) => Promise<Partial<GatewayConfig>>) | undefined;
 }
 
 export interface RunningPhigate {
@@ -43,6 +51,8 @@ export interface RunningPhigate {
   readonly store: Store;
   readonly logger: Logger;
   readonly audit: AuditService;
+  /** The PostgreSQL gateway, when enabled. */
+  readonly gateway: Gateway | undefined;
   /** Mints a development token for a demo user (dev mode only). */
   readonly mintDevToken: ((username: string) => Promise<string>) | undefined;
   /** Re-reads the policy file; an invalid policy keeps the old one in force. */
@@ -146,10 +156,32 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       issuers.push(devIssuer.issuerConfig);
     }
     const verifier = createTokenVerifier({ issuers, logger });
+    const gatewayOverride =
+      typeof options.gateway === 'function' ? await options.gateway(store, config.dataDir) : options.gateway;
+    const gatewayConfig = { ...config.gateway, ...gatewayOverride };
+    let gateway: Gateway | undefined;
+    if (gatewayConfig.enabled) {
+      gateway = await startGateway({
+        config: gatewayConfig,
+        dataDir: config.dataDir,
+        db: store.db,
+        policy: () => policies.current(),
+        writer: audit.writer,
+        pseudonymizer: audit.pseudonymizer,
+        secret: keys.hmacKey,
+        verifier,
+        bus,
+        clock: systemClock,
+        logger,
+      });
+      const running = gateway;
+      cleanups.push(() => running.close());
+    }
     let ready = false;
     const app = await buildApp({
       access,
       audit,
+      connections: gateway?.connections,
       verifier,
       logger,
       bodyLimitBytes: config.server.bodyLimitBytes,
@@ -189,6 +221,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       store,
       logger,
       audit,
+      gateway,
       mintDevToken: devIssuer ? (username: string) => devIssuer.mintToken(username) : undefined,
       reloadPolicy,
       stop: () => (stopping ??= stopAll()),

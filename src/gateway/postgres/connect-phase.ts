@@ -39,12 +39,16 @@ export interface ConnectDeps<P, G> {
   authenticate(user: string, password: string): Promise<P>;
   /** The active grant that lets this person into this database, or why not. */
   authorize(principal: P, database: string): Promise<{ readonly ok: true; readonly grant: G } | Refusal>;
+  /** A CancelRequest arrived with these keys (the gateway's own, handed out by the relay). */
+  onCancel?(processId: number, secretKey: number): void;
   /** Records an authentication or authorization refusal (with the address it came from). */
   recordRefusal(refusal: {
     readonly reasonCode: string;
     readonly user: string | undefined;
     readonly database: string | undefined;
     readonly clientAddress: string;
+    /** Set when the person was authenticated and then refused (no grant). */
+    readonly principal?: P;
   }): Promise<void>;
 }
 
@@ -113,7 +117,8 @@ export async function acceptConnection<P, G>(
       break;
     }
     if (packet.kind === 'cancel') {
-      // Cancel keys are the relay's (it hands out its own); the connect phase only ends the connection.
+      // The keys are the gateway's own; the caller maps them to the database's. No answer is sent, as in PostgreSQL.
+      deps.onCancel?.(packet.processId, packet.secretKey);
       socket.end();
       return undefined;
     }
@@ -160,6 +165,7 @@ export async function acceptConnection<P, G>(
         user: packet.user,
         database: packet.database,
         clientAddress,
+        principal,
       });
       fatal(socket, {
         code: '28000',

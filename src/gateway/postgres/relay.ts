@@ -17,8 +17,11 @@ import {
 import { decodeFrontend } from './frontend-messages.js';
 import { MessageFramer } from './message-framer.js';
 import { ProtocolError } from './protocol-error.js';
+import { StatementTracker, type StatementResult } from './statement-tracker.js';
 
 export interface StatementToAudit {
+  /** Numbers the session's statements; the completion of a query or execute carries the same id. */
+  readonly id: number;
   readonly kind: 'query' | 'parse' | 'execute';
   /** SQL text as sent (the auditor fingerprints and tokenizes it; it is never logged as is). */
   readonly sql: string;
@@ -41,15 +44,21 @@ export interface RelayOptions {
   guard?(
     sql: string,
   ): Promise<{ readonly ok: true } | { readonly ok: false; readonly code: string; readonly reason: string }>;
+  /** What the database answered to a forwarded query or execute (rows, duration, outcome). */
+  completed?(statement: StatementToAudit, result: StatementResult): void;
   readonly endsAt: Date;
   readonly grantLabel: string;
+  /** Automatic logoff: the session is closed after this long without a client message while nothing runs. */
+  readonly idleTimeoutMs?: number;
   /** Called once when the session ends, for whatever reason ('grant-ended', 'client-closed', 'upstream-closed', 'error'). */
   onEnd(reason: string): void;
 }
 
 export interface RelaySession {
-  /** Cuts the session now (the grant was revoked, or ended on another replica). */
-  cut(reason: string, endedAt: Date): void;
+  /** Cuts the session now (the grant was revoked, or ended on another replica); `message` replaces the default. */
+  cut(reason: string, endedAt: Date, message?: string): void;
+  /** Statements forwarded whose answer has not come back yet. */
+  readonly running: number;
   readonly ended: Promise<string>;
 }
 
@@ -70,24 +79,49 @@ export function startRelay(o: RelayOptions): RelaySession {
   let transactionStatus: 'I' | 'T' | 'E' = 'I';
   const upstreamFramer = new MessageFramer();
   upstreamFramer.startTyped();
+  const tracker = new StatementTracker();
+  const inFlight = new Map<number, StatementToAudit>();
+  let nextId = 1;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const idle = (): void => {
+    if (o.idleTimeoutMs === undefined) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      // A long query is not idleness: look again once it has answered.
+      if (tracker.pending > 0) return idle();
+      if (finished) return;
+      o.client.write(
+        errorResponse({
+          severity: 'FATAL',
+          code: '57P05',
+          message: `the session was idle for ${Math.round(o.idleTimeoutMs! / 1000)} s and is closed (automatic logoff)`,
+        }),
+      );
+      finish('idle-timeout');
+    }, o.idleTimeoutMs);
+    idleTimer.unref();
+  };
+  idle();
 
   const finish = (reason: string): void => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
+    clearTimeout(idleTimer);
     o.client.end();
     o.upstream.destroy();
     o.onEnd(reason);
     resolveEnded(reason);
   };
 
-  const cut = (reason: string, endedAt: Date): void => {
+  const cut = (reason: string, endedAt: Date, message?: string): void => {
     if (finished) return;
+    const verb = reason === 'grant-revoked' ? 'was revoked' : 'ended';
     o.client.write(
       errorResponse({
         severity: 'FATAL',
         code: '57P01',
-        message: `${o.grantLabel} ended at ${endedAt.toISOString()}: the session is closed`,
+        message: message ?? `${o.grantLabel} ${verb} at ${endedAt.toISOString()}: the session is closed`,
         hint: 'ask again with `phigate request` if you still need access',
       }),
     );
@@ -109,6 +143,7 @@ export function startRelay(o: RelayOptions): RelaySession {
   const handle = async (type: number, raw: Buffer, body: Buffer): Promise<void> => {
     if (finished) return;
     if (Date.now() >= o.endsAt.getTime()) return cut('grant-ended', o.endsAt);
+    idle();
     const message = decodeFrontend(type, body);
     if (skippingUntilSync) {
       if (message.type === 'sync') {
@@ -118,10 +153,10 @@ export function startRelay(o: RelayOptions): RelaySession {
       return;
     }
     let statement: StatementToAudit | undefined;
-    if (message.type === 'query') statement = { kind: 'query', sql: message.sql };
+    if (message.type === 'query') statement = { id: nextId++, kind: 'query', sql: message.sql };
     if (message.type === 'parse') {
       prepared.set(message.statement, message.sql);
-      statement = { kind: 'parse', sql: message.sql };
+      statement = { id: nextId++, kind: 'parse', sql: message.sql };
     }
     if (message.type === 'bind') {
       portals.set(message.portal, {
@@ -131,7 +166,12 @@ export function startRelay(o: RelayOptions): RelaySession {
     }
     if (message.type === 'execute') {
       const portal = portals.get(message.portal);
-      statement = { kind: 'execute', sql: portal?.sql ?? '', parameters: portal?.parameters ?? [] };
+      statement = {
+        id: nextId++,
+        kind: 'execute',
+        sql: portal?.sql ?? '',
+        parameters: portal?.parameters ?? [],
+      };
     }
     if (message.type === 'close' && message.target === 'statement') prepared.delete(message.name);
     if (message.type === 'terminate') return finish('client-closed');
@@ -167,7 +207,14 @@ export function startRelay(o: RelayOptions): RelaySession {
         return;
       }
       if (finished) return;
+      // The audit may have waited past the grant's end: nothing is forwarded after it, whatever the timer's turn.
+      if (Date.now() >= o.endsAt.getTime()) return cut('grant-ended', o.endsAt);
     }
+    if (statement && statement.kind !== 'parse') {
+      inFlight.set(statement.id, statement);
+      tracker.started(statement.kind, statement.id);
+    }
+    if (message.type === 'sync') tracker.sync();
     o.upstream.write(raw);
   };
 
@@ -182,7 +229,14 @@ export function startRelay(o: RelayOptions): RelaySession {
       return;
     }
     for (const f of frames) {
-      chain = chain.then(() => handle(f.type!, f.raw, f.body)).catch(() => finish('error'));
+      chain = chain
+        .then(() => handle(f.type!, f.raw, f.body))
+        .catch((err: unknown) => {
+          // A message the gateway cannot name or read is a protocol violation: say so, forward nothing, close.
+          if (err instanceof ProtocolError && !finished)
+            o.client.write(errorResponse({ severity: 'FATAL', code: err.sqlState, message: err.message }));
+          finish('error');
+        });
     }
   });
   o.upstream.on('data', (chunk: Buffer) => {
@@ -192,6 +246,11 @@ export function startRelay(o: RelayOptions): RelaySession {
       for (const f of upstreamFramer.push(chunk)) {
         if (f.type === 0x5a && f.body.length === 1)
           transactionStatus = String.fromCharCode(f.body[0]!) as 'I' | 'T' | 'E';
+        for (const result of tracker.backend(f.type!, f.body)) {
+          const statement = inFlight.get(result.id);
+          inFlight.delete(result.id);
+          if (statement) o.completed?.(statement, result);
+        }
       }
     } catch {
       finish('error');
@@ -202,5 +261,11 @@ export function startRelay(o: RelayOptions): RelaySession {
   o.upstream.on('close', () => finish('upstream-closed'));
   o.upstream.on('error', () => finish('error'));
 
-  return { cut, ended };
+  return {
+    cut,
+    ended,
+    get running() {
+      return tracker.pending;
+    },
+  };
 }

@@ -2,7 +2,7 @@
  * The gateway's login to the protected database as a grant's role: TCP (or TLS with verify-full), startup, SCRAM,
  * then the server's parameters and cancel key, up to its first ReadyForQuery. What comes after is the relay's.
  */
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { parseErrorFields } from './backend-messages.js';
@@ -41,6 +41,22 @@ export class UpstreamRefused extends Error {
   }
 }
 
+/** SSLRequest, then a TLS handshake that verifies the server's certificate and name (verify-full). */
+async function startTls(tcp: Socket, tls: NonNullable<UpstreamOptions['tls']>): Promise<Duplex> {
+  tcp.write(fe.sslRequest());
+  const answer = await new Promise<Buffer>((resolve, reject) => {
+    tcp.once('data', resolve);
+    tcp.once('error', reject);
+  });
+  if (answer.length !== 1 || answer[0] !== 0x53) throw new ProtocolError('the database refused TLS');
+  const secure = tlsConnect({ socket: tcp, rejectUnauthorized: true, ...tls });
+  await new Promise<void>((resolve, reject) => {
+    secure.once('secureConnect', resolve);
+    secure.once('error', reject);
+  });
+  return secure;
+}
+
 export async function connectUpstream(options: UpstreamOptions): Promise<UpstreamConnection> {
   const timeout = options.timeoutMs ?? 10_000;
   const tcp = netConnect(options.port, options.host);
@@ -51,20 +67,7 @@ export async function connectUpstream(options: UpstreamOptions): Promise<Upstrea
   });
   let socket: Duplex = tcp;
   try {
-    if (options.tls) {
-      tcp.write(fe.sslRequest());
-      const answer = await new Promise<Buffer>((resolve, reject) => {
-        tcp.once('data', resolve);
-        tcp.once('error', reject);
-      });
-      if (answer.length !== 1 || answer[0] !== 0x53) throw new ProtocolError('the database refused TLS');
-      const secure = tlsConnect({ socket: tcp, rejectUnauthorized: true, ...options.tls });
-      await new Promise<void>((resolve, reject) => {
-        secure.once('secureConnect', resolve);
-        secure.once('error', reject);
-      });
-      socket = secure;
-    }
+    if (options.tls) socket = await startTls(tcp, options.tls);
     const reader = new PacketReader(socket);
     reader.framer.startTyped();
     socket.write(
@@ -127,5 +130,32 @@ export async function connectUpstream(options: UpstreamOptions): Promise<Upstrea
   } catch (err) {
     socket.destroy();
     throw err;
+  }
+}
+
+/**
+ * Asks the database to cancel what a backend is running: a new connection carrying only a CancelRequest (over TLS
+ * when the upstream uses TLS). The server answers nothing; the outcome shows on the original connection.
+ */
+export async function sendCancelRequest(
+  options: Pick<UpstreamOptions, 'host' | 'port' | 'tls' | 'timeoutMs'>,
+  key: { readonly processId: number; readonly secretKey: number },
+): Promise<void> {
+  const tcp = netConnect(options.port, options.host);
+  tcp.setTimeout(options.timeoutMs ?? 5_000, () => tcp.destroy());
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('connect', resolve);
+      tcp.once('error', reject);
+    });
+    const socket: Duplex = options.tls ? await startTls(tcp, options.tls) : tcp;
+    await new Promise<void>((resolve) => socket.end(fe.cancelRequest(key.processId, key.secretKey), resolve));
+    // The server closes its side once it has read the request.
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      socket.resume();
+    });
+  } finally {
+    tcp.destroy();
   }
 }

@@ -1,0 +1,159 @@
+/**
+ * What `phigate connect` asks the API for: how to reach a resource through the gateway with the caller's active
+ * grant — a connection token bound to that person and grant, valid until the grant's end at the latest — or, with
+ * `direct`, the grant role's own credentials for tools that cannot use the gateway (their sessions end with the
+ * grant too: the role is dropped and its backends terminated). Both are recorded before they are handed out.
+ */
+import type { AuditWriter } from '../audit/audit-writer.js';
+import type { Principal } from '../identity/principal.js';
+import type { Clock } from '../lib/clock.js';
+import { PhigateError } from '../lib/errors.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { grantRolePassword } from '../provisioner/role-password.js';
+import { findActiveGrant } from '../store/access-request-repository.js';
+import type { Db } from '../store/database.js';
+import type { ConnectionTokens } from './connection-token.js';
+import type { GrantRoles } from './grant-roles.js';
+import type { Upstreams } from './upstreams.js';
+
+export interface ConnectionRequest {
+  readonly resource: string;
+  /** A particular grant; otherwise the caller's active grant on the resource that lasts longest. */
+  readonly grantId?: string | undefined;
+  readonly direct?: boolean | undefined;
+}
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string;
+  readonly sslmode: 'require' | 'disable' | 'verify-full';
+  /** A libpq connection URI (password included: treat it as the secret it is). */
+  readonly url: string;
+}
+
+export interface ConnectionInfo {
+  readonly grantId: string;
+  readonly resource: string;
+  readonly role: string;
+  readonly grantExpiresAt: Date;
+  /** Through the gateway (always). */
+  readonly gateway: Endpoint & { readonly tokenExpiresAt: Date };
+  /** The grant role's own login (only when asked for). */
+  readonly direct: Endpoint | undefined;
+}
+
+export interface ConnectionService {
+  connect(p: Principal, request: ConnectionRequest, clientAddress?: string): Promise<ConnectionInfo>;
+}
+
+export function libpqUrl(e: Omit<Endpoint, 'url'>): string {
+  const host = e.host.includes(':') ? `[${e.host}]` : e.host;
+  return (
+    `postgresql://${encodeURIComponent(e.user)}:${encodeURIComponent(e.password)}@${host}:${e.port}/` +
+    `${encodeURIComponent(e.database)}?sslmode=${e.sslmode}`
+  );
+}
+
+export function createConnectionService(deps: {
+  readonly db: Db;
+  readonly policy: () => CompiledPolicy;
+  readonly tokens: ConnectionTokens;
+  readonly upstreams: Upstreams;
+  readonly roles: GrantRoles;
+  readonly writer: Pick<AuditWriter, 'append'>;
+  readonly clock: Clock;
+  readonly secret: Buffer;
+  readonly gateway: { readonly host: string; readonly port: number; readonly tls: boolean };
+  readonly tokenTtlMs: number;
+}): ConnectionService {
+  return {
+    async connect(p, request, clientAddress) {
+      const now = deps.clock.now();
+      const grant = await findActiveGrant(deps.db, {
+        requesterId: p.id,
+        resource: request.resource,
+        now,
+        ...(request.grantId !== undefined ? { grantId: request.grantId } : {}),
+      });
+      if (grant === undefined) {
+        throw new PhigateError(
+          'conflict',
+          'grant.not-active',
+          request.grantId !== undefined
+            ? `grant ${request.grantId} is not an active grant of yours on ${request.resource}`
+            : `you hold no active grant for ${request.resource}: ask with \`phigate request --resource ${request.resource} …\``,
+        );
+      }
+      const expiresAt = grant.expires_at!;
+      const tokenExpiresAt = new Date(Math.min(expiresAt.getTime(), now.getTime() + deps.tokenTtlMs));
+      const minted = deps.tokens.mint({ grantId: grant.id, principalId: p.id, expiresAt: tokenExpiresAt });
+
+      let direct: Endpoint | undefined;
+      if (request.direct === true) {
+        const policy = deps.policy();
+        const resource = policy.resources.get(grant.resource);
+        const role = policy.roles.get(grant.role);
+        if (resource === undefined || role === undefined) {
+          throw new PhigateError('conflict', 'grant.role-gone', `the policy no longer defines ${grant.role}`);
+        }
+        const upstream = deps.upstreams.get(resource);
+        const credentials = await deps.roles.ensure(upstream, { id: grant.id, expiresAt }, role);
+        const endpoint = {
+          host: upstream.host,
+          port: upstream.port,
+          database: upstream.database,
+          user: credentials.role,
+          password: grantRolePassword(deps.secret, grant.id),
+          sslmode: upstream.tls ? ('verify-full' as const) : ('disable' as const),
+        };
+        direct = { ...endpoint, url: libpqUrl(endpoint) };
+      }
+
+      // Nothing is handed out that the log does not show.
+      await deps.writer.append([
+        {
+          action: direct ? 'session.direct-credentials' : 'session.token',
+          outcome: 'success',
+          who: {
+            actor: p.id,
+            issuer: p.issuer,
+            subject: p.subject,
+            name: p.displayName,
+            roles: [grant.role],
+          },
+          what: { resource: grant.resource, requestId: grant.id },
+          why: { purposeOfUse: grant.purpose, emergency: grant.emergency || undefined },
+          how: {
+            clientAddress,
+            tokenId: minted.tokenId,
+            mfa: p.mfa.satisfied,
+            policyVersion: grant.policy_hash,
+          },
+          detail: {
+            tokenExpiresAt: tokenExpiresAt.toISOString(),
+            ...(direct ? { databaseRole: direct.user } : {}),
+          },
+        },
+      ]);
+      const gatewayEndpoint = {
+        host: deps.gateway.host,
+        port: deps.gateway.port,
+        database: grant.resource,
+        user: p.subject,
+        password: minted.token,
+        sslmode: deps.gateway.tls ? ('require' as const) : ('disable' as const),
+      };
+      return {
+        grantId: grant.id,
+        resource: grant.resource,
+        role: grant.role,
+        grantExpiresAt: expiresAt,
+        gateway: { ...gatewayEndpoint, url: libpqUrl(gatewayEndpoint), tokenExpiresAt },
+        direct,
+      };
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Who may open a gateway session, and on which grant. The password is a phigate connection token (minted by
+ * `phigate connect` for one grant) or an OIDC access token; the user name must name the same person. The database
+ * name is a policy resource, and the person must hold an active grant on it right now — looked up in the store at
+ * every connection, so a revoked grant opens nothing whatever token is presented.
+ */
+import type { TokenVerifier } from '../identity/token-verifier.js';
+import type { Clock } from '../lib/clock.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { findActiveGrant, type AccessRequestRow } from '../store/access-request-repository.js';
+import type { Db } from '../store/database.js';
+import { CONNECTION_TOKEN_PREFIX, type ConnectionTokens } from './connection-token.js';
+import type { Refusal } from './postgres/connect-phase.js';
+
+export interface GatewayPrincipal {
+  readonly id: string;
+  /** The connection token's grant, when the password was one. */
+  readonly grantId: string | undefined;
+  readonly tokenId: string | undefined;
+}
+
+export interface GatewayAuth {
+  authenticate(user: string, password: string): Promise<GatewayPrincipal>;
+  authorize(
+    principal: GatewayPrincipal,
+    database: string,
+  ): Promise<{ readonly ok: true; readonly grant: AccessRequestRow } | Refusal>;
+}
+
+export class GatewayAuthError extends Error {
+  override readonly name = 'GatewayAuthError';
+}
+
+/** The names a person may connect as: the subject, the full `issuer#subject`, or (OIDC) their e-mail. */
+function userMatches(user: string, principalId: string, email?: string): boolean {
+  const subject = principalId.slice(principalId.lastIndexOf('#') + 1);
+  return user === subject || user === principalId || (email !== undefined && user === email);
+}
+
+export function createGatewayAuth(deps: {
+  readonly db: Db;
+  readonly tokens: ConnectionTokens;
+  readonly verifier: TokenVerifier;
+  readonly policy: () => CompiledPolicy;
+  readonly clock: Clock;
+}): GatewayAuth {
+  return {
+    async authenticate(user, password) {
+      if (password.startsWith(CONNECTION_TOKEN_PREFIX)) {
+        const claims = deps.tokens.verify(password, deps.clock.now());
+        if (claims === undefined || !userMatches(user, claims.principalId))
+          throw new GatewayAuthError('bad connection token');
+        return { id: claims.principalId, grantId: claims.grantId, tokenId: claims.tokenId };
+      }
+      const p = await deps.verifier.verify(password);
+      if (!userMatches(user, p.id, p.email)) throw new GatewayAuthError('token of another user');
+      return { id: p.id, grantId: undefined, tokenId: p.tokenId };
+    },
+
+    async authorize(principal, database) {
+      const resource = deps.policy().resources.get(database);
+      if (resource === undefined) {
+        return {
+          ok: false,
+          code: 'gateway.unknown-resource',
+          message: `phigate has no resource named "${printable(database)}": the database name is the resource`,
+          hint: 'list what you may ask for with `phigate roles`',
+        };
+      }
+      const grant = await findActiveGrant(deps.db, {
+        requesterId: principal.id,
+        resource: resource.name,
+        now: deps.clock.now(),
+        ...(principal.grantId !== undefined ? { grantId: principal.grantId } : {}),
+      });
+      if (grant === undefined) {
+        return {
+          ok: false,
+          code: 'gateway.no-active-grant',
+          message:
+            principal.grantId !== undefined
+              ? `grant ${principal.grantId} for ${resource.name} is not active (it ended or was revoked)`
+              : `you hold no active grant for ${resource.name}`,
+          hint:
+            `ask for access: phigate request --resource ${resource.name} --role ROLE --purpose CODE ` +
+            `--justification "why" (phigate roles lists the roles), then phigate connect ${resource.name}`,
+        };
+      }
+      return { ok: true, grant };
+    },
+  };
+}
+
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+}

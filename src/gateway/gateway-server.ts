@@ -1,0 +1,392 @@
+/**
+ * phigate's PostgreSQL gateway: a listener that lets a person into a protected database only while they hold an
+ * active grant, as that grant's own database role, with every statement audited before it runs — and that cuts the
+ * session when the grant ends, wherever it ended (the grant event bus brings other replicas' revocations).
+ *
+ * One connection's path: startup (TLS, token, grant check: connect-phase.ts) → the grant's role made if needed
+ * (grant-roles.ts) → login upstream as that role (upstream-connect.ts) → `session.open` recorded → the relay.
+ * Its end, whatever the reason, releases the cancel key, records `session.close`, and — when the grant ended —
+ * terminates the backend so nothing keeps running on the database.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { GrantEvent, GrantEventBus } from '../access/types.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
+import type { RefusalRecorder } from '../audit/refusal-recorder.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import type { AccessRequestRow } from '../store/access-request-repository.js';
+import { CancelKeys } from './cancel-keys.js';
+import type { GatewayAuth, GatewayPrincipal } from './gateway-auth.js';
+import type { GrantRoles } from './grant-roles.js';
+import { errorResponse } from './postgres/backend-messages.js';
+import { acceptConnection, type AcceptedConnection } from './postgres/connect-phase.js';
+import { startRelay, type RelaySession } from './postgres/relay.js';
+import { guardSql, type GuardVerdict } from './postgres/sql-guard.js';
+import { connectUpstream, sendCancelRequest, type UpstreamConnection } from './postgres/upstream-connect.js';
+import { createSessionAudit, type AuditWait } from './session-audit.js';
+import type { SessionContext, StatementEvents } from './statement-events.js';
+import type { Upstream, Upstreams } from './upstreams.js';
+
+export interface GatewayServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: SecureContext | undefined;
+  readonly allowPlaintext: boolean;
+  readonly handshakeTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly policy: () => CompiledPolicy;
+  readonly auth: GatewayAuth;
+  readonly upstreams: Upstreams;
+  readonly roles: GrantRoles;
+  readonly writer: Pick<AuditWriter, 'append' | 'backlog' | 'healthy'>;
+  readonly events: StatementEvents;
+  /** Whether a statement waits for its record to be durable (default) or only sequenced (session-audit.ts). */
+  readonly auditWait: AuditWait;
+  /** Rate-limited record of failed logins (password guessing must not flood the log). */
+  readonly refusals: RefusalRecorder;
+  readonly bus: Pick<GrantEventBus, 'subscribe'>;
+  readonly clock: Clock;
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+}
+
+export interface GatewayServer {
+  listen(): Promise<AddressInfo>;
+  /** Live sessions (past startup, relaying). */
+  readonly sessions: number;
+  /** Ends a grant's sessions now and removes its database role (called for grant events). */
+  endGrant(grantId: string, resource: string, endedAt: Date, reason: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Session {
+  readonly id: string;
+  readonly grantId: string;
+  readonly relay: RelaySession;
+  readonly upstream: Upstream;
+  readonly backendKey: UpstreamConnection['backendKey'];
+}
+
+/** Grants that ended recently, so a connection that was being set up while the end was announced is cut too. */
+const ENDED_MEMORY_MS = 10 * 60_000;
+
+export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
+  const { logger } = o;
+  const byGrant = new Map<string, Set<Session>>();
+  const ended = new Map<string, { at: Date; reason: string }>();
+  const cancelKeys = new CancelKeys<{ session?: Session }>();
+  const sockets = new Set<Socket>();
+  const work = new Set<Promise<unknown>>();
+  let closing = false;
+
+  const background = (p: Promise<unknown>, what: string): void => {
+    const tracked = p.catch((err: unknown) => logger.warn({ err }, what));
+    work.add(tracked);
+    void tracked.finally(() => work.delete(tracked));
+  };
+
+  const fatal = (
+    socket: AcceptedConnection<unknown, unknown>['socket'],
+    code: string,
+    message: string,
+  ): void => {
+    socket.end(errorResponse({ severity: 'FATAL', code, message }));
+  };
+
+  // Applications send the same statement text again and again; the verdict depends on the text alone. Keyed by the
+  // exact text, never by fingerprint: a fingerprint that lexed a literal differently from PostgreSQL must not
+  // inherit another statement's verdict.
+  const verdicts = new Map<string, GuardVerdict>();
+  const guard = async (sql: string): Promise<GuardVerdict> => {
+    const known = verdicts.get(sql);
+    if (known !== undefined) return known;
+    const verdict = await guardSql(sql);
+    if (sql.length <= 4096) {
+      if (verdicts.size >= 2000) verdicts.delete(verdicts.keys().next().value!);
+      verdicts.set(sql, verdict);
+    }
+    return verdict;
+  };
+
+  const cancel = (processId: number, secretKey: number): void => {
+    const session = cancelKeys.find(processId, secretKey)?.session;
+    if (session?.backendKey === undefined) return;
+    background(sendCancelRequest(session.upstream, session.backendKey), 'could not forward a cancel request');
+  };
+
+  const endGrant = async (
+    grantId: string,
+    resource: string,
+    endedAt: Date,
+    reason: string,
+  ): Promise<void> => {
+    ended.set(grantId, { at: endedAt, reason });
+    for (const [id, e] of ended)
+      if (o.clock.now().getTime() - e.at.getTime() > ENDED_MEMORY_MS) ended.delete(id);
+    for (const session of byGrant.get(grantId) ?? []) session.relay.cut(reason, endedAt);
+    const definition = o.policy().resources.get(resource);
+    if (definition === undefined) return;
+    let upstream: Upstream;
+    try {
+      upstream = o.upstreams.get(definition);
+    } catch {
+      return; // not a resource this gateway serves
+    }
+    // Also ends sessions that hold the role's credentials directly (`phigate connect --direct`).
+    await o.roles.drop(upstream, grantId);
+  };
+
+  const onGrantEvent = (event: GrantEvent): void => {
+    if (event.type === 'grant.activated') {
+      // Made now, so that the first connection (or `--direct` credentials) finds it; the first connection would
+      // make it otherwise.
+      const policy = o.policy();
+      const resource = policy.resources.get(event.resource);
+      const role = policy.roles.get(event.role);
+      if (resource === undefined || role === undefined) return;
+      let upstream: Upstream;
+      try {
+        upstream = o.upstreams.get(resource);
+      } catch {
+        return;
+      }
+      background(
+        o.roles.ensure(upstream, { id: event.grantId, expiresAt: new Date(event.expiresAt) }, role),
+        'could not provision the role of a new grant (its first connection will try again)',
+      );
+      return;
+    }
+    const endedAt = new Date(event.endedAt ?? o.clock.now().toISOString());
+    const reason = event.type === 'grant.revoked' ? 'grant-revoked' : 'grant-ended';
+    background(endGrant(event.grantId, event.resource, endedAt, reason), 'could not end a grant’s sessions');
+  };
+  const unsubscribe = o.bus.subscribe(onGrantEvent);
+
+  const register = (session: Session): void => {
+    let set = byGrant.get(session.grantId);
+    if (set === undefined) byGrant.set(session.grantId, (set = new Set()));
+    set.add(session);
+  };
+  const unregister = (session: Session): void => {
+    const set = byGrant.get(session.grantId);
+    set?.delete(session);
+    if (set?.size === 0) byGrant.delete(session.grantId);
+  };
+
+  const recordRefusal = async (r: {
+    readonly reasonCode: string;
+    readonly user: string | undefined;
+    readonly database: string | undefined;
+    readonly clientAddress: string;
+    readonly principal?: GatewayPrincipal;
+  }): Promise<void> => {
+    if (r.principal === undefined) {
+      await o.refusals.record({
+        reasonCode: r.reasonCode,
+        clientAddress: r.clientAddress,
+        method: 'postgres',
+        route: 'gateway startup',
+      });
+      return;
+    }
+    await o.writer
+      .append([
+        {
+          action: 'session.refuse',
+          outcome: 'refused',
+          reasonCode: r.reasonCode,
+          who: { actor: r.principal.id },
+          what: { resource: r.database?.slice(0, 200) },
+          how: { clientAddress: r.clientAddress, tokenId: r.principal.tokenId },
+        },
+      ])
+      .catch((err: unknown) => logger.warn({ err }, 'could not audit a refused gateway connection'));
+  };
+
+  const open = async (
+    accepted: AcceptedConnection<GatewayPrincipal, AccessRequestRow>,
+    address: string,
+  ): Promise<void> => {
+    const { grant, principal } = accepted;
+    const policy = o.policy();
+    const resource = policy.resources.get(grant.resource);
+    const role = policy.roles.get(grant.role);
+    if (resource === undefined || role === undefined) {
+      fatal(accepted.socket, '28000', `the policy no longer defines ${grant.role} on ${grant.resource}`);
+      return;
+    }
+    let upstream: Upstream;
+    let connection: UpstreamConnection;
+    let credentials: { role: string; password: string };
+    try {
+      upstream = o.upstreams.get(resource);
+      credentials = await o.roles.ensure(upstream, { id: grant.id, expiresAt: grant.expires_at! }, role);
+      connection = await connectUpstream({
+        host: upstream.host,
+        port: upstream.port,
+        user: credentials.role,
+        password: credentials.password,
+        database: upstream.database,
+        tls: upstream.tls,
+      });
+    } catch (err) {
+      logger.error(
+        { err, resource: grant.resource, grantId: grant.id },
+        'gateway could not reach the database',
+      );
+      fatal(
+        accepted.socket,
+        '08006',
+        `phigate could not open ${grant.resource} for you; the error is in its log`,
+      );
+      return;
+    }
+    const context: SessionContext = {
+      grant,
+      sessionId: randomUUID(),
+      clientAddress: address,
+      tokenId: principal.tokenId,
+      databaseRole: credentials.role,
+    };
+    try {
+      await o.writer.append([
+        o.events.sessionOpened(context, {
+          tls: accepted.tls,
+          application: accepted.parameters.get('application_name'),
+        }),
+      ]);
+    } catch {
+      connection.socket.destroy();
+      fatal(accepted.socket, '58000', 'the audit log is unavailable: the session was not opened');
+      return;
+    }
+    const startedAt = Date.now();
+    let statements = 0;
+    // The cancel key is handed out by the relay, before the session it leads to exists.
+    const target: { session?: Session } = {};
+    const cancelKey = cancelKeys.issue(target);
+    const audit = createSessionAudit({
+      writer: o.writer,
+      events: o.events,
+      context,
+      wait: o.auditWait,
+      now: () => o.clock.now(),
+      onLost: () =>
+        target.session?.relay.cut(
+          'audit-lost',
+          o.clock.now(),
+          'the audit log could not record this session’s statements: the session is closed',
+        ),
+      onError: (err) => logger.error({ err, sessionId: context.sessionId }, 'gateway audit record lost'),
+    });
+    const relay = startRelay({
+      client: accepted.socket,
+      upstream: connection.socket,
+      parameters: connection.parameters,
+      cancelKey,
+      audit: (statement) => {
+        statements += 1;
+        return audit.statement(statement);
+      },
+      guard: guard,
+      completed: (statement, result) => audit.completed(statement, result),
+      endsAt: grant.expires_at!,
+      grantLabel: `grant ${grant.id} (${grant.role} on ${grant.resource})`,
+      idleTimeoutMs: role.idleTimeoutMs,
+      onEnd: (reason) => {
+        cancelKeys.release(cancelKey);
+        if (target.session) unregister(target.session);
+        if (
+          (reason === 'grant-ended' || reason === 'grant-revoked' || reason === 'audit-lost') &&
+          connection.backendKey
+        )
+          o.roles.terminate(upstream, [connection.backendKey.processId]);
+        background(
+          audit.close(reason, { statements, durationMs: Date.now() - startedAt }),
+          'could not audit a session’s end',
+        );
+      },
+    });
+    const session: Session = {
+      id: context.sessionId,
+      grantId: grant.id,
+      relay,
+      upstream,
+      backendKey: connection.backendKey,
+    };
+    target.session = session;
+    register(session);
+    // The grant may have ended while this session was being set up: the announcement would have missed it.
+    const end = ended.get(grant.id);
+    if (end !== undefined) relay.cut(end.reason, end.at);
+  };
+
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    const refused = closing || sockets.size >= o.maxConnections;
+    // Tracked even when refused, so that close() can destroy it: a client that never closes its side would
+    // otherwise hold the listener open.
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    if (refused) {
+      socket.end(
+        errorResponse({
+          severity: 'FATAL',
+          code: '53300',
+          message: 'the phigate gateway has too many connections',
+        }),
+      );
+      // Read and discard what the client already sent, or its FIN is never seen and the socket never closes; a
+      // client that keeps it open anyway is dropped after the handshake timeout.
+      socket.resume();
+      socket.setTimeout(o.handshakeTimeoutMs, () => socket.destroy());
+      return;
+    }
+    const address = socket.remoteAddress ?? 'unknown';
+    background(
+      acceptConnection<GatewayPrincipal, AccessRequestRow>(socket, {
+        tls: o.tls,
+        allowPlaintext: o.allowPlaintext,
+        handshakeTimeoutMs: o.handshakeTimeoutMs,
+        authenticate: (user, password) => o.auth.authenticate(user, password),
+        authorize: (principal, database) => o.auth.authorize(principal, database),
+        onCancel: cancel,
+        recordRefusal,
+      }).then((accepted) => (accepted ? open(accepted, address) : undefined)),
+      'gateway connection failed',
+    );
+  });
+
+  return {
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(o.port, o.host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    get sessions() {
+      let n = 0;
+      for (const set of byGrant.values()) n += set.size;
+      return n;
+    },
+    endGrant,
+    async close() {
+      closing = true;
+      unsubscribe();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const set of byGrant.values())
+          for (const s of set)
+            s.relay.cut('gateway-stopped', o.clock.now(), 'the phigate gateway is shutting down');
+        for (const socket of sockets) socket.destroy();
+      });
+      await Promise.allSettled([...work]);
+      await o.roles.settle();
+    },
+  };
+}

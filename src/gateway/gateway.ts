@@ -1,0 +1,144 @@
+/**
+ * The gateway's composition: TLS, tokens, authentication, upstreams, role lifecycle, the listener, and the service
+ * the API uses to hand out connection details. Started after the expiry scheduler (ended grants are ended first),
+ * it sweeps the roles of grants that ended while phigate was down before it accepts anyone.
+ */
+import type { GrantEventBus } from '../access/types.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
+import type { Pseudonymizer } from '../audit/pseudonymizer.js';
+import { createRefusalRecorder } from '../audit/refusal-recorder.js';
+import { durationMs } from '../config/load.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { TokenVerifier } from '../identity/token-verifier.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { isGrantActive } from '../store/access-request-repository.js';
+import type { Db } from '../store/database.js';
+import { createConnectionService, type ConnectionService } from './connection-service.js';
+import { createConnectionTokens } from './connection-token.js';
+import { createGatewayAuth } from './gateway-auth.js';
+import { createGatewayServer } from './gateway-server.js';
+import { loadGatewayTls } from './gateway-tls.js';
+import { createGrantRoles } from './grant-roles.js';
+import { createStatementEvents } from './statement-events.js';
+import { createUpstreams, type Upstream } from './upstreams.js';
+
+export interface GatewayOptions {
+  readonly config: GatewayConfig;
+  readonly dataDir: string;
+  readonly db: Db;
+  readonly policy: () => CompiledPolicy;
+  readonly writer: Pick<AuditWriter, 'append' | 'backlog' | 'healthy'>;
+  readonly pseudonymizer: Pseudonymizer;
+  /** The shared secret (the audit HMAC key) tokens and role passwords are derived from. */
+  readonly secret: Buffer;
+  readonly verifier: TokenVerifier;
+  readonly bus: Pick<GrantEventBus, 'subscribe'>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** How often leftover roles of ended grants are looked for. */
+  readonly sweepIntervalMs?: number;
+}
+
+export interface Gateway {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** The generated or configured certificate clients may verify against. */
+  readonly certFile: string | undefined;
+  readonly connections: ConnectionService;
+  readonly sessions: number;
+  close(): Promise<void>;
+}
+
+export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  const { config, logger } = o;
+  const tls =
+    config.allowPlaintext && config.tls.certFile === undefined
+      ? undefined
+      : loadGatewayTls({ ...config.tls, dataDir: o.dataDir });
+  if (tls?.generated)
+    logger.warn({ certFile: tls.certFile }, 'generated a self-signed gateway certificate (development)');
+  if (config.allowPlaintext) logger.warn('the gateway accepts clients without TLS: development only');
+  const tokens = createConnectionTokens(o.secret);
+  const upstreams = createUpstreams(config.resources);
+  const roles = createGrantRoles({ secret: o.secret, logger });
+  const servedUpstreams = (): Upstream[] => {
+    const out: Upstream[] = [];
+    for (const resource of o.policy().resources.values()) {
+      if (config.resources[resource.name] === undefined) continue;
+      try {
+        out.push(upstreams.get(resource));
+      } catch (err) {
+        logger.warn({ err, resource: resource.name }, 'gateway resource is misconfigured');
+      }
+    }
+    return out;
+  };
+  const sweep = (): Promise<string[]> =>
+    roles.sweep(servedUpstreams(), (grantId) => isGrantActive(o.db, grantId, o.clock.now()));
+  await sweep();
+
+  const server = createGatewayServer({
+    host: config.host,
+    port: config.port,
+    tls: tls?.context,
+    allowPlaintext: config.allowPlaintext,
+    handshakeTimeoutMs: durationMs(config.handshakeTimeout),
+    maxConnections: config.maxConnections,
+    policy: o.policy,
+    auth: createGatewayAuth({ db: o.db, tokens, verifier: o.verifier, policy: o.policy, clock: o.clock }),
+    upstreams,
+    roles,
+    writer: o.writer,
+    events: createStatementEvents(o.pseudonymizer),
+    auditWait: config.auditWait,
+    refusals: createRefusalRecorder({ writer: o.writer, clock: o.clock, logger }),
+    bus: o.bus,
+    clock: o.clock,
+    logger,
+  });
+  let address;
+  try {
+    address = await server.listen();
+  } catch (err) {
+    await server.close();
+    await upstreams.close();
+    throw err;
+  }
+  const sweepTimer = setInterval(() => {
+    sweep().catch((err: unknown) => logger.warn({ err }, 'grant role sweep failed'));
+  }, o.sweepIntervalMs ?? 60_000);
+  sweepTimer.unref();
+  const host =
+    config.publicHost ??
+    (address.address === '::' || address.address === '0.0.0.0' ? 'localhost' : address.address);
+  logger.info({ host: address.address, port: address.port, tls: tls !== undefined }, 'gateway is listening');
+  return {
+    host,
+    port: address.port,
+    tls: tls !== undefined,
+    certFile: tls?.certFile,
+    connections: createConnectionService({
+      db: o.db,
+      policy: o.policy,
+      tokens,
+      upstreams,
+      roles,
+      writer: o.writer,
+      clock: o.clock,
+      secret: o.secret,
+      gateway: { host, port: address.port, tls: tls !== undefined },
+      tokenTtlMs: durationMs(config.connectionTokenTtl),
+    }),
+    get sessions() {
+      return server.sessions;
+    },
+    async close() {
+      clearInterval(sweepTimer);
+      await server.close();
+      await upstreams.close();
+    },
+  };
+}

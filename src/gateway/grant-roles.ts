@@ -1,0 +1,121 @@
+/**
+ * The lifecycle of grants' database roles across every protected database: made when a grant activates (or at its
+ * first connection, whichever comes first — both idempotent, so replicas may race), removed when it ends, and swept
+ * at start and periodically so that roles of grants that ended while phigate was down do not linger (their
+ * `VALID UNTIL` already keeps them from logging in).
+ */
+import type { Logger } from '../lib/logger.js';
+import type { RoleDefinition } from '../policy/types.js';
+import { dropGrantRole, ensureGrantRole, sweepGrantRoles } from '../provisioner/provisioner.js';
+import { grantRolePassword } from '../provisioner/role-password.js';
+import { roleNameFor } from '../provisioner/role-plan.js';
+import type { Upstream } from './upstreams.js';
+
+export interface GrantForRole {
+  readonly id: string;
+  readonly expiresAt: Date;
+}
+
+export interface GrantRoles {
+  /** The grant's role and password, creating the role if needed. */
+  ensure(
+    upstream: Upstream,
+    grant: GrantForRole,
+    role: RoleDefinition,
+  ): Promise<{ role: string; password: string }>;
+  /** Closes logins, terminates the role's backends, drops it. Idempotent. */
+  drop(upstream: Upstream, grantId: string): Promise<number>;
+  /** Terminates these backends now (sessions cut at the grant's end), batched per database. */
+  terminate(upstream: Upstream, pids: readonly number[]): void;
+  sweep(upstreams: readonly Upstream[], isActive: (grantId: string) => Promise<boolean>): Promise<string[]>;
+  /** Waits for terminations and drops under way. */
+  settle(): Promise<void>;
+}
+
+export function createGrantRoles(options: {
+  readonly secret: Buffer;
+  readonly logger: Pick<Logger, 'warn' | 'error' | 'info'>;
+}): GrantRoles {
+  const { logger } = options;
+  const ensuring = new Map<string, Promise<{ role: string; password: string }>>();
+  const pending = new Map<Upstream, number[]>();
+  const work = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    work.add(p);
+    void p.then(
+      () => work.delete(p),
+      () => work.delete(p),
+    );
+    return p;
+  };
+
+  const flushTerminations = (): void => {
+    for (const [upstream, pids] of pending) {
+      pending.delete(upstream);
+      void track(
+        upstream
+          .admin()
+          .query('select pg_terminate_backend(pid) from unnest($1::int[]) as pid', [pids])
+          .catch((err: unknown) =>
+            logger.warn({ err, resource: upstream.resource }, 'could not terminate backends'),
+          ),
+      );
+    }
+  };
+
+  return {
+    ensure(upstream, grant, role) {
+      const key = `${upstream.resource}\u0000${grant.id}`;
+      let p = ensuring.get(key);
+      if (p === undefined) {
+        p = ensureGrantRole(upstream.admin(), {
+          grantId: grant.id,
+          expiresAt: grant.expiresAt,
+          database: upstream.database,
+          access: role.access,
+          connectionLimit: role.maxConnections,
+          password: grantRolePassword(options.secret, grant.id),
+        });
+        ensuring.set(key, p);
+        // Only the outcome matters to later callers; a failure is retried by the next connection.
+        p.then(
+          () => undefined,
+          () => ensuring.delete(key),
+        );
+      }
+      return p;
+    },
+    async drop(upstream, grantId) {
+      for (const key of ensuring.keys()) if (key.endsWith(`\u0000${grantId}`)) ensuring.delete(key);
+      const { terminated } = await track(dropGrantRole(upstream.admin(), roleNameFor(grantId)));
+      return terminated;
+    },
+    terminate(upstream, pids) {
+      if (pids.length === 0) return;
+      if (pending.size === 0) setImmediate(flushTerminations);
+      pending.set(upstream, [...(pending.get(upstream) ?? []), ...pids]);
+    },
+    async sweep(upstreams, isActive) {
+      const removed: string[] = [];
+      for (const upstream of upstreams) {
+        try {
+          const swept = await sweepGrantRoles(upstream.admin(), isActive);
+          removed.push(...swept.removed);
+          for (const { role, error } of swept.failed)
+            logger.warn(
+              { err: error, role, resource: upstream.resource },
+              'could not remove an ended grant’s role',
+            );
+        } catch (err) {
+          logger.warn({ err, resource: upstream.resource }, 'could not sweep grant roles');
+        }
+      }
+      if (removed.length > 0) logger.info({ removed: removed.length }, 'removed roles of ended grants');
+      return removed;
+    },
+    async settle() {
+      flushTerminations();
+      await Promise.allSettled([...work]);
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AuditEventInput } from '../audit/event.js';
+import { createPseudonymizer } from '../audit/pseudonymizer.js';
+import type { AccessRequestRow } from '../store/access-request-repository.js';
+import { createSessionAudit } from './session-audit.js';
+import { createStatementEvents } from './statement-events.js';
+
+/** The writer's contract as the session sees it: accept, fail, report health. (The writer has its own tests.) */
+function writer(fail = false) {
+  const written: AuditEventInput[] = [];
+  return {
+    written,
+    backlog: 0,
+    healthy: !fail,
+    append(events: readonly AuditEventInput[]) {
+      if (fail) return Promise.reject(new Error('store down'));
+      written.push(...events);
+      return Promise.resolve(events.map((_, i) => i + 1));
+    },
+  };
+}
+
+const context = {
+  grant: {
+    id: 'g',
+    requester_id: 'i#dan',
+    requester: {},
+    resource: 'r',
+    role: 'x',
+    purpose: 'HOPERAT',
+    emergency: false,
+    policy_hash: 'h',
+  } as unknown as AccessRequestRow,
+  sessionId: 's',
+  clientAddress: '127.0.0.1',
+  tokenId: undefined,
+  databaseRole: 'phigate_g_x',
+};
+const events = createStatementEvents(createPseudonymizer(Buffer.alloc(32, 1)));
+const statement = { id: 1, kind: 'query' as const, sql: 'select 1' };
+
+describe('session audit', () => {
+  it('durable: the statement waits for its record, and fails when the record fails', async () => {
+    const ok = writer();
+    const audit = createSessionAudit({
+      writer: ok,
+      events,
+      context,
+      wait: 'durable',
+      now: () => new Date(),
+      onLost: () => assert.fail(),
+      onError: () => undefined,
+    });
+    await audit.statement(statement);
+    assert.equal(ok.written[0]!.action, 'statement.execute');
+    const down = createSessionAudit({
+      writer: writer(true),
+      events,
+      context,
+      wait: 'durable',
+      now: () => new Date(),
+      onLost: () => undefined,
+      onError: () => undefined,
+    });
+    await assert.rejects(down.statement(statement), /store down/);
+  });
+
+  it('queued: refuses while the writer is failing; a record that fails later ends the session', async () => {
+    const failing = { ...writer(true), healthy: true };
+    let lost = 0;
+    const audit = createSessionAudit({
+      writer: failing,
+      events,
+      context,
+      wait: 'queued',
+      now: () => new Date(),
+      onLost: () => (lost += 1),
+      onError: () => undefined,
+    });
+    await audit.statement(statement); // accepted: the writer looked healthy
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(lost, 1);
+    const unhealthy = createSessionAudit({
+      writer: writer(true),
+      events,
+      context,
+      wait: 'queued',
+      now: () => new Date(),
+      onLost: () => undefined,
+      onError: () => undefined,
+    });
+    await assert.rejects(unhealthy.statement(statement), /not keeping up/);
+  });
+
+  it('queued: a run of statements becomes one record, each with the time it was queued', async () => {
+    const w = writer();
+    const audit = createSessionAudit({
+      writer: w,
+      events,
+      context,
+      wait: 'queued',
+      now: () => new Date('2026-11-22T10:00:00Z'),
+      onLost: () => assert.fail(),
+      onError: () => undefined,
+    });
+    for (let id = 1; id <= 3; id++) await audit.statement({ ...statement, id });
+    assert.equal(w.written.length, 0, 'nothing written before the run ends');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(w.written.length, 1);
+    const batch = w.written[0]!;
+    assert.equal(batch.action, 'statement.batch');
+    const statements = batch.detail?.['statements'] as {
+      statementId: number;
+      at: string;
+      fingerprint: string;
+    }[];
+    assert.deepEqual(
+      statements.map((s) => s.statementId),
+      [1, 2, 3],
+    );
+    assert.equal(statements[0]!.at, '2026-11-22T10:00:00.000Z');
+    assert.equal(statements[0]!.fingerprint, 'select ?');
+  });
+
+  it('gathers completions into one event, written at the latest when the session closes', async () => {
+    const w = writer();
+    const audit = createSessionAudit({
+      writer: w,
+      events,
+      context,
+      wait: 'durable',
+      now: () => new Date(),
+      onLost: () => undefined,
+      onError: () => undefined,
+    });
+    for (let i = 0; i < 3; i++)
+      audit.completed(statement, { id: 1, kind: 'query', outcome: 'success', rows: i, durationMs: 1 });
+    await audit.close('client-closed', {});
+    assert.deepEqual(
+      w.written.map((e) => e.action),
+      ['statement.complete', 'session.close'],
+    );
+    assert.equal((w.written[0]!.detail?.['results'] as unknown[]).length, 3);
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * One gateway session's audit trail: its opening, each statement before it is forwarded, the database's answers,
+ * its end. Two ways to wait before forwarding (`gateway.auditWait`):
+ *
+ * - `durable` (default): the statement's record is committed and flushed to disk first. Nothing runs that a crash
+ *   could leave unrecorded; each statement waits for a WAL flush (about a millisecond or two).
+ * - `queued`: the record is queued in phigate and the statement goes on at once; a session's queued statements are
+ *   written together (`statement.batch`, every 5 ms or 100 statements) and are durable a few milliseconds later. A
+ *   crash of phigate or its store in that window can lose the records of the last statements. While the writer is
+ *   failing or far behind, statements are refused; a record that then fails to commit ends the session (`onLost`),
+ *   so the gateway never keeps relaying without an audit trail.
+ *
+ * Completions are gathered per session and written together (at most every 250 ms, 200 at a time, and at the end).
+ */
+import type { AuditWriter } from '../audit/audit-writer.js';
+import { PhigateError } from '../lib/errors.js';
+import type { StatementResult } from './postgres/statement-tracker.js';
+import type { StatementToAudit } from './postgres/relay.js';
+import type { SessionContext, StatementEvents } from './statement-events.js';
+
+export type AuditWait = 'durable' | 'queued';
+
+/** Queued records beyond which statements are refused rather than let the log fall further behind. */
+const MAX_BACKLOG = 50_000;
+const COMPLETIONS_PER_EVENT = 200;
+const COMPLETION_DELAY_MS = 250;
+const STATEMENTS_PER_EVENT = 100;
+const STATEMENT_DELAY_MS = 5;
+
+export interface SessionAudit {
+  statement(statement: StatementToAudit): Promise<void>;
+  completed(statement: StatementToAudit, result: StatementResult): void;
+  /** Writes what is gathered and the session's end. */
+  close(reason: string, detail: Record<string, unknown>): Promise<void>;
+}
+
+export function createSessionAudit(o: {
+  readonly writer: Pick<AuditWriter, 'append' | 'backlog' | 'healthy'>;
+  readonly events: StatementEvents;
+  readonly context: SessionContext;
+  readonly wait: AuditWait;
+  readonly now: () => Date;
+  /** A queued record could not be committed: the session must end. */
+  readonly onLost: () => void;
+  readonly onError: (err: unknown) => void;
+}): SessionAudit {
+  let done: { statement: StatementToAudit; result: StatementResult }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let queued: { statement: StatementToAudit; at: Date }[] = [];
+  let queuedTimer: NodeJS.Timeout | undefined;
+  const writeStatements = (): void => {
+    clearTimeout(queuedTimer);
+    queuedTimer = undefined;
+    if (queued.length === 0) return;
+    const batch = queued;
+    queued = [];
+    o.writer.append([o.events.statements(o.context, batch)]).catch((err: unknown) => {
+      o.onError(err);
+      o.onLost();
+    });
+  };
+  const writeCompletions = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (done.length === 0) return;
+    const batch = done;
+    done = [];
+    o.writer.append([o.events.completions(o.context, batch)]).catch(o.onError);
+  };
+  return {
+    async statement(statement) {
+      if (o.wait === 'durable') {
+        await o.writer.append([o.events.statement(o.context, statement)]);
+        return;
+      }
+      if (!o.writer.healthy || o.writer.backlog > MAX_BACKLOG) {
+        throw new PhigateError('unavailable', 'audit.unavailable', 'the audit log is not keeping up');
+      }
+      queued.push({ statement, at: o.now() });
+      if (queued.length >= STATEMENTS_PER_EVENT) writeStatements();
+      else queuedTimer ??= setTimeout(writeStatements, STATEMENT_DELAY_MS);
+    },
+    completed(statement, result) {
+      done.push({ statement, result });
+      if (done.length >= COMPLETIONS_PER_EVENT) writeCompletions();
+      else timer ??= setTimeout(writeCompletions, COMPLETION_DELAY_MS);
+    },
+    async close(reason, detail) {
+      writeStatements();
+      writeCompletions();
+      await o.writer.append([o.events.sessionClosed(o.context, reason, detail)]);
+    },
+  };
+}

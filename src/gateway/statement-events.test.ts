@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createPseudonymizer } from '../audit/pseudonymizer.js';
+import type { AccessRequestRow } from '../store/access-request-repository.js';
+import { createStatementEvents, type SessionContext } from './statement-events.js';
+
+const pseudonymizer = createPseudonymizer(Buffer.alloc(32, 0x5a));
+const events = createStatementEvents(pseudonymizer);
+const context: SessionContext = {
+  grant: {
+    id: '0549b594-7b57-48ef-a7ee-142405246737',
+    requester_id: 'https://idp.test#dan',
+    requester: { displayName: 'Dan', groups: ['analysts'] },
+    resource: 'clinic',
+    role: 'reader',
+    purpose: 'HOPERAT',
+    emergency: false,
+    policy_hash: 'abc',
+  } as unknown as AccessRequestRow,
+  sessionId: 's-1',
+  clientAddress: '127.0.0.1',
+  tokenId: 't-1',
+  databaseRole: 'phigate_g_x',
+};
+
+describe('statement events', () => {
+  it('records a statement by fingerprint with literals and parameters as tokens only', () => {
+    const statement = {
+      id: 3,
+      kind: 'execute' as const,
+      sql: "select * from patients where mrn = $1 and name = 'Ada Synthwood'",
+      parameters: [Buffer.from('MRN-DEMO-0001'), null, Buffer.from([0xff, 0x00])],
+    };
+    const e = events.statement(context, statement);
+    const text = JSON.stringify(e);
+    assert.doesNotMatch(text, /MRN-DEMO|Ada|Synthwood/);
+    assert.equal(e.what?.statement?.fingerprint, 'select * from patients where mrn = $1 and name = ?');
+    assert.deepEqual(e.what?.statement?.literals, [pseudonymizer.literal('Ada Synthwood')]);
+    // A text parameter gets the token the same value has as a literal; a binary one its bytes'.
+    assert.deepEqual(e.what?.statement?.parameters, [
+      pseudonymizer.literal('MRN-DEMO-0001'),
+      null,
+      pseudonymizer.literal('\\xff00'),
+    ]);
+    assert.equal(e.who.actor, 'https://idp.test#dan');
+    assert.equal(e.who.subject, 'dan');
+    assert.equal(e.how?.sessionId, 's-1');
+  });
+
+  it('records a refusal with its guard code, and completions with rows, duration and failures', () => {
+    const s = { id: 1, kind: 'query' as const, sql: 'set role postgres' };
+    const refused = events.statement(context, { ...s, refusedBy: 'guard.set-role' });
+    assert.equal(refused.outcome, 'refused');
+    assert.equal(refused.reasonCode, 'guard.set-role');
+    const r = (outcome: 'success' | 'failure', rows: number | undefined, sqlState?: string) => ({
+      statement: s,
+      result: { id: 1, kind: 'query' as const, outcome, rows, durationMs: 1.23456, sqlState },
+    });
+    const ok = events.completions(context, [r('success', 5)]);
+    assert.equal(ok.outcome, 'success');
+    assert.deepEqual(ok.detail?.['results'], [
+      { statementId: 1, protocol: 'query', outcome: 'success', rows: 5, durationMs: 1.235 },
+    ]);
+    const mixed = events.completions(context, [r('success', 5), r('failure', undefined, '42501')]);
+    assert.equal(mixed.outcome, 'failure');
+    assert.equal(mixed.detail?.['failed'], 1);
+    assert.equal((mixed.detail?.['results'] as { sqlState?: string }[])[1]!.sqlState, '42501');
+  });
+});

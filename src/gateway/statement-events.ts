@@ -1,0 +1,168 @@
+/**
+ * The audit vocabulary of gateway sessions: connections opened, refused and closed, and each statement — recorded
+ * before it is forwarded (`statement.execute`), and the database's answers to a run of them (`statement.complete`:
+ * rows, duration, outcome of each). SQL appears only as its fingerprint; literals and bound parameters only as keyed tokens.
+ * Pure: it builds events, the caller writes them.
+ */
+import type { AuditEventInput, AuditHow, AuditStatement, AuditWho } from '../audit/event.js';
+import type { Pseudonymizer } from '../audit/pseudonymizer.js';
+import { fingerprintSql } from '../audit/sql-fingerprint.js';
+import type { AccessRequestRow } from '../store/access-request-repository.js';
+import type { StatementResult } from './postgres/statement-tracker.js';
+import type { StatementToAudit } from './postgres/relay.js';
+
+/** What every event of one session shares. */
+export interface SessionContext {
+  readonly grant: AccessRequestRow;
+  readonly sessionId: string;
+  readonly clientAddress: string;
+  /** The connection token's id, or the OIDC token's `jti`. */
+  readonly tokenId: string | undefined;
+  /** The database role the session runs as. */
+  readonly databaseRole: string;
+}
+
+interface Snapshot {
+  readonly displayName?: string;
+  readonly groups?: readonly string[];
+}
+
+function who(grant: AccessRequestRow): AuditWho {
+  const person = grant.requester as Snapshot;
+  const hash = grant.requester_id.lastIndexOf('#');
+  return {
+    actor: grant.requester_id,
+    ...(hash > 0
+      ? { issuer: grant.requester_id.slice(0, hash), subject: grant.requester_id.slice(hash + 1) }
+      : {}),
+    name: person.displayName,
+    groups: person.groups,
+    roles: [grant.role],
+  };
+}
+
+function how(c: SessionContext): AuditHow {
+  return {
+    clientAddress: c.clientAddress,
+    sessionId: c.sessionId,
+    tokenId: c.tokenId,
+    policyVersion: c.grant.policy_hash,
+  };
+}
+
+function base(c: SessionContext): Pick<AuditEventInput, 'who' | 'what' | 'why' | 'how'> {
+  return {
+    who: who(c.grant),
+    what: { resource: c.grant.resource, requestId: c.grant.id },
+    why: { purposeOfUse: c.grant.purpose, emergency: c.grant.emergency || undefined },
+    how: how(c),
+  };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function createStatementEvents(pseudonymizer: Pseudonymizer) {
+  // A text-format parameter gets the same token as the same value written as a literal; binary ones their bytes'.
+  const parameterToken = (p: Buffer | null): string | null => {
+    if (p === null) return null;
+    let text: string;
+    try {
+      text = utf8.decode(p);
+    } catch {
+      text = `\\x${p.toString('hex')}`;
+    }
+    return pseudonymizer.literal(text);
+  };
+
+  const recorded = (s: StatementToAudit): AuditStatement => {
+    const { fingerprint, literals } = fingerprintSql(s.sql);
+    return {
+      fingerprint,
+      literals: literals.length > 0 ? literals.map((l) => pseudonymizer.literal(l)) : undefined,
+      parameters:
+        s.parameters !== undefined && s.parameters.length > 0 ? s.parameters.map(parameterToken) : undefined,
+    };
+  };
+
+  return {
+    sessionOpened(c: SessionContext, detail: Record<string, unknown>): AuditEventInput {
+      return {
+        action: 'session.open',
+        outcome: 'success',
+        ...base(c),
+        detail: { databaseRole: c.databaseRole, ...detail },
+      };
+    },
+
+    sessionClosed(c: SessionContext, reason: string, detail: Record<string, unknown>): AuditEventInput {
+      return { action: 'session.close', outcome: 'success', ...base(c), detail: { reason, ...detail } };
+    },
+
+    statement(c: SessionContext, s: StatementToAudit): AuditEventInput {
+      const b = base(c);
+      return {
+        action: 'statement.execute',
+        outcome: s.refusedBy === undefined ? 'success' : 'refused',
+        ...(s.refusedBy !== undefined ? { reasonCode: s.refusedBy } : {}),
+        ...b,
+        what: { ...b.what, statement: recorded(s) },
+        detail: { statementId: s.id, protocol: s.kind },
+      };
+    },
+
+    /**
+     * A run of statements in one record (`gateway.auditWait: queued`): each as `statement.execute` would record it,
+     * with the time it was queued, so that what ran before or after a grant's end stays visible.
+     */
+    statements(
+      c: SessionContext,
+      queued: readonly { readonly statement: StatementToAudit; readonly at: Date }[],
+    ): AuditEventInput {
+      const refused = queued.filter((q) => q.statement.refusedBy !== undefined).length;
+      return {
+        action: 'statement.batch',
+        outcome: refused === 0 ? 'success' : 'refused',
+        ...base(c),
+        detail: {
+          refused,
+          statements: queued.map(({ statement, at }) => ({
+            statementId: statement.id,
+            protocol: statement.kind,
+            at: at.toISOString(),
+            ...recorded(statement),
+            ...(statement.refusedBy !== undefined ? { refusedBy: statement.refusedBy } : {}),
+          })),
+        },
+      };
+    },
+
+    /**
+     * What the database answered to a run of the session's statements (rows, duration, outcome), in one event: a
+     * session's completions are gathered for a moment rather than costing one record each.
+     */
+    completions(
+      c: SessionContext,
+      done: readonly { readonly statement: StatementToAudit; readonly result: StatementResult }[],
+    ): AuditEventInput {
+      const failed = done.filter((d) => d.result.outcome !== 'success').length;
+      return {
+        action: 'statement.complete',
+        outcome: failed === 0 ? 'success' : 'failure',
+        ...base(c),
+        detail: {
+          failed,
+          results: done.map(({ statement, result }) => ({
+            statementId: statement.id,
+            protocol: statement.kind,
+            outcome: result.outcome,
+            ...(result.rows !== undefined ? { rows: result.rows } : {}),
+            durationMs: Math.round(result.durationMs * 1000) / 1000,
+            ...(result.sqlState !== undefined ? { sqlState: result.sqlState } : {}),
+          })),
+        },
+      };
+    },
+  };
+}
+
+export type StatementEvents = ReturnType<typeof createStatementEvents>;

@@ -1,0 +1,105 @@
+/**
+ * Where each protected database is and how phigate provisions it: host, port and database name from the policy
+ * resource's `connection` (overridable in config), the provisioning account and TLS from config (secrets never live
+ * in the policy). One small pool per resource for the provisioning account, opened on first use.
+ */
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { UpstreamConfig } from '../config/schema.js';
+import { PhigateError } from '../lib/errors.js';
+import type { ResourceDefinition } from '../policy/types.js';
+import type { UpstreamOptions } from './postgres/upstream-connect.js';
+
+export interface Upstream {
+  readonly resource: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly tls: UpstreamOptions['tls'];
+  /** The provisioning account's pool. */
+  admin(): pg.Pool;
+}
+
+export interface Upstreams {
+  /** The resource's upstream, or a PhigateError saying what configuration is missing. */
+  get(resource: ResourceDefinition): Upstream;
+  /** Every resource with a provisioning account, for the sweep of leftover roles. */
+  configured(): readonly Upstream[];
+  close(): Promise<void>;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+export function createUpstreams(config: Readonly<Record<string, UpstreamConfig>>): Upstreams {
+  const cache = new Map<string, Upstream>();
+  const pools = new Map<string, pg.Pool>();
+
+  const build = (name: string, connection: Readonly<Record<string, unknown>>): Upstream => {
+    const c = config[name];
+    const missing = (what: string): PhigateError =>
+      new PhigateError(
+        'unavailable',
+        'gateway.resource-unconfigured',
+        `the gateway cannot reach ${name}: ${what} (gateway.resources.${name} in phigate.yaml)`,
+      );
+    if (c === undefined) throw missing('no provisioning account is configured');
+    const host = c.host ?? text(connection['host']);
+    const portValue = c.port ?? connection['port'];
+    const port = typeof portValue === 'number' ? portValue : 5432;
+    const database = c.database ?? text(connection['database']);
+    if (host === undefined) throw missing('no host');
+    if (database === undefined) throw missing('no database name');
+    const adminUrl = c.adminUrl ?? (c.adminUrlFile ? readFileSync(c.adminUrlFile, 'utf8').trim() : undefined);
+    if (adminUrl === undefined) throw missing('no adminUrl or adminUrlFile');
+    const tls: UpstreamOptions['tls'] =
+      c.tls.mode === 'verify-full'
+        ? {
+            servername: c.tls.servername ?? host,
+            ...(c.tls.caFile ? { ca: readFileSync(c.tls.caFile) } : {}),
+          }
+        : undefined;
+    return {
+      resource: name,
+      host,
+      port,
+      database,
+      tls,
+      admin() {
+        let pool = pools.get(name);
+        if (pool === undefined) {
+          pool = new pg.Pool({
+            connectionString: adminUrl,
+            max: 4,
+            idleTimeoutMillis: 30_000,
+            application_name: 'phigate-provisioner',
+            ...(tls ? { ssl: { ...tls, rejectUnauthorized: true } } : {}),
+          });
+          // An idle pooled connection that drops is replaced on next use; the error must not crash the process.
+          pool.on('error', () => undefined);
+          pools.set(name, pool);
+        }
+        return pool;
+      },
+    };
+  };
+
+  return {
+    get(resource) {
+      let upstream = cache.get(resource.name);
+      if (upstream === undefined) {
+        upstream = build(resource.name, resource.connection);
+        cache.set(resource.name, upstream);
+      }
+      return upstream;
+    },
+    configured() {
+      return [...cache.values()];
+    },
+    async close() {
+      await Promise.allSettled([...pools.values()].map((p) => p.end()));
+      pools.clear();
+    },
+  };
+}
