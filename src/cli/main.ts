@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import type { GlobalOptions } from './api-client.js';
 import { registerAccessCommands } from './commands-access.js';
 import { registerAuditCommands } from './commands-audit.js';
+import { registerConnectCommand } from './commands-connect.js';
 import { registerAuthCommands } from './commands-auth.js';
 import { registerLocalCommands } from './commands-local.js';
 import { isPhigateError } from '../lib/errors.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerLocalCommands(program, globals);
   registerAuthCommands(program, globals);
   registerAccessCommands(program, globals);
+  registerConnectCommand(program, globals);
   registerAuditCommands(program, globals);
   for (const command of program.commands) command.exitOverride();
   return program;

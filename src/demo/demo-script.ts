@@ -8,6 +8,8 @@
 import { loadVerifyingKey } from '../audit/checkpoint.js';
 import { checkInclusionProof, type InclusionProofView } from '../audit/proof-view.js';
 import type { Db } from '../store/database.js';
+import { gatewaySteps, type GatewaySteps } from './demo-gateway-steps.js';
+import { psqlAvailable, type PsqlEndpoint } from './psql.js';
 
 export interface DemoContext {
   readonly apiUrl: string;
@@ -16,6 +18,8 @@ export interface DemoContext {
   readonly print: (line: string) => void;
   /** How long the demo grant lasts; the script waits for it to expire. */
   readonly grantSeconds?: number;
+  /** The PostgreSQL gateway in front of the demo's clinic database (its steps need psql). */
+  readonly gateway?: { readonly host: string; readonly port: number; readonly sslmode: string } | undefined;
 }
 
 interface RoleView {
@@ -71,6 +75,10 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
   const grantSeconds = ctx.grantSeconds ?? 20;
   let step = 0;
   const ok = (text: string): void => ctx.print(`  ✔ ${++step}. ${text}`);
+  let gateway: GatewaySteps | undefined;
+  if (ctx.gateway === undefined) ctx.print('  (the gateway is off: its steps are skipped)');
+  else if (!psqlAvailable()) ctx.print('  (psql is not installed: the gateway steps are skipped)');
+  else gateway = gatewaySteps({ db: ctx.db, gateway: ctx.gateway });
   try {
     const dan = await ctx.mintToken('dan');
     const carol = await ctx.mintToken('carol');
@@ -97,6 +105,7 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
     expect(created.body.status === 'pending', `request is ${created.body.status}, expected pending`);
     const id = created.body.id;
     ok(`Dan asks for ${grantSeconds}s of access: request ${id} is pending`);
+    if (gateway) ok(await gateway.refusedWithoutGrant(dan, analystRole.resource));
 
     const self = await call<RequestView>(ctx, dan, 'POST', `/v1/requests/${id}/approve`, {});
     expect(self.status >= 400 && self.status < 500, `self-approval answered ${self.status}`);
@@ -114,6 +123,13 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
       'the clock must start at activation',
     );
     ok(`Dr. Carol Lead approves: the grant is active until ${expiresAt.toISOString()}`);
+    if (gateway) {
+      const connection = await call<{ gateway: PsqlEndpoint }>(ctx, dan, 'POST', '/v1/connections', {
+        resource: analystRole.resource,
+      });
+      expect(connection.status === 200, `POST /v1/connections answered ${connection.status}`);
+      for (const line of await gateway.duringGrant(connection.body.gateway)) ok(line);
+    }
 
     const tooLong = await call<RequestView>(ctx, dan, 'POST', '/v1/requests', {
       ...request,
@@ -165,6 +181,8 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
 
     ctx.print(`    … waiting for Dan's grant to expire at ${expiresAt.toISOString()}`);
     let final: RequestView | undefined;
+    // Asking before the end would only spend Dan's API allowance.
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt.getTime() - Date.now())));
     while (Date.now() < expiresAt.getTime() + 10_000) {
       const seen = await call<RequestView>(ctx, dan, 'GET', `/v1/requests/${id}`);
       if (seen.body.status !== 'active') {
@@ -177,6 +195,7 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
     const lateMs = new Date(final!.endedAt ?? '').getTime() - expiresAt.getTime();
     expect(lateMs >= 0 && lateMs < 1000, `the grant ended ${lateMs} ms after expires_at`);
     ok(`Dan's grant expired by itself ${lateMs} ms after its end time`);
+    if (gateway) for (const line of await gateway.afterGrant()) ok(line);
 
     const audited = await ctx.db
       .selectFrom('audit_events')

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { serveUntilSignal } from '../server/serve.js';
 import { startPhigate } from '../server/start.js';
+import type { Store } from '../store/open-store.js';
+import { prepareDemoClinic } from './demo-clinic.js';
 import { playDemoScript } from './demo-script.js';
 
 export interface DemoOptions {
@@ -54,6 +56,19 @@ function instructions(url: string): string[] {
   ];
 }
 
+/** The gateway in front of the demo's synthetic clinic database, in the embedded PostgreSQL. */
+function demoGateway(script: boolean) {
+  return async (store: Store, dataDir: string) => {
+    if (store.embedded === undefined) {
+      // An external store (database.url): the demo cannot create a clinic there; the gateway stays as configured.
+      return {};
+    }
+    const clinic = await prepareDemoClinic({ superuserUrl: store.embedded.url, dataDir });
+    // The scripted story picks any free port, so that it never collides with a demo already serving.
+    return { enabled: true, ...(script ? { port: 0 } : {}), resources: { 'clinic-db': clinic } };
+  };
+}
+
 export async function runDemo(options: DemoOptions): Promise<number> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   for (const line of BANNER) print(line);
@@ -65,6 +80,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     policy: demoPolicy(),
     // Keep the demo's console readable: warnings and errors only (the development-issuer warning among them).
     logLevel: 'warn',
+    gateway: demoGateway(options.script),
   };
   if (!options.script) {
     await serveUntilSignal(start, (running) => instructions(running.url).forEach((l) => print(l)));
@@ -79,6 +95,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       db: running.store.db,
       print,
       ...(options.grantSeconds ? { grantSeconds: options.grantSeconds } : {}),
+      gateway: running.gateway
+        ? {
+            host: running.gateway.host,
+            port: running.gateway.port,
+            sslmode: running.gateway.tls ? 'require' : 'disable',
+          }
+        : undefined,
     });
     return passed ? 0 : 1;
   } finally {
