@@ -12,6 +12,8 @@ export interface TestPhigate {
   readonly phigate: RunningPhigate;
   /** A directory the test may use; removed by stop(). */
   readonly dir: string;
+  /** Starts another phigate on the same store, state directory and configuration (a second replica). */
+  startReplica(): Promise<RunningPhigate>;
   stop(): Promise<void>;
 }
 
@@ -30,17 +32,20 @@ export async function startTestPhigate(options: TestPhigateOptions = {}): Promis
   if (options.config !== undefined) writeFileSync(path.join(dir, 'phigate.yaml'), options.config);
   const database = await createEmptyDatabase();
   try {
-    const phigate = await startPhigate({
-      ...(options.config !== undefined ? { configPath: path.join(dir, 'phigate.yaml') } : {}),
-      port: 0,
-      dev: true,
-      logLevel: 'silent',
-      ...(options.policy ? { policy: options.policy } : {}),
-      env: { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') },
-    });
+    const start = () =>
+      startPhigate({
+        ...(options.config !== undefined ? { configPath: path.join(dir, 'phigate.yaml') } : {}),
+        port: 0,
+        dev: true,
+        logLevel: 'silent',
+        ...(options.policy ? { policy: options.policy } : {}),
+        env: { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') },
+      });
+    const phigate = await start();
     return {
       phigate,
       dir,
+      startReplica: start,
       async stop() {
         await phigate.stop();
         await database.drop();

@@ -1,0 +1,126 @@
+/**
+ * Raw bytes against the running gateway (ATTACKS.md "PostgreSQL wire protocol"), after the connect phase's own
+ * tests: what a hostile client can send once it holds a valid token and grant, and what it can send before.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import * as fe from '../../src/gateway/postgres/frontend-encode.js';
+import { RESOURCE, startGatewayFixture, type GatewayFixture } from '../support/gateway.js';
+
+/** Everything the server sends until it closes the connection (or `ms` passes). */
+function readAll(socket: Socket | TLSSocket, ms = 5_000): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => resolve(Buffer.concat(chunks)), ms);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+async function openTls(port: number): Promise<TLSSocket> {
+  const tcp = connect(port, '127.0.0.1');
+  await new Promise((resolve) => tcp.once('connect', resolve));
+  tcp.write(fe.sslRequest());
+  const answer = await new Promise<Buffer>((resolve) => tcp.once('data', resolve));
+  assert.equal(answer.toString(), 'S');
+  const secure = tlsConnect({ socket: tcp, rejectUnauthorized: false });
+  await new Promise((resolve) => secure.once('secureConnect', resolve));
+  return secure;
+}
+
+/** Logs in over TLS with a token and waits for the first ReadyForQuery. */
+async function session(f: GatewayFixture, port: number): Promise<TLSSocket> {
+  const { body } = await f.connection('dan');
+  const s = await openTls(port);
+  s.write(fe.startupMessage({ user: 'dan', database: RESOURCE }));
+  await new Promise((resolve) => s.once('data', resolve)); // AuthenticationCleartextPassword
+  s.write(fe.passwordMessage(body.gateway.password));
+  let seen = Buffer.alloc(0);
+  await new Promise<void>((resolve) => {
+    const onData = (c: Buffer) => {
+      seen = Buffer.concat([seen, c]);
+      if (seen.includes(Buffer.from([0x5a, 0, 0, 0, 5]))) {
+        s.off('data', onData);
+        resolve();
+      }
+    };
+    s.on('data', onData);
+  });
+  return s;
+}
+
+describe('gateway wire protocol (raw bytes)', () => {
+  let f: GatewayFixture;
+  let port: number;
+  before(async () => {
+    f = await startGatewayFixture({ gatewayYaml: '  maxConnections: 4' });
+    port = f.phigate.gateway!.port;
+    await f.grant('dan');
+  });
+  after(async () => {
+    await f?.stop();
+  });
+
+  it('refuses a startup packet declaring gigabytes at once (ATTACKS 22)', async () => {
+    const s = connect(port, '127.0.0.1');
+    const head = Buffer.alloc(8);
+    head.writeInt32BE(0x7fffffff, 0);
+    head.writeInt32BE(196608, 4);
+    s.write(head);
+    const answer = await readAll(s);
+    assert.equal(String.fromCharCode(answer[0]!), 'E');
+    assert.match(answer.toString('latin1'), /08P01/);
+  });
+
+  it('refuses a plaintext startup: TLS is required (ATTACKS 24)', async () => {
+    const s = connect(port, '127.0.0.1');
+    s.write(fe.startupMessage({ user: 'dan', database: RESOURCE }));
+    const answer = (await readAll(s)).toString('latin1');
+    assert.match(answer, /28000/);
+    assert.match(answer, /requires TLS/);
+  });
+
+  it('closes a session that sends a message with a negative length, forwarding nothing (ATTACKS 26)', async () => {
+    const s = await session(f, port);
+    const bad = Buffer.from([0x51, 0xff, 0xff, 0xff, 0xf0]);
+    s.write(bad);
+    const answer = (await readAll(s)).toString('latin1');
+    assert.match(answer, /FATAL/);
+    assert.match(answer, /08P01/);
+  });
+
+  it('answers an unknown message type with FATAL 08P01 (ATTACKS 26)', async () => {
+    const s = await session(f, port);
+    s.write(Buffer.from([0x7a, 0, 0, 0, 4]));
+    const answer = (await readAll(s)).toString('latin1');
+    assert.match(answer, /08P01/);
+  });
+
+  it('keeps the session usable after a refused extended-protocol statement without Sync until Sync (ATTACKS 26, 27)', async () => {
+    const s = await session(f, port);
+    s.write(
+      Buffer.concat([fe.parse('x', "copy encounters to program 'id'"), fe.bind('', 'x', []), fe.execute('')]),
+    );
+    s.write(Buffer.concat([fe.sync(), fe.query('select 41 + 1')]));
+    const answer = (await readAll(s, 1_500)).toString('latin1');
+    assert.match(answer, /42501/);
+    assert.match(answer, /42/);
+    assert.match(answer, /SELECT 1/);
+    s.end(fe.terminate());
+  });
+
+  it('refuses connections beyond maxConnections with 53300', async () => {
+    const held = await Promise.all([0, 1, 2, 3].map(() => openTls(port)));
+    const extra = connect(port, '127.0.0.1');
+    extra.write(fe.sslRequest());
+    const answer = (await readAll(extra)).toString('latin1');
+    assert.match(answer, /53300/);
+    for (const h of held) h.destroy();
+  });
+});
