@@ -13,6 +13,7 @@
  *
  *   npm run bench:gateway
  *   BENCH_SECONDS=10 BENCH_ROUNDS=3 npm run bench:gateway      # shorter
+ *   BENCH_ONLY=throughput | sessions npm run bench:gateway    # sections 1 only, or 3 and 4 only
  *
  * Needs `pgbench` and `pgbouncer` on PATH (Debian: postgresql-client / postgresql-contrib, pgbouncer).
  */
@@ -355,10 +356,11 @@ async function main(): Promise<void> {
       password: conn.direct!.password,
     };
 
+    const only = process.env.BENCH_ONLY;
     console.log(
       `\n1. pgbench -S -c 10 -j 2 -T ${SECONDS}, ${ROUNDS} interleaved rounds (TLS from the client on every path)`,
     );
-    for (const mode of ['simple', 'prepared']) {
+    for (const mode of only === 'sessions' ? [] : ['simple', 'prepared']) {
       const tps: Record<string, number[]> = { direct: [], gateway: [], queued: [], pgbouncer: [] };
       for (let r = 0; r < ROUNDS; r++) {
         const order = Object.keys(tps);
@@ -379,10 +381,10 @@ async function main(): Promise<void> {
       );
     }
 
-    if (process.env.BENCH_ONLY === 'throughput') return;
+    if (only === 'throughput') return;
     console.log('\n2. latency at one client (pgbench -S -c 1, per-transaction log), interleaved');
     const p50s: Record<string, number[]> = { direct: [], gateway: [], queued: [] };
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < (only === 'sessions' ? 0 : ROUNDS); r++) {
       const order = ['direct', 'gateway', 'queued'];
       for (let i = 0; i < r; i++) order.push(order.shift()!);
       for (const name of order) {
@@ -409,10 +411,11 @@ async function main(): Promise<void> {
       }
     }
     const d = median(p50s.direct!);
-    console.log(
-      `   median p50: direct ${fmt(d)} µs; gateway durable ${fmt(median(p50s.gateway!))} µs (+${fmt(median(p50s.gateway!) - d)}); ` +
-        `gateway queued ${fmt(median(p50s.queued!))} µs (+${fmt(median(p50s.queued!) - d)})`,
-    );
+    if (only !== 'sessions')
+      console.log(
+        `   median p50: direct ${fmt(d)} µs; gateway durable ${fmt(median(p50s.gateway!))} µs (+${fmt(median(p50s.gateway!) - d)}); ` +
+          `gateway queued ${fmt(median(p50s.queued!))} µs (+${fmt(median(p50s.queued!) - d)})`,
+      );
 
     console.log(
       `\n3. memory with ${RSS_SESSIONS} connected gateway sessions (phigate — both replicas — runs in this process)`,

@@ -47,8 +47,8 @@ for (const { client, grant } of clients) {
     console.log(JSON.stringify({ grant, closedAt: Date.now() }));
     open -= 1;
     if (open === 0) {
-      console.log('DONE');
-      process.exit(0);
+      // Writes to a pipe are asynchronous: exiting at once could drop the last lines, DONE among them.
+      process.stdout.write('DONE\n', () => process.exit(0));
     }
   };
   client.on('error', close);
