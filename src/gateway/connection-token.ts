@@ -48,8 +48,10 @@ export function createConnectionTokens(secret: Buffer): ConnectionTokens {
       if (token.length > MAX_TOKEN_LENGTH || !token.startsWith(CONNECTION_TOKEN_PREFIX)) return undefined;
       const [payload, signature, extra] = token.slice(CONNECTION_TOKEN_PREFIX.length).split('.');
       if (payload === undefined || signature === undefined || extra !== undefined) return undefined;
-      const given = Buffer.from(signature, 'base64url');
-      const expected = mac(payload);
+      // Compared as text: base64url decoding ignores stray characters and the last character's spare bits, so two
+      // different strings could decode to the same MAC — a token must be exactly the one minted.
+      const given = Buffer.from(signature);
+      const expected = Buffer.from(mac(payload).toString('base64url'));
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
       let claims: unknown;
       try {
