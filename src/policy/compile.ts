@@ -8,6 +8,7 @@ import { lineOf, parseYamlWith } from '../lib/yaml-source.js';
 import { approvalProgress, canApprove } from './approvals.js';
 import { businessHoursCheck, minuteOfDay, type BusinessHoursCheck } from './business-hours.js';
 import { decide } from './decide.js';
+import { compilePhi, resolveMasks, TABLE_NAME } from './phi.js';
 import { parseDuration } from './duration.js';
 import { FrozenMap } from './frozen-map.js';
 import type { AutoApproveCondition, IndexedRole, PolicyIndex } from './policy-index.js';
@@ -23,8 +24,7 @@ import type {
   RoleDefinition,
   TableAccess,
 } from './types.js';
-
-const TABLE_NAME = /^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$/i;
+import type { Mask } from './safe-harbor.js';
 
 type Report = (path: readonly (string | number)[], message: string) => void;
 
@@ -72,17 +72,42 @@ function compileAutoApprove(name: string, rule: ApprovalRuleFile, report: Report
 
 function compileAccess(
   roleName: string,
-  access: PolicyFile['roles'][string]['access'],
+  role: PolicyFile['roles'][string],
+  resource: ResourceDefinition | undefined,
   report: Report,
 ): TableAccess[] {
-  return Object.entries(access).map(([table, t]) => {
+  const viewNames = new Map<string, string>();
+  return Object.entries(role.access).map(([table, t]) => {
     const at = ['roles', roleName, 'access', table];
     if (!TABLE_NAME.test(table)) report(at, `table ${JSON.stringify(table)} must be written schema.table`);
     if (new Set(t.columns).size !== t.columns.length) report([...at, 'columns'], 'a column is listed twice');
+    // A grant sees each table through a view of the same name in one schema of phigate's.
+    const bare = table.slice(table.indexOf('.') + 1);
+    const clash = viewNames.get(bare);
+    if (clash !== undefined)
+      report(at, `${table} and ${clash} have the same name; a role may reach only one`);
+    viewNames.set(bare, table);
+    const phi = resource?.phi.get(table);
+    const masks = resolveMasks(t.columns, t.masks, phi, (column, message) =>
+      report([...at, 'masks', column], message),
+    );
+    if (role.patientScope !== 'none' && phi !== undefined && phi.patientPath === undefined) {
+      report(
+        at,
+        `${table} holds PHI but has no patientKey in resource ${role.resource}, so a patient-scoped grant could not confine it`,
+      );
+    }
     return Object.freeze({
       table,
-      columns: Object.freeze([...t.columns]),
+      columns: Object.freeze(t.columns.filter((c) => masks[c] !== 'hide')),
+      masks: Object.freeze(
+        Object.fromEntries(
+          Object.entries(masks).filter((e): e is [string, Exclude<Mask, 'hide'>] => e[1] !== 'hide'),
+        ),
+      ),
       operations: Object.freeze([...new Set(t.operations)]),
+      phi: phi !== undefined,
+      patientPath: phi?.patientPath,
     });
   });
 }
@@ -118,6 +143,7 @@ function buildIndex(file: PolicyFile, report: Report): PolicyIndex {
           confidentiality: r.labels.confidentiality,
           sensitivity: Object.freeze([...r.labels.sensitivity]),
         }),
+        phi: new FrozenMap(compilePhi(name, r.phi, report)),
       }),
     );
   }
@@ -175,7 +201,7 @@ function buildIndex(file: PolicyFile, report: Report): PolicyIndex {
       description: r.description,
       resource: r.resource,
       eligibleGroups: Object.freeze([...r.eligibleGroups]),
-      access: Object.freeze(compileAccess(name, r.access, report)),
+      access: Object.freeze(compileAccess(name, r, resources.get(r.resource), report)),
       defaultDurationMs: defaultMs,
       maxDurationMs: maxMs,
       cumulativeMaxMs: cumulativeMs,

@@ -4,6 +4,7 @@
  * expression: nothing in a policy can backtrack (see docs/policy.md).
  */
 import { z } from 'zod';
+import { MASKS, SAFE_HARBOR_KINDS } from './safe-harbor.js';
 
 const name = z
   .string()
@@ -38,6 +39,21 @@ export const settingsSchema = z.strictObject({
 
 const groupsRef = z.strictObject({ groups: z.array(groupName).default([]) });
 
+const columnName = z.string().min(1).max(63);
+const mask = z.enum(MASKS);
+const safeHarborKind = z.enum(SAFE_HARBOR_KINDS);
+
+const phiTableSchema = z.strictObject({
+  /** The column holding the patient id, or a foreign key to a table that leads to it (`schema.table.column`). */
+  patientKey: z
+    .union([columnName, z.strictObject({ column: columnName, references: z.string().min(5).max(200) })])
+    .optional(),
+  /** Column → Safe Harbor kind (its default mask applies), or kind and a mask of the resource's choosing. */
+  columns: z
+    .record(columnName, z.union([safeHarborKind, z.strictObject({ kind: safeHarborKind, mask })]))
+    .default({}),
+});
+
 const resourceSchema = z.strictObject({
   kind: z.literal('postgres'),
   description: z.string().max(1000).default(''),
@@ -48,6 +64,8 @@ const resourceSchema = z.strictObject({
       sensitivity: z.array(z.string().min(1).max(20)).default([]),
     })
     .default({ sensitivity: [] }),
+  /** Tables that hold PHI (schema.table → patient key and labelled columns). */
+  phi: z.record(z.string(), phiTableSchema).default({}),
 });
 
 const autoApproveSchema = z.strictObject({
@@ -68,8 +86,10 @@ const approvalRuleSchema = z.strictObject({
 });
 
 const tableAccessSchema = z.strictObject({
-  columns: z.array(z.string().min(1).max(63)).min(1),
+  columns: z.array(columnName).min(1),
   operations: z.array(operation).min(1).default(['SELECT']),
+  /** Masks of this role, overriding the resource's for the columns named. */
+  masks: z.record(columnName, mask).default({}),
 });
 
 const roleSchema = z.strictObject({

@@ -4,6 +4,8 @@
  * structurally; `identity`'s Principal satisfies `PrincipalFacts`.
  */
 
+import type { Mask, SafeHarborKind } from './safe-harbor.js';
+
 /** What the policy needs to know about a person. */
 export interface PrincipalFacts {
   readonly id: string;
@@ -16,12 +18,40 @@ export type PurposeOfUse = string;
 
 export type Operation = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
 
+/**
+ * How rows of a table are tied to a patient: the column holding the patient id that requests name, reached from the
+ * table through zero or more foreign keys (`hops`: the table's `column` equals `table.referenced`, and so on).
+ */
+export interface PatientPath {
+  readonly hops: readonly { readonly column: string; readonly table: string; readonly referenced: string }[];
+  /** The patient id column, in the table itself (no hops) or in the last hop's table. */
+  readonly idColumn: string;
+}
+
+/** What the policy says about one table holding PHI. */
+export interface PhiTable {
+  readonly table: string;
+  /** Undefined for a table whose rows cannot be tied to a patient (then no patient-scoped role may reach it). */
+  readonly patientPath: PatientPath | undefined;
+  /** Labelled columns: their Safe Harbor kind and the mask they get by default. */
+  readonly columns: ReadonlyMap<string, { readonly kind: SafeHarborKind; readonly mask: Mask }>;
+}
+
 export interface TableAccess {
   /** Schema-qualified table name, e.g. `public.patients`. */
   readonly table: string;
-  /** Columns the role may touch; `undefined` never happens: every column is listed explicitly (minimum necessary). */
+  /**
+   * Columns the role sees, each listed explicitly (minimum necessary); a column whose mask is `hide` is not among
+   * them.
+   */
   readonly columns: readonly string[];
+  /** The mask of each column in `columns` (`clear` for a column that is not PHI or that the role sees as stored). */
+  readonly masks: Readonly<Record<string, Exclude<Mask, 'hide'>>>;
   readonly operations: readonly Operation[];
+  /** Whether the resource declares this table as holding PHI. */
+  readonly phi: boolean;
+  /** How the table's rows reach a patient, when the resource says so (patient-scoped grants filter on it). */
+  readonly patientPath: PatientPath | undefined;
 }
 
 export interface ResourceDefinition {
@@ -32,6 +62,8 @@ export interface ResourceDefinition {
   readonly connection: Readonly<Record<string, unknown>>;
   /** Confidentiality (HL7: N, R, V) and sensitivity (ETH, PSY, HIV, …) labels. */
   readonly labels: { readonly confidentiality: string | undefined; readonly sensitivity: readonly string[] };
+  /** Tables holding PHI, by schema-qualified name. */
+  readonly phi: ReadonlyMap<string, PhiTable>;
 }
 
 export interface RoleDefinition {
