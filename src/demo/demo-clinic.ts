@@ -1,8 +1,8 @@
 /**
  * The demo's protected database: a small SYNTHETIC clinic (patients, encounters, observations, notes — every name,
  * number and note below is made up) in the embedded PostgreSQL, owned by `clinic_owner`, and the provisioning
- * account phigate uses on it, set up exactly as docs/provisioner.md tells a DBA to: CREATEROLE, the table privileges
- * WITH GRANT OPTION, pg_signal_backend to end grant roles' sessions. Idempotent: a second start changes nothing.
+ * account phigate uses on it, set up exactly as docs/provisioner.md tells a DBA to: CREATEROLE, CREATE on the
+ * database (for phigate's schemas), the table privileges, pg_signal_backend to end grant roles' sessions. Idempotent: a second start changes nothing.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -115,13 +115,16 @@ export async function prepareDemoClinic(options: {
     await clinic.query(SCHEMA);
     const seeded = await clinic.query('select 1 from patients limit 1');
     if (seeded.rowCount === 0) await clinic.query(seedSql());
-    // Nobody but the owner sees anything by default; phigate's roles get exactly their grant's columns.
+    // Nobody but the owner sees anything by default; phigate's views read the tables as the provisioning account, and
+    // grant roles read the views.
     await clinic.query('revoke all on schema public from public');
-    await clinic.query(`grant usage on schema public to ${provisioner} with grant option`);
+    await clinic.query(`grant usage on schema public to ${provisioner}`);
     await clinic.query(
-      `grant select, insert, update, delete on all tables in schema public to ${provisioner} with grant option`,
+      `grant select, insert, update, delete on all tables in schema public to ${provisioner}`,
     );
     await clinic.query(`grant connect on database ${database} to ${provisioner} with grant option`);
+    // phigate's own schema (grants' patient sets) and the schemas of its masked views.
+    await clinic.query(`grant create on database ${database} to ${provisioner}`);
     await clinic.query(`revoke connect on database ${database} from public`);
     await clinic.query('commit');
   } catch (err) {

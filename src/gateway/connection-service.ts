@@ -100,7 +100,11 @@ export function createConnectionService(deps: {
           throw new PhigateError('conflict', 'grant.role-gone', `the policy no longer defines ${grant.role}`);
         }
         const upstream = deps.upstreams.get(resource);
-        const credentials = await deps.roles.ensure(upstream, { id: grant.id, expiresAt }, role);
+        const credentials = await deps.roles.ensure(
+          upstream,
+          { id: grant.id, expiresAt, patientIds: grant.patient_ids },
+          role,
+        );
         const endpoint = {
           host: upstream.host,
           port: upstream.port,

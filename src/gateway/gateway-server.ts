@@ -141,11 +141,11 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
   const onGrantEvent = (event: GrantEvent): void => {
     if (event.type === 'grant.activated') {
       // Made now, so that the first connection (or `--direct` credentials) finds it; the first connection would
-      // make it otherwise.
+      // make it otherwise — as it does for roles whose grants may name patients, since the event does not carry them.
       const policy = o.policy();
       const resource = policy.resources.get(event.resource);
       const role = policy.roles.get(event.role);
-      if (resource === undefined || role === undefined) return;
+      if (resource === undefined || role === undefined || role.patientScope !== 'none') return;
       let upstream: Upstream;
       try {
         upstream = o.upstreams.get(resource);
@@ -153,7 +153,11 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
         return;
       }
       background(
-        o.roles.ensure(upstream, { id: event.grantId, expiresAt: new Date(event.expiresAt) }, role),
+        o.roles.ensure(
+          upstream,
+          { id: event.grantId, expiresAt: new Date(event.expiresAt), patientIds: [] },
+          role,
+        ),
         'could not provision the role of a new grant (its first connection will try again)',
       );
       return;
@@ -222,7 +226,11 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     let credentials: { role: string; password: string };
     try {
       upstream = o.upstreams.get(resource);
-      credentials = await o.roles.ensure(upstream, { id: grant.id, expiresAt: grant.expires_at! }, role);
+      credentials = await o.roles.ensure(
+        upstream,
+        { id: grant.id, expiresAt: grant.expires_at!, patientIds: grant.patient_ids },
+        role,
+      );
       connection = await connectUpstream({
         host: upstream.host,
         port: upstream.port,

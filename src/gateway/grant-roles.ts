@@ -14,6 +14,8 @@ import type { Upstream } from './upstreams.js';
 export interface GrantForRole {
   readonly id: string;
   readonly expiresAt: Date;
+  /** The grant's patients (none: not patient-scoped). */
+  readonly patientIds: readonly string[];
 }
 
 export interface GrantRoles {
@@ -73,6 +75,7 @@ export function createGrantRoles(options: {
           expiresAt: grant.expiresAt,
           database: upstream.database,
           access: role.access,
+          patientIds: grant.patientIds,
           connectionLimit: role.maxConnections,
           password: grantRolePassword(options.secret, grant.id),
         });

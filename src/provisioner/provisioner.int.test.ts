@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { tableAccess } from '../../test/support/access.js';
 import { createEmptyDatabase, testTargets } from '../../test/support/database.js';
 import { createGrantRole, dropGrantRole, sweepGrantRoles } from './provisioner.js';
 
@@ -25,7 +26,8 @@ for (const target of testTargets()) {
         grantId,
         expiresAt: new Date(Date.now() + 3_600_000),
         database: protectedDb.name,
-        access: [{ table: 'public.encounters', columns: ['id', 'patient_id'], operations: ['SELECT'] }],
+        patientIds: [],
+        access: [tableAccess('public.encounters', ['id', 'patient_id'])],
       }).then((r) => {
         made.push(r.role);
         return r;
@@ -47,24 +49,24 @@ for (const target of testTargets()) {
       await protectedDb.drop();
     });
 
-    it('lets the role read exactly the granted columns, and nothing else', async () => {
+    it('lets the role read exactly the granted columns, through its views, and nothing else', async () => {
       const { role, password } = await grant();
       const client = connectAs(role, password);
       await client.connect();
       try {
-        const rows = await client.query('select id, patient_id from encounters');
-        assert.deepEqual(rows.rows, [{ id: 10, patient_id: 1 }]);
-        for (const forbidden of [
-          'select note from encounters',
-          'select * from encounters',
-          'select * from patients',
-          'insert into encounters values (11, 1, null)',
-          'update encounters set note = null',
-          'delete from encounters',
-          'create table t (x int)',
-          'set role pg_read_all_data',
-        ]) {
-          await assert.rejects(client.query(forbidden), /permission denied/, forbidden);
+        const rows = await client.query('select * from encounters');
+        assert.deepEqual(rows.rows, [{ id: 10, patient_id: 1 }], 'the view has the granted columns only');
+        for (const [forbidden, code] of [
+          ['select note from encounters', '42703'], // not a column of the role's view
+          ['select * from patients', '42P01'], // not a table of the role
+          ['select * from public.encounters', '42501'], // the table behind the view
+          ['insert into encounters values (11, 1)', '42501'],
+          ['update encounters set patient_id = 2', '42501'],
+          ['delete from encounters', '42501'],
+          ['create table t (x int)', '42501'],
+          ['set role pg_read_all_data', '42501'],
+        ] as const) {
+          await assert.rejects(client.query(forbidden), (e: { code?: string }) => e.code === code, forbidden);
         }
       } finally {
         await client.end();
@@ -114,7 +116,8 @@ for (const target of testTargets()) {
           grantId: randomUUID(),
           expiresAt: new Date(Date.now() + 3_600_000),
           database: otherDb.name,
-          access: [{ table: 'public.visits', columns: ['id'], operations: ['SELECT'] }],
+          patientIds: [],
+          access: [tableAccess('public.visits', ['id'])],
         });
         const here = await sweepGrantRoles(admin, async () => false);
         assert.ok(!here.removed.includes(elsewhere.role));

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { tableAccess } from '../../../test/support/access.js';
 import { createEmptyDatabase, primaryTarget } from '../../../test/support/database.js';
 import { createGrantRole, dropGrantRole } from '../../provisioner/provisioner.js';
 import { acceptConnection } from './connect-phase.js';
@@ -37,7 +38,8 @@ describe('relayed session', () => {
       grantId: randomUUID(),
       expiresAt: endsAt,
       database: db.name,
-      access: [{ table: 'public.encounters', columns: ['id', 'patient_id'], operations: ['SELECT'] }],
+      patientIds: [],
+      access: [tableAccess('public.encounters', ['id', 'patient_id'])],
     });
     const upstreamUrl = new URL(db.url);
     server = createServer((socket) => {
@@ -104,8 +106,13 @@ describe('relayed session', () => {
       assert.deepEqual((await c.query('select patient_id from encounters where id = $1', [11])).rows, [
         { patient_id: 2 },
       ]);
+      // Not a column of the grant's view; and the table behind it is the database's to refuse.
       await assert.rejects(
         c.query('select note from encounters'),
+        (e: { code?: string }) => e.code === '42703',
+      );
+      await assert.rejects(
+        c.query('select note from public.encounters'),
         (e: { code?: string }) => e.code === '42501',
       );
       assert.equal(
@@ -123,6 +130,7 @@ describe('relayed session', () => {
         ['parse', 'select patient_id from encounters where id = $1'],
         ['execute', 'select patient_id from encounters where id = $1'],
         ['query', 'select note from encounters'],
+        ['query', 'select note from public.encounters'],
         ['query', 'select 1 as ok'],
       ],
     );

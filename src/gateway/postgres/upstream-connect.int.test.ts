@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { tableAccess } from '../../../test/support/access.js';
 import { createEmptyDatabase, testTargets } from '../../../test/support/database.js';
 import { createGrantRole, dropGrantRole } from '../../provisioner/provisioner.js';
 import { parseErrorFields } from './backend-messages.js';
@@ -26,7 +27,8 @@ for (const target of testTargets()) {
         grantId: randomUUID(),
         expiresAt: new Date(Date.now() + 600_000),
         database: db.name,
-        access: [{ table: 'public.encounters', columns: ['id', 'patient_id'], operations: ['SELECT'] }],
+        patientIds: [],
+        access: [tableAccess('public.encounters', ['id', 'patient_id'])],
       });
     });
     after(async () => {
@@ -50,7 +52,9 @@ for (const target of testTargets()) {
         assert.ok(up.backendKey && up.backendKey.processId > 0);
         const reader = new PacketReader(up.socket);
         reader.framer.startTyped();
-        up.socket.write(fe.query('select id, patient_id from encounters; select note from encounters'));
+        up.socket.write(
+          fe.query('select id, patient_id from encounters; select note from public.encounters'),
+        );
         const types: string[] = [];
         let error = '';
         for (;;) {
@@ -61,7 +65,7 @@ for (const target of testTargets()) {
           if (t === 'Z') break;
         }
         assert.deepEqual(types, ['T', 'D', 'C', 'E', 'Z']);
-        assert.equal(error, '42501', 'the database itself refuses the column outside the grant');
+        assert.equal(error, '42501', 'the database itself refuses the table behind the view');
         up.socket.write(fe.terminate());
       } finally {
         up.socket.destroy();
