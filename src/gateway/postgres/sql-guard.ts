@@ -4,9 +4,11 @@
  * checked is what the server will execute — not a regular expression's idea of it. Every statement of a
  * multi-statement Query is checked; what cannot be parsed is refused.
  *
- * Refused: COPY to or from a program or a server file; SET ROLE, SET SESSION AUTHORIZATION, RESET ROLE (and their
- * set_config spelling); ALTER SYSTEM; CREATE EXTENSION, FUNCTION, PROCEDURE, LANGUAGE; DO blocks; large-object and
- * server-file functions; dblink.
+ * Refused: COPY to or from a program or a server file; SET ROLE, SET SESSION AUTHORIZATION, RESET ROLE, and
+ * changing `search_path` (through which the grant's masked views are found), in SET and set_config spellings;
+ * ALTER SYSTEM; CREATE EXTENSION, FUNCTION, PROCEDURE, LANGUAGE; DO blocks; large-object and server-file functions;
+ * dblink; and every statement that creates, changes or drops an object (temporary ones and SELECT INTO included) —
+ * a grant reads and writes data, and an object of the user's could shadow the views.
  */
 import libpgQuery from 'libpg-query';
 
@@ -30,6 +32,33 @@ const FORBIDDEN_STATEMENTS: Readonly<Record<string, [code: string, reason: strin
 };
 
 const IDENTITY_SETTINGS = new Set(['role', 'session_authorization']);
+const SEARCH_PATH = 'search_path';
+
+/** Statements that work on data or the session; any other kind (DDL, maintenance, roles…) is refused. */
+const DATA_STATEMENTS = new Set([
+  'SelectStmt',
+  'InsertStmt',
+  'UpdateStmt',
+  'DeleteStmt',
+  'MergeStmt',
+  'ExplainStmt',
+  'TransactionStmt',
+  'VariableSetStmt',
+  'VariableShowStmt',
+  'ConstraintsSetStmt',
+  'PrepareStmt',
+  'ExecuteStmt',
+  'DeallocateStmt',
+  'DeclareCursorStmt',
+  'FetchStmt',
+  'ClosePortalStmt',
+  'CopyStmt',
+  'DiscardStmt',
+  'LockStmt',
+  'ListenStmt',
+  'UnlistenStmt',
+  'NotifyStmt',
+]);
 
 /** Functions that read or write server files, large objects, or reach other servers. */
 const FORBIDDEN_FUNCTION =
@@ -63,19 +92,29 @@ function firstStringArg(args: unknown): string | undefined {
   return typeof sval?.['sval'] === 'string' ? sval['sval'].toLowerCase() : undefined;
 }
 
+const SEARCH_PATH_REFUSAL: [string, string] = [
+  'guard.search-path',
+  'changing search_path is not allowed through phigate (it decides which tables your queries reach)',
+];
+const OBJECT_REFUSAL: [string, string] = [
+  'guard.ddl',
+  'creating, altering or dropping objects is not allowed through phigate: a grant reads and writes data',
+];
+
 function check(kind: string, node: Node): [string, string] | undefined {
   const forbidden = FORBIDDEN_STATEMENTS[kind];
   if (forbidden) return forbidden;
   if (kind === 'CopyStmt' && (node['is_program'] === true || typeof node['filename'] === 'string')) {
     return ['guard.copy-file', 'COPY to or from a program or a server file is not allowed through phigate'];
   }
-  if (
-    kind === 'VariableSetStmt' &&
-    typeof node['name'] === 'string' &&
-    IDENTITY_SETTINGS.has(node['name'].toLowerCase())
-  ) {
-    return ['guard.set-role', 'changing the session role is not allowed through phigate'];
+  if (kind === 'VariableSetStmt' && typeof node['name'] === 'string') {
+    const setting = node['name'].toLowerCase();
+    if (IDENTITY_SETTINGS.has(setting))
+      return ['guard.set-role', 'changing the session role is not allowed through phigate'];
+    if (setting === SEARCH_PATH) return SEARCH_PATH_REFUSAL;
   }
+  if (kind === 'SelectStmt' && node['intoClause'] !== undefined) return OBJECT_REFUSAL;
+  if (kind.endsWith('Stmt') && !DATA_STATEMENTS.has(kind)) return OBJECT_REFUSAL;
   if (kind === 'FuncCall') {
     const name = lastName(node['funcname']);
     if (FORBIDDEN_FUNCTION.test(name))
@@ -85,6 +124,7 @@ function check(kind: string, node: Node): [string, string] | undefined {
       if (setting === undefined || IDENTITY_SETTINGS.has(setting)) {
         return ['guard.set-role', 'changing the session role is not allowed through phigate'];
       }
+      if (setting === SEARCH_PATH) return SEARCH_PATH_REFUSAL;
     }
   }
   return undefined;
