@@ -16,6 +16,7 @@ const context: SessionContext = {
     purpose: 'HOPERAT',
     emergency: false,
     policy_hash: 'abc',
+    patient_ids: [],
   } as unknown as AccessRequestRow,
   sessionId: 's-1',
   clientAddress: '127.0.0.1',
@@ -65,5 +66,24 @@ describe('statement events', () => {
     assert.equal(mixed.outcome, 'failure');
     assert.equal(mixed.detail?.['failed'], 1);
     assert.equal((mixed.detail?.['results'] as { sqlState?: string }[])[1]!.sqlState, '42501');
+  });
+
+  it('names a patient-scoped grant’s patients on every session event, as tokens, never as ids', () => {
+    const scoped: SessionContext = {
+      ...context,
+      grant: { ...context.grant, patient_ids: ['MRN-DEMO-0002', 'MRN-DEMO-0001', 'MRN-DEMO-0002'] },
+    };
+    const statement = { id: 1, kind: 'query' as const, sql: 'select count(*) from encounters' };
+    const tokens = [pseudonymizer.patient('MRN-DEMO-0002'), pseudonymizer.patient('MRN-DEMO-0001')];
+    for (const e of [
+      events.sessionOpened(scoped, {}),
+      events.statement(scoped, statement),
+      events.statements(scoped, [{ statement, at: new Date() }]),
+      events.sessionClosed(scoped, 'client-closed', {}),
+    ]) {
+      assert.deepEqual(e.what?.patients, tokens, e.action);
+      assert.doesNotMatch(JSON.stringify(e), /MRN-DEMO/);
+    }
+    assert.equal(events.statement(context, statement).what?.patients, undefined, 'unscoped: no patients');
   });
 });

@@ -4,7 +4,7 @@
  * rows, duration, outcome of each). SQL appears only as its fingerprint; literals and bound parameters only as keyed tokens.
  * Pure: it builds events, the caller writes them.
  */
-import type { AuditEventInput, AuditHow, AuditStatement, AuditWho } from '../audit/event.js';
+import type { AuditEventInput, AuditHow, AuditStatement, AuditWho, PatientToken } from '../audit/event.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import { fingerprintSql } from '../audit/sql-fingerprint.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
@@ -50,18 +50,27 @@ function how(c: SessionContext): AuditHow {
   };
 }
 
-function base(c: SessionContext): Pick<AuditEventInput, 'who' | 'what' | 'why' | 'how'> {
-  return {
-    who: who(c.grant),
-    what: { resource: c.grant.resource, requestId: c.grant.id },
-    why: { purposeOfUse: c.grant.purpose, emergency: c.grant.emergency || undefined },
-    how: how(c),
-  };
-}
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function createStatementEvents(pseudonymizer: Pseudonymizer) {
+  // A patient-scoped grant's rows can only be its patients' (the database's views keep the rest out), so every event
+  // of its sessions names them, as tokens: that is what lets a patient's accounting of disclosures find each statement.
+  const patientTokens = new WeakMap<AccessRequestRow, readonly PatientToken[] | undefined>();
+  const patientsOf = (grant: AccessRequestRow): readonly PatientToken[] | undefined => {
+    if (!patientTokens.has(grant)) {
+      const ids = [...new Set(grant.patient_ids)];
+      patientTokens.set(grant, ids.length > 0 ? ids.map((id) => pseudonymizer.patient(id)) : undefined);
+    }
+    return patientTokens.get(grant);
+  };
+
+  const base = (c: SessionContext): Pick<AuditEventInput, 'who' | 'what' | 'why' | 'how'> => ({
+    who: who(c.grant),
+    what: { resource: c.grant.resource, requestId: c.grant.id, patients: patientsOf(c.grant) },
+    why: { purposeOfUse: c.grant.purpose, emergency: c.grant.emergency || undefined },
+    how: how(c),
+  });
+
   // A text-format parameter gets the same token as the same value written as a literal; binary ones their bytes'.
   const parameterToken = (p: Buffer | null): string | null => {
     if (p === null) return null;

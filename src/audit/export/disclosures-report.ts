@@ -14,7 +14,22 @@ export const DISCLOSURE_FORMATS = ['json', 'text', 'html'] as const;
 export type DisclosureFormat = (typeof DISCLOSURE_FORMATS)[number];
 
 /** Actions that are disclosures when they succeed: access granted or data read. */
-const DISCLOSING = new Set(['grant.activate', 'session.open', 'statement.execute']);
+const DISCLOSING = new Set(['grant.activate', 'session.open', 'statement.execute', 'statement.batch']);
+
+/** The statements a gateway record carries: one (`statement.execute`) or a run of them (`statement.batch`). */
+function statementsOf(r: StoredAuditEvent['record']): string | undefined {
+  const one = r.what?.statement?.fingerprint;
+  if (one !== undefined) return one;
+  const run = (r.detail as { statements?: { fingerprint?: unknown; refusedBy?: unknown }[] } | undefined)
+    ?.statements;
+  if (!Array.isArray(run)) return undefined;
+  // A run that mixes refused statements with forwarded ones is recorded as refused; the forwarded ones disclosed.
+  const fingerprints = run
+    .filter((s) => s.refusedBy === undefined)
+    .map((s) => s.fingerprint)
+    .filter((f): f is string => typeof f === 'string');
+  return fingerprints.length > 0 ? fingerprints.join('; ') : undefined;
+}
 
 const PURPOSES: Readonly<Record<string, string>> = {
   TREAT: 'treatment',
@@ -78,10 +93,15 @@ export interface DisclosureReport {
 
 export function disclosureReport(input: DisclosureInput): DisclosureReport {
   const entries = input.events
-    .filter((e) => e.record.outcome === 'success' && DISCLOSING.has(e.record.action))
+    .filter(
+      (e) =>
+        DISCLOSING.has(e.record.action) &&
+        (e.record.outcome === 'success' ||
+          (e.record.action === 'statement.batch' && statementsOf(e.record) !== undefined)),
+    )
     .map((e): DisclosureEntry => {
       const r = e.record;
-      const statement = r.what?.statement?.fingerprint;
+      const statement = statementsOf(r);
       const tables = r.what?.tables?.join(', ');
       return {
         seq: e.seq,

@@ -170,6 +170,34 @@ describe('accounting of disclosures', () => {
     assert.equal(json.patient, 'MRN-0042');
   });
 
+  it('lists the forwarded statements of a queued run, even one that also holds a refused statement', () => {
+    const batch = (seq: number, statements: Record<string, unknown>[]) =>
+      event(seq, {
+        action: 'statement.batch',
+        outcome: statements.some((st) => st['refusedBy'] !== undefined) ? 'refused' : 'success',
+        what: { resource: 'clinic-db', patients: [token] },
+        detail: { statements },
+      });
+    const report = disclosureReport({
+      ...input,
+      events: [
+        batch(20, [{ fingerprint: 'select count(*) from encounters' }, { fingerprint: 'select ?' }]),
+        batch(21, [
+          { fingerprint: 'set role postgres', refusedBy: 'guard.set-role' },
+          { fingerprint: 'select 1' },
+        ]),
+        batch(22, [{ fingerprint: 'set role postgres', refusedBy: 'guard.set-role' }]),
+      ],
+    });
+    assert.deepEqual(
+      report.entries.map((e) => [e.seq, e.what]),
+      [
+        [20, 'select count(*) from encounters; select ?'],
+        [21, 'select 1'],
+      ],
+    );
+  });
+
   it('says so when there is nothing to account for', () => {
     const empty = { ...input, events: [] };
     assert.match(renderDisclosures('text', empty).body, /No disclosures in this period/);
