@@ -17,7 +17,7 @@
  *
  * Needs `pgbench` and `pgbouncer` on PATH (Debian: postgresql-client / postgresql-contrib, pgbouncer).
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -35,7 +35,27 @@ import pg from 'pg';
 import { createSelfSignedCertificate } from '../src/lib/self-signed-cert.js';
 import { startPhigate, type RunningPhigate } from '../src/server/start.js';
 import { startEmbeddedPostgres } from '../src/store/embedded-postgres.js';
+import {
+  api,
+  connection as connectionTo,
+  fmt,
+  grant as grantOf,
+  median,
+  need,
+  pgbench as pgbenchOn,
+  pgEnv,
+  run,
+  tpsOf,
+  type Endpoint,
+} from './support/bench-tools.js';
 import { percentile } from './bench-db.js';
+
+const DATABASE = 'bench';
+const pgbench = (e: Endpoint, args: string[]) => pgbenchOn(e, DATABASE, args);
+const grant = (p: RunningPhigate, token: string, duration: string) =>
+  grantOf(p, token, { resource: 'bench', role: 'bencher', duration });
+const connection = (p: RunningPhigate, token: string, grantId: string, direct = false) =>
+  connectionTo(p, token, 'bench', grantId, direct);
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -63,105 +83,6 @@ roles:
     approval: auto
     maxConnections: 50
 `;
-
-interface Endpoint {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-}
-
-function need(command: string): void {
-  if (spawnSync(command, ['--version'], { stdio: 'ignore' }).status !== 0)
-    throw new Error(
-      `${command} is not installed (Debian: apt-get install ${command === 'pgbouncer' ? 'pgbouncer' : 'postgresql-contrib'})`,
-    );
-}
-
-function run(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) =>
-    execFile(
-      command,
-      args,
-      { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        err ? reject(new Error(`${command} failed: ${stderr || err.message}`)) : resolve({ stdout, stderr }),
-    ),
-  );
-}
-
-function pgEnv(e: Endpoint): NodeJS.ProcessEnv {
-  return {
-    PGHOST: e.host,
-    PGPORT: String(e.port),
-    PGUSER: e.user,
-    PGPASSWORD: e.password,
-    PGSSLMODE: 'require',
-    PGDATABASE: 'bench',
-  };
-}
-
-async function pgbench(e: Endpoint, args: string[]): Promise<string> {
-  const { stdout, stderr } = await run('pgbench', ['-n', ...args], pgEnv(e));
-  return stdout + stderr;
-}
-
-function tpsOf(output: string): number {
-  const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(output);
-  if (!m) throw new Error(`no tps in pgbench output:\n${output}`);
-  return Number(m[1]);
-}
-
-const median = (xs: readonly number[]): number =>
-  percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
-const fmt = (n: number, d = 0): string =>
-  n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-
-async function api(
-  p: RunningPhigate,
-  token: string,
-  method: string,
-  route: string,
-  body?: unknown,
-): Promise<Record<string, unknown>> {
-  const res = await fetch(new URL(route, p.url), {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-async function grant(
-  p: RunningPhigate,
-  token: string,
-  duration: string,
-): Promise<{ id: string; expiresAt: number }> {
-  const r = await api(p, token, 'POST', '/v1/requests', {
-    resource: 'bench',
-    role: 'bencher',
-    duration,
-    purpose: 'HOPERAT',
-    justification: 'Gateway benchmark on synthetic pgbench data',
-  });
-  return { id: r.id as string, expiresAt: new Date(r.expiresAt as string).getTime() };
-}
-
-async function connection(p: RunningPhigate, token: string, grantId: string, direct = false) {
-  return (await api(p, token, 'POST', '/v1/connections', { resource: 'bench', grantId, direct })) as {
-    gateway: Endpoint;
-    direct?: Endpoint;
-  };
-}
 
 /** PgBouncer in session mode with client TLS (same certificate as the gateway), plain TCP to the database. */
 async function startPgBouncer(
@@ -287,12 +208,13 @@ async function main(): Promise<void> {
     await admin.query('grant pg_signal_backend to bench_provisioner');
     await admin.end();
     console.log(`initialising pgbench scale ${SCALE} …`);
-    await run('pgbench', ['-i', '-q', '-s', String(SCALE)], pgEnv(su));
+    await run('pgbench', ['-i', '-q', '-s', String(SCALE)], pgEnv(su, DATABASE));
     const bench = new pg.Client({ connectionString: server.url.replace(/\/postgres$/, '/bench') });
     await bench.connect();
     await bench.query('grant connect on database bench to bench_provisioner with grant option');
     await bench.query('grant usage on schema public to bench_provisioner with grant option');
-    await bench.query('grant select on all tables in schema public to bench_provisioner with grant option');
+    await bench.query('grant select on all tables in schema public to bench_provisioner');
+    await bench.query('grant create on database bench to bench_provisioner');
     await bench.end();
 
     const storeUrl = server.url.replace(/\/postgres$/, '/phigate_store');

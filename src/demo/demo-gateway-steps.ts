@@ -1,7 +1,8 @@
 /**
  * The gateway part of the demo story, with the real `psql`: Dan is refused without a grant (and told how to ask);
- * with the grant he reads encounters through the gateway while the database itself refuses a column the role does
- * not cover; a query he leaves running is cut when the grant ends, its backend terminated and the role dropped.
+ * with his grant, which names two patients, he reads through the gateway only those patients' encounters, their
+ * identifiers masked by the database itself, and a column the role does not cover does not exist for him; a query he
+ * leaves running is cut when the grant ends, its backend terminated and the role dropped.
  */
 import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
@@ -46,13 +47,28 @@ export function gatewaySteps(ctx: {
       const lines: string[] = [];
       const read = await runPsql(e, 'select count(*) from encounters');
       check(read.code === 0, `psql during the grant failed: ${firstLine(read.stderr)}`);
+      check(
+        read.stdout.trim() === '6',
+        `the patient-scoped grant saw ${read.stdout.trim()} encounters, not 6`,
+      );
       lines.push(
-        `With \`phigate connect\`'s token, psql reads through the gateway: ${read.stdout.trim()} encounters ` +
-          '(as a short-lived role of his own; the statement is in the audit log)',
+        `With \`phigate connect\`'s token, psql reads through the gateway: ${read.stdout.trim()} encounters — ` +
+          'only those of the 2 patients his grant names (the table holds 120) — as a short-lived role of his own; ' +
+          'the statement is in the audit log with the 2 patients as tokens',
+      );
+      const masked = await runPsql(e, 'select mrn, name, birth_date, zip from patients order by id limit 1');
+      const row = masked.stdout.trim();
+      check(
+        masked.code === 0 && /^ps_[0-9a-f]{24}\|\*\*\*\|\d{4}-01-01\|\d{3}$/.test(row),
+        `unmasked row: ${row}`,
+      );
+      lines.push(
+        `Identifiers come back masked by the database itself: "${row}" (MRN as a pseudonym, name redacted, ` +
+          'birth date to its year, ZIP to three digits)',
       );
       const denied = await runPsql(e, 'select ssn from patients limit 1');
-      check(denied.code !== 0 && denied.stderr.includes('permission denied'), 'the SSN column was readable');
-      lines.push(`The database itself refuses what the role does not cover: "${firstLine(denied.stderr)}"`);
+      check(denied.code !== 0 && denied.stderr.includes('does not exist'), 'the SSN column was readable');
+      lines.push(`A column the role does not cover does not exist for him: "${firstLine(denied.stderr)}"`);
       const guarded = await runPsql(e, "copy encounters to program 'cat'");
       check(guarded.code !== 0, 'COPY TO PROGRAM went through');
       lines.push(`The gateway's guard refuses COPY TO PROGRAM: "${firstLine(guarded.stderr)}"`);

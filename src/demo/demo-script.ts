@@ -207,7 +207,7 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
     expect(actions.length >= 3, `only ${actions.length} audit events for the request`);
     ok(`Every step is in the audit log: ${actions.join(' → ')}`);
 
-    await auditorSteps(ctx, ok, id);
+    await auditorSteps(ctx, ok, id, gateway !== undefined);
     ctx.print('Demo script: every step behaved.');
     return true;
   } catch (err) {
@@ -222,7 +222,12 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
  * the whole log, an inclusion proof of Dan's grant checked here against that key, and the accounting of
  * disclosures for one of the synthetic patients.
  */
-async function auditorSteps(ctx: DemoContext, ok: (text: string) => void, requestId: string): Promise<void> {
+async function auditorSteps(
+  ctx: DemoContext,
+  ok: (text: string) => void,
+  requestId: string,
+  withGateway: boolean,
+): Promise<void> {
   const priya = await ctx.mintToken('priya');
   const keyAnswer = await fetch(new URL('/v1/audit/public-key', ctx.apiUrl), {
     headers: { authorization: `Bearer ${priya}` },
@@ -257,20 +262,25 @@ async function auditorSteps(ctx: DemoContext, ok: (text: string) => void, reques
       `with ${proof.body.auditPath.length} hashes and the public key alone`,
   );
 
-  const report = await call<{ entries: { seq: number; who: string }[]; patientToken: string }>(
-    ctx,
-    priya,
-    'POST',
-    '/v1/audit/disclosures',
-    { patient: SYNTHETIC_PATIENTS[0], format: 'json' },
-  );
+  const report = await call<{
+    entries: { seq: number; who: string; action: string; what?: string }[];
+    patientToken: string;
+  }>(ctx, priya, 'POST', '/v1/audit/disclosures', { patient: SYNTHETIC_PATIENTS[0], format: 'json' });
   expect(report.status === 200, `the disclosures report answered ${report.status}`);
   expect(
     report.body.entries.some((e) => e.seq === grant.seq),
     "the disclosures report does not list Dan's grant",
   );
+  const statements = report.body.entries.filter((e) => e.action.startsWith('statement.'));
+  if (withGateway) {
+    expect(
+      statements.some((e) => e.what?.includes('from encounters') === true),
+      "the disclosures report does not list Dan's statements through the gateway",
+    );
+  }
   ok(
-    `Accounting of disclosures for ${SYNTHETIC_PATIENTS[0]}: ${report.body.entries.length} entry(ies), found by ` +
+    `Accounting of disclosures for ${SYNTHETIC_PATIENTS[0]}: ${report.body.entries.length} entry(ies) — ` +
+      `${statements.length} of them statements Dan ran through the gateway — found by ` +
       `token ${report.body.patientToken} (the log never holds the patient id)`,
   );
 }

@@ -122,9 +122,13 @@ describe('PostgreSQL gateway', () => {
         text: 'select id, department from encounters where patient_id = $1',
         values: [8],
       });
-      // The database enforces the grant's columns; the session stays usable after the error.
-      await assert.rejects(client.query('select discharged_at from encounters'), /permission denied/);
-      await assert.rejects(client.query('select ssn from patients'), /permission denied/);
+      // The database enforces the grant's columns and tables; the session stays usable after the error.
+      await assert.rejects(
+        client.query('select discharged_at from encounters'),
+        /column "discharged_at" does not exist/,
+      );
+      await assert.rejects(client.query('select ssn from patients'), /relation "patients" does not exist/);
+      await assert.rejects(client.query('select ssn from public.patients'), /permission denied/);
       assert.equal((await client.query<{ one: number }>('select 1 as one')).rows[0]!.one, 1);
     } finally {
       await client.end();

@@ -36,8 +36,13 @@ export interface GatewayFixture {
   readonly test: TestPhigate;
   readonly phigate: RunningPhigate;
   readonly protectedDb: ProtectedDatabase;
-  /** Active grant for `user` on `role` (auto-approved), lasting `duration`. */
-  grant(user: string, role?: string, duration?: string): Promise<string>;
+  /** Active grant for `user` on `role` (auto-approved), lasting `duration`; `more` adds to the request's body. */
+  grant(
+    user: string,
+    role?: string,
+    duration?: string,
+    more?: { patientIds?: readonly string[]; purpose?: string },
+  ): Promise<string>;
   revoke(user: string, grantId: string): Promise<void>;
   /** A connection token for the caller's active grant (or `grantId`). */
   connection(
@@ -47,6 +52,13 @@ export interface GatewayFixture {
   /** A `pg` client through the gateway, TLS verified against the generated certificate. */
   client(user: string, password: string, database?: string): pg.Client;
   auditActions(grantId: string): Promise<{ action: string; outcome: string; canonical: string }[]>;
+  /** A call to phigate's API as `user` (a demo user of the development issuer). */
+  api(
+    user: string,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(): Promise<void>;
 }
 
@@ -101,13 +113,15 @@ ${options.gatewayYaml ?? ''}
     test,
     phigate,
     protectedDb,
-    async grant(user, role = 'reader', duration = '10m') {
+    api,
+    async grant(user, role = 'reader', duration = '10m', more = {}) {
       const r = await api(user, 'POST', '/v1/requests', {
         resource: RESOURCE,
         role,
         duration,
         purpose: 'HOPERAT',
         justification: 'Gateway test of the synthetic clinic',
+        ...more,
       });
       if (r.status !== 201 || r.body.status !== 'active')
         throw new Error(`grant not active: ${r.status} ${JSON.stringify(r.body)}`);

@@ -1,0 +1,188 @@
+/**
+ * Minimum necessary through the gateway, as users meet it: a patient-scoped analyst grant sees masked values of its
+ * patients only, whatever SQL it writes (ATTACKS 29–35); and a scripted clinic day — several people, overlapping
+ * grants, a break-glass episode — after which one patient's accounting of disclosures lists exactly the accesses
+ * that could reach their rows, and nothing else.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { psqlAvailable } from '../../src/demo/psql.js';
+import {
+  forbiddenValues,
+  pgRunner,
+  psqlRunner,
+  SCOPED_PATIENTS,
+  tryEveryBypass,
+} from '../support/bypass-attempts.js';
+import { RESOURCE, startGatewayFixture, type GatewayFixture } from '../support/gateway.js';
+
+const PHI = `
+    phi:
+      public.patients:
+        patientKey: mrn
+        columns: { mrn: mrn, name: names, birth_date: dates, zip: { kind: geography, mask: zip3 }, ssn: ssn }
+      public.encounters:
+        patientKey: { column: patient_id, references: public.patients.id }
+        columns: { admitted_at: dates, discharged_at: dates }
+      public.observations:
+        patientKey: { column: encounter_id, references: public.encounters.id }
+        columns: { observed_at: dates }`;
+
+const POLICY = `version: 1
+auditors: { groups: [privacy-office] }
+resources:
+  ${RESOURCE}:
+    kind: postgres
+    connection: { host: 127.0.0.1, port: 5432, database: unused }${PHI}
+approvalRules:
+  auto:
+    autoApprove: [{ groups: [analysts, physicians, support] }]
+    approvers: { groups: [clinical-leads] }
+roles:
+  analyst:
+    resource: ${RESOURCE}
+    eligibleGroups: [analysts]
+    access:
+      public.patients: { columns: [id, mrn, name, birth_date, zip], masks: { mrn: pseudonym } }
+      public.encounters: { columns: [id, patient_id, admitted_at, discharged_at, department] }
+      public.observations: { columns: [id, encounter_id, code, value, observed_at] }
+    duration: { default: 10m, max: 1h }
+    purposes: [HOPERAT]
+    patientScope: required
+    approval: auto
+  physician:
+    resource: ${RESOURCE}
+    eligibleGroups: [physicians]
+    access:
+      public.patients: { columns: [id, mrn, name], masks: { mrn: clear, name: clear } }
+      public.encounters: { columns: [id, patient_id, department] }
+    duration: { default: 10m, max: 1h }
+    purposes: [HOPERAT]
+    patientScope: required
+    approval: auto
+  breakglass:
+    resource: ${RESOURCE}
+    eligibleGroups: [oncall]
+    access:
+      public.patients: { columns: [id, mrn, name], masks: { mrn: clear, name: clear } }
+    duration: { default: 10m, max: 30m }
+    purposes: [ETREAT, BTG]
+    patientScope: required
+    emergency: true
+`;
+
+describe('minimum necessary through the gateway', () => {
+  let f: GatewayFixture;
+  before(async () => {
+    f = await startGatewayFixture({ policy: POLICY });
+  });
+  after(async () => {
+    await f.stop();
+  });
+
+  it('a scoped analyst grant sees masked values of its patients only, whatever the SQL (ATTACKS 29–35)', async () => {
+    const grantId = await f.grant('dan', 'analyst', '10m', { patientIds: SCOPED_PATIENTS });
+    const { body } = await f.connection('dan');
+    const client = f.client('dan', body.gateway.password);
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const outcomes = await tryEveryBypass({
+        run: pgRunner(client),
+        psql: psqlAvailable() ? psqlRunner(body.gateway) : undefined,
+        forbidden: await forbiddenValues((sql) => f.protectedDb.query<{ v: string }>(sql)),
+      });
+      // The gateway's guard is the first to refuse what it recognises; the session stays usable after each.
+      assert.match(outcomes.get('set search_path = public; select name from patients')!.text, /search_path/);
+      assert.match(
+        outcomes.get('create temp table patients as select * from public.patients')!.text,
+        /objects/,
+      );
+    } finally {
+      await client.end();
+    }
+    await f.revoke('dan', grantId);
+  });
+});
+
+describe('a clinic day, and one patient’s accounting of disclosures', () => {
+  let f: GatewayFixture;
+  before(async () => {
+    f = await startGatewayFixture({ policy: POLICY });
+  });
+  after(async () => {
+    await f.stop();
+  });
+
+  /** Connects through the gateway on `grantId`, runs `sql`, closes. */
+  const session = async (user: string, grantId: string, sql: readonly string[]): Promise<unknown[][]> => {
+    const { body } = await f.connection(user, { grantId });
+    const client = f.client(user, body.gateway.password);
+    await client.connect();
+    try {
+      const results: unknown[][] = [];
+      for (const statement of sql) results.push((await client.query(statement)).rows);
+      return results;
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('lists exactly the accesses that could reach the patient’s rows, break-glass marked, nothing else', async () => {
+    // 08:00 Dan, analyst, reviews two patients; Olivia, physician, treats patients 2 and 3 while his grant is open.
+    const dan1 = await f.grant('dan', 'analyst', '10m', { patientIds: ['MRN-DEMO-0001', 'MRN-DEMO-0002'] });
+    const olivia = await f.grant('olivia', 'physician', '10m', {
+      patientIds: ['MRN-DEMO-0002', 'MRN-DEMO-0003'],
+    });
+    const [danCount] = await session('dan', dan1, [
+      'select count(*)::int as n from encounters',
+      'select name from patients',
+    ]);
+    assert.deepEqual(danCount, [{ n: 6 }]);
+    const [names] = await session('olivia', olivia, ['select name from patients order by id']);
+    assert.equal(names!.length, 2);
+    // 11:00 an emergency: Olivia breaks the glass for patient 4 (no approver); 14:00 Dan reviews patient 5.
+    const glass = await f.grant('olivia', 'breakglass', '10m', {
+      patientIds: ['MRN-DEMO-0004'],
+      purpose: 'ETREAT',
+    });
+    await session('olivia', glass, ['select name from patients']);
+    await f.revoke('dan', dan1);
+    const dan2 = await f.grant('dan', 'analyst', '10m', { patientIds: ['MRN-DEMO-0005'] });
+    await session('dan', dan2, ['select count(*) from observations']);
+
+    const report = async (patient: string) => {
+      const r = await f.api('priya', 'POST', '/v1/audit/disclosures', { patient, format: 'json' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body['entries'] as { action: string; requestId: string; what?: string; emergency: boolean }[];
+    };
+    const two = await report('MRN-DEMO-0002');
+    assert.deepEqual([...new Set(two.map((e) => e.requestId))].sort(), [dan1, olivia].sort());
+    const lines = two.map(
+      (e) =>
+        `${e.requestId === dan1 ? 'dan' : 'olivia'} ${e.action}${e.what?.startsWith('select') ? ` ${e.what}` : ''}`,
+    );
+    for (const expected of [
+      'dan grant.activate',
+      'dan session.open',
+      'dan statement.execute select count(*)::int as n from encounters',
+      'dan statement.execute select name from patients',
+      'olivia grant.activate',
+      'olivia session.open',
+      'olivia statement.execute select name from patients order by id',
+    ]) {
+      assert.ok(lines.includes(expected), `${expected} missing from\n${lines.join('\n')}`);
+    }
+    assert.equal(two.length, 7, lines.join('\n'));
+    assert.ok(two.every((e) => !e.emergency));
+
+    const four = await report('MRN-DEMO-0004');
+    assert.deepEqual([...new Set(four.map((e) => e.requestId))], [glass]);
+    assert.ok(
+      four.length >= 3 && four.every((e) => e.emergency),
+      'break-glass access is marked as emergency',
+    );
+    const nobody = await report('MRN-DEMO-0040');
+    assert.deepEqual(nobody, [], 'a patient nobody asked for has nothing to account for');
+  });
+});
