@@ -13,7 +13,14 @@ import { isTextual } from './mask-sql.js';
 import { ensureMetaSchema } from './meta-schema.js';
 import { grantIdOfComment, planGrantRole, ROLE_PREFIX, roleNameFor } from './role-plan.js';
 import { quoteIdent } from './sql-names.js';
-import { GRANT_PATIENTS, planViews, tablesOf, VIEW_SCHEMA_PREFIX, type ColumnTypes } from './view-plan.js';
+import {
+  GRANT_PATIENTS,
+  patientIdTable,
+  planViews,
+  tablesOf,
+  VIEW_SCHEMA_PREFIX,
+  type ColumnTypes,
+} from './view-plan.js';
 
 export interface GrantRoleSpec {
   /** The access request id (a UUID). */
@@ -66,15 +73,12 @@ async function storePatients(
   for (const a of access) {
     const path = a.patientPath;
     if (path === undefined) continue;
-    const table = path.hops.length === 0 ? a.table : path.hops[path.hops.length - 1]!.table;
-    const type = types.get(table)?.get(path.idColumn);
+    const type = types.get(patientIdTable(a.table, path))?.get(path.idColumn);
     if (type !== undefined && !isTextual(type)) idTypes.add(type);
   }
   for (const type of idTypes) {
     try {
-      await client.query('savepoint patient_ids');
       await client.query(`select $1::text[]::${type}[]`, [patientIds]);
-      await client.query('release savepoint patient_ids');
     } catch {
       // The database's message would quote the id; an error message is no place for a patient identifier.
       throw new ProvisioningError(`a patient id of this grant is not a valid ${type}`);
@@ -93,8 +97,7 @@ export async function createGrantRole(
 ): Promise<GrantRole> {
   const password = input.password ?? randomBytes(24).toString('base64url');
   const scoped = input.patientIds.length > 0;
-  let created: GrantRole | undefined;
-  await inTransaction(admin, async (client) => {
+  return inTransaction(admin, async (client) => {
     await ensureMetaSchema(client);
     const types = await columnTypes(client, tablesOf(input.access));
     let views;
@@ -108,9 +111,8 @@ export async function createGrantRole(
     const plan = planGrantRole({ ...input, views, password });
     for (const statement of plan.statements) await client.query(statement);
     if (scoped) await storePatients(client, plan.role, input.access, types, input.patientIds);
-    created = { role: plan.role, password, viewSchema: views.schema };
+    return { role: plan.role, password, viewSchema: views.schema };
   });
-  return created!;
 }
 
 /**
@@ -221,13 +223,14 @@ async function removeUnusedViews(client: pg.PoolClient): Promise<void> {
  */
 const PROVISIONING_LOCK = 0x70686967; // "phig"
 
-async function inTransaction(admin: pg.Pool, work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+async function inTransaction<T>(admin: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await admin.connect();
   try {
     await client.query('begin');
     await client.query('select pg_advisory_xact_lock($1)', [PROVISIONING_LOCK]);
-    await work(client);
+    const result = await work(client);
     await client.query('commit');
+    return result;
   } catch (err) {
     await client.query('rollback').catch(() => undefined);
     throw err;

@@ -43,6 +43,11 @@ export function tablesOf(access: readonly TableAccess[]): string[] {
   return [...tables].sort();
 }
 
+/** The table holding the patient id for rows of `table`: itself, or the last table on its way to the patient. */
+export function patientIdTable(table: string, path: PatientPath): string {
+  return path.hops.at(-1)?.table ?? table;
+}
+
 function typeOf(types: ColumnTypes, table: string, column: string): string {
   const type = types.get(table)?.get(column);
   if (type === undefined) throw new ViewPlanError(`column ${table}.${column} does not exist`);
@@ -55,8 +60,7 @@ function typeOf(types: ColumnTypes, table: string, column: string): string {
  */
 function patientPredicate(table: string, path: PatientPath, types: ColumnTypes): string {
   const hops = path.hops;
-  const idTable = hops.length === 0 ? table : hops[hops.length - 1]!.table;
-  const idType = typeOf(types, idTable, path.idColumn);
+  const idType = typeOf(types, patientIdTable(table, path), path.idColumn);
   const patientId = isTextual(idType) ? 'g.patient_id' : `g.patient_id::${idType}`;
   let inner =
     `${quoteIdent(path.idColumn)} in (select ${patientId} from ${GRANT_PATIENTS} g ` +
