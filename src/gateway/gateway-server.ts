@@ -48,6 +48,8 @@ export interface GatewayServerOptions {
   /** Rate-limited record of failed logins (password guessing must not flood the log). */
   readonly refusals: RefusalRecorder;
   readonly bus: Pick<GrantEventBus, 'subscribe'>;
+  /** The grant's stored request (its patients are not in the activation event), or undefined if unknown. */
+  readonly findGrant: (grantId: string) => Promise<AccessRequestRow | undefined>;
   readonly clock: Clock;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 }
@@ -138,28 +140,33 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     await o.roles.drop(upstream, grantId);
   };
 
+  const provisionActivated = async (event: GrantEvent): Promise<void> => {
+    const policy = o.policy();
+    const resource = policy.resources.get(event.resource);
+    const role = policy.roles.get(event.role);
+    if (resource === undefined || role === undefined) return;
+    let upstream: Upstream;
+    try {
+      upstream = o.upstreams.get(resource);
+    } catch {
+      return; // not a resource this gateway serves
+    }
+    // The event does not carry the grant's patients; its stored request does (a scoped role with none would see
+    // every patient, so the role is not made from the event alone).
+    const grant = role.patientScope === 'none' ? undefined : await o.findGrant(event.grantId);
+    if (role.patientScope !== 'none' && grant?.status !== 'active') return;
+    await o.roles.ensure(
+      upstream,
+      { id: event.grantId, expiresAt: new Date(event.expiresAt), patientIds: grant?.patient_ids ?? [] },
+      role,
+    );
+  };
+
   const onGrantEvent = (event: GrantEvent): void => {
     if (event.type === 'grant.activated') {
-      // Made now, so that the first connection (or `--direct` credentials) finds it; the first connection would
-      // make it otherwise — as it does for roles whose grants may name patients, since the event does not carry them.
-      const policy = o.policy();
-      const resource = policy.resources.get(event.resource);
-      const role = policy.roles.get(event.role);
-      if (resource === undefined || role === undefined || role.patientScope !== 'none') return;
-      let upstream: Upstream;
-      try {
-        upstream = o.upstreams.get(resource);
-      } catch {
-        return;
-      }
-      background(
-        o.roles.ensure(
-          upstream,
-          { id: event.grantId, expiresAt: new Date(event.expiresAt), patientIds: [] },
-          role,
-        ),
-        'could not provision the role of a new grant (its first connection will try again)',
-      );
+      // Made now, so that the first connection (or `--direct` credentials) finds it ready; should this fail, the
+      // first connection tries again.
+      background(provisionActivated(event), 'could not provision the role of a new grant');
       return;
     }
     const endedAt = new Date(event.endedAt ?? o.clock.now().toISOString());

@@ -13,7 +13,7 @@ import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import { isGrantActive } from '../store/access-request-repository.js';
+import { findRequest, isGrantActive } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
 import { createConnectionService, type ConnectionService } from './connection-service.js';
 import { createConnectionTokens } from './connection-token.js';
@@ -96,6 +96,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     auditWait: config.auditWait,
     refusals: createRefusalRecorder({ writer: o.writer, clock: o.clock, logger }),
     bus: o.bus,
+    findGrant: (grantId) => findRequest(o.db, grantId),
     clock: o.clock,
     logger,
   });

@@ -367,6 +367,8 @@ describe('PostgreSQL gateway', () => {
         PGUSER: decodeURIComponent(url.username),
         PGPASSWORD: decodeURIComponent(url.password),
         PGDATABASE: f.protectedDb.database,
+        // The embedded server's superuser is named like phigate's own schema, which `"$user"` would put first.
+        PGOPTIONS: '-c search_path=public',
       };
       await run('pgbench', ['-i', '-q', '-s', '1'], { env });
       const provisioner = new URL(f.protectedDb.upstream.adminUrl!).username;

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { psqlAvailable } from '../../src/demo/psql.js';
+import { roleNameFor } from '../../src/provisioner/role-plan.js';
 import {
   forbiddenValues,
   pgRunner,
@@ -78,6 +79,28 @@ describe('minimum necessary through the gateway', () => {
   });
   after(async () => {
     await f.stop();
+  });
+
+  it('a scoped grant’s role and patient set are made when it activates, before any connection', async () => {
+    const grantId = await f.grant('dan', 'analyst', '10m', { patientIds: SCOPED_PATIENTS });
+    const role = roleNameFor(grantId);
+    // phigate's schema in the database is itself made by the first provisioning.
+    const patientsOfRole = async (): Promise<number> => {
+      const [made] = await f.protectedDb.query<{ ok: boolean }>(
+        `select to_regclass('phigate.grant_patients') is not null as ok`,
+      );
+      if (!made!.ok) return 0;
+      const [count] = await f.protectedDb.query<{ n: number }>(
+        'select count(*)::int as n from phigate.grant_patients where role_name = $1',
+        [role],
+      );
+      return count!.n;
+    };
+    const deadline = Date.now() + 10_000;
+    while ((await patientsOfRole()) === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await patientsOfRole(), SCOPED_PATIENTS.length);
+    await f.revoke('dan', grantId);
   });
 
   it('a scoped analyst grant sees masked values of its patients only, whatever the SQL (ATTACKS 29–35)', async () => {

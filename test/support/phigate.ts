@@ -37,7 +37,8 @@ export async function startTestPhigate(options: TestPhigateOptions = {}): Promis
         ...(options.config !== undefined ? { configPath: path.join(dir, 'phigate.yaml') } : {}),
         port: 0,
         dev: true,
-        logLevel: 'silent',
+        // PHIGATE_TEST_LOG_LEVEL=error shows why a test's phigate refused something (its logs are silent otherwise).
+        logLevel: process.env.PHIGATE_TEST_LOG_LEVEL ?? 'silent',
         ...(options.policy ? { policy: options.policy } : {}),
         env: { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') },
       });
