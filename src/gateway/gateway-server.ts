@@ -20,10 +20,10 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
 import { CancelKeys } from './cancel-keys.js';
 import type { GatewayAuth, GatewayPrincipal } from './gateway-auth.js';
-import type { GrantRoles } from './grant-roles.js';
+import type { GrantCredentials, GrantRoles } from './grant-roles.js';
 import { errorResponse } from './postgres/backend-messages.js';
 import { acceptConnection, type AcceptedConnection } from './postgres/connect-phase.js';
-import { startRelay, type RelaySession } from './postgres/relay.js';
+import { startRelay, type RelayOptions, type RelaySession } from './postgres/relay.js';
 import { guardSql, type GuardVerdict } from './postgres/sql-guard.js';
 import { connectUpstream, sendCancelRequest, type UpstreamConnection } from './postgres/upstream-connect.js';
 import { createSessionAudit, type AuditWait } from './session-audit.js';
@@ -69,6 +69,15 @@ interface Session {
   readonly relay: RelaySession;
   readonly upstream: Upstream;
   readonly backendKey: UpstreamConnection['backendKey'];
+}
+
+/** The relay's test for result columns holding patient ids; none (nothing to read) when the role reads none. */
+function patientColumnTest(
+  columns: GrantCredentials['patientColumns'],
+): Pick<RelayOptions, 'isPatientColumn'> {
+  if (columns.length === 0) return {};
+  const keys = new Set(columns.map((c) => `${c.relation}:${c.attnum}`));
+  return { isPatientColumn: (relation, attnum) => keys.has(`${relation}:${attnum}`) };
 }
 
 /** Grants that ended recently, so a connection that was being set up while the end was announced is cut too. */
@@ -230,7 +239,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     }
     let upstream: Upstream;
     let connection: UpstreamConnection;
-    let credentials: { role: string; password: string };
+    let credentials: GrantCredentials;
     try {
       upstream = o.upstreams.get(resource);
       credentials = await o.roles.ensure(
@@ -307,6 +316,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       },
       guard: guard,
       completed: (statement, result) => audit.completed(statement, result),
+      ...patientColumnTest(credentials.patientColumns),
       endsAt: grant.expires_at!,
       grantLabel: `grant ${grant.id} (${grant.role} on ${grant.resource})`,
       idleTimeoutMs: role.idleTimeoutMs,

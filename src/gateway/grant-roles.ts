@@ -6,6 +6,7 @@
  */
 import type { Logger } from '../lib/logger.js';
 import type { RoleDefinition } from '../policy/types.js';
+import { patientIdColumns, type PatientIdColumn } from '../provisioner/patient-columns.js';
 import { dropGrantRole, ensureGrantRole, sweepGrantRoles } from '../provisioner/provisioner.js';
 import { grantRolePassword } from '../provisioner/role-password.js';
 import { roleNameFor } from '../provisioner/role-plan.js';
@@ -18,13 +19,19 @@ export interface GrantForRole {
   readonly patientIds: readonly string[];
 }
 
+export interface GrantCredentials {
+  readonly role: string;
+  readonly password: string;
+  /**
+   * For a grant that names no patients: where its role reads patient ids, so that the gateway can account for the
+   * patients each statement returned (a patient-scoped grant's statements are accounted to its patients).
+   */
+  readonly patientColumns: readonly PatientIdColumn[];
+}
+
 export interface GrantRoles {
   /** The grant's role and password, creating the role if needed. */
-  ensure(
-    upstream: Upstream,
-    grant: GrantForRole,
-    role: RoleDefinition,
-  ): Promise<{ role: string; password: string }>;
+  ensure(upstream: Upstream, grant: GrantForRole, role: RoleDefinition): Promise<GrantCredentials>;
   /** Closes logins, terminates the role's backends, drops it. Idempotent. */
   drop(upstream: Upstream, grantId: string): Promise<number>;
   /** Terminates these backends now (sessions cut at the grant's end), batched per database. */
@@ -39,7 +46,7 @@ export function createGrantRoles(options: {
   readonly logger: Pick<Logger, 'warn' | 'error' | 'info'>;
 }): GrantRoles {
   const { logger } = options;
-  const ensuring = new Map<string, Promise<{ role: string; password: string }>>();
+  const ensuring = new Map<string, Promise<GrantCredentials>>();
   const pending = new Map<Upstream, number[]>();
   const work = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
@@ -78,7 +85,13 @@ export function createGrantRoles(options: {
           patientIds: grant.patientIds,
           connectionLimit: role.maxConnections,
           password: grantRolePassword(options.secret, grant.id),
-        });
+        }).then(async (made) => ({
+          ...made,
+          patientColumns:
+            grant.patientIds.length === 0
+              ? await patientIdColumns(upstream.admin(), made.role, role.access)
+              : [],
+        }));
         ensuring.set(key, p);
         // Only the outcome matters to later callers; a failure is retried by the next connection.
         p.then(

@@ -86,4 +86,54 @@ describe('statement events', () => {
     }
     assert.equal(events.statement(context, statement).what?.patients, undefined, 'unscoped: no patients');
   });
+
+  it('accounts a grant that names no patients from its results: each statement’s patients as tokens', () => {
+    const select = { id: 1, kind: 'query' as const, sql: "select mrn from patients where zip = '12345'" };
+    const count = { id: 2, kind: 'query' as const, sql: 'select count(*) from encounters' };
+    const e = events.completions(context, [
+      {
+        statement: select,
+        result: {
+          id: 1,
+          kind: 'query',
+          outcome: 'success',
+          rows: 2,
+          durationMs: 1,
+          patientIds: ['MRN-1', 'MRN-2'],
+        },
+      },
+      { statement: count, result: { id: 2, kind: 'query', outcome: 'success', rows: 1, durationMs: 1 } },
+      {
+        statement: select,
+        result: {
+          id: 3,
+          kind: 'query',
+          outcome: 'success',
+          rows: 20_000,
+          durationMs: 1,
+          patientIds: ['MRN-2'],
+          patientIdsOverflow: true,
+        },
+      },
+    ]);
+    assert.doesNotMatch(JSON.stringify(e), /MRN-1|MRN-2|12345/);
+    const [t1, t2] = [pseudonymizer.patient('MRN-1'), pseudonymizer.patient('MRN-2')];
+    assert.deepEqual(e.what?.patients, [t1, t2]);
+    const results = (e.detail as { results: Record<string, unknown>[] }).results;
+    assert.deepEqual(results[0]!['patients'], [t1, t2]);
+    assert.equal(results[0]!['fingerprint'], 'select mrn from patients where zip = ?');
+    assert.equal(results[1]!['patients'], undefined);
+    assert.equal(results[2]!['patientsOverflow'], true);
+  });
+
+  it('keeps a patient-scoped grant’s own patients on its completions', () => {
+    const scoped = { ...context, grant: { ...context.grant, patient_ids: ['MRN-9'] } };
+    const e = events.completions(scoped, [
+      {
+        statement: { id: 1, kind: 'query', sql: 'select 1' },
+        result: { id: 1, kind: 'query', outcome: 'success', rows: 1, durationMs: 1 },
+      },
+    ]);
+    assert.deepEqual(e.what?.patients, [pseudonymizer.patient('MRN-9')]);
+  });
 });

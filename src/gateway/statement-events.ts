@@ -1,7 +1,8 @@
 /**
  * The audit vocabulary of gateway sessions: connections opened, refused and closed, and each statement — recorded
  * before it is forwarded (`statement.execute`), and the database's answers to a run of them (`statement.complete`:
- * rows, duration, outcome of each). SQL appears only as its fingerprint; literals and bound parameters only as keyed tokens.
+ * rows, duration, outcome of each — and, for a grant that names no patients, the patients whose ids each statement
+ * returned). SQL appears only as its fingerprint; literals, bound parameters and patient ids only as keyed tokens.
  * Pure: it builds events, the caller writes them.
  */
 import type { AuditEventInput, AuditHow, AuditStatement, AuditWho, PatientToken } from '../audit/event.js';
@@ -62,6 +63,18 @@ export function createStatementEvents(pseudonymizer: Pseudonymizer) {
       patientTokens.set(grant, ids.length > 0 ? ids.map((id) => pseudonymizer.patient(id)) : undefined);
     }
     return patientTokens.get(grant);
+  };
+
+  // A grant that names no patients is accounted for from its results: each patient id a statement returned becomes
+  // a token. The same ids come back again and again, so their tokens are kept (a bounded cache).
+  const resultTokens = new Map<string, PatientToken>();
+  const tokenOf = (id: string): PatientToken => {
+    let token = resultTokens.get(id);
+    if (token === undefined) {
+      if (resultTokens.size >= 50_000) resultTokens.clear();
+      resultTokens.set(id, (token = pseudonymizer.patient(id)));
+    }
+    return token;
   };
 
   const base = (c: SessionContext): Pick<AuditEventInput, 'who' | 'what' | 'why' | 'how'> => ({
@@ -154,21 +167,31 @@ export function createStatementEvents(pseudonymizer: Pseudonymizer) {
       done: readonly { readonly statement: StatementToAudit; readonly result: StatementResult }[],
     ): AuditEventInput {
       const failed = done.filter((d) => d.result.outcome !== 'success').length;
+      const b = base(c);
+      const disclosed = new Set<PatientToken>();
+      const results = done.map(({ statement, result }) => {
+        const patients = result.patientIds?.map(tokenOf);
+        for (const token of patients ?? []) disclosed.add(token);
+        return {
+          statementId: statement.id,
+          protocol: statement.kind,
+          outcome: result.outcome,
+          ...(result.rows !== undefined ? { rows: result.rows } : {}),
+          durationMs: Math.round(result.durationMs * 1000) / 1000,
+          ...(result.sqlState !== undefined ? { sqlState: result.sqlState } : {}),
+          // Which statement disclosed whom, for the accounting of disclosures (the SQL as its fingerprint).
+          ...(patients !== undefined
+            ? { fingerprint: fingerprintSql(statement.sql).fingerprint, patients }
+            : {}),
+          ...(result.patientIdsOverflow ? { patientsOverflow: true } : {}),
+        };
+      });
       return {
         action: 'statement.complete',
         outcome: failed === 0 ? 'success' : 'failure',
-        ...base(c),
-        detail: {
-          failed,
-          results: done.map(({ statement, result }) => ({
-            statementId: statement.id,
-            protocol: statement.kind,
-            outcome: result.outcome,
-            ...(result.rows !== undefined ? { rows: result.rows } : {}),
-            durationMs: Math.round(result.durationMs * 1000) / 1000,
-            ...(result.sqlState !== undefined ? { sqlState: result.sqlState } : {}),
-          })),
-        },
+        ...b,
+        what: { ...b.what, patients: b.what?.patients ?? (disclosed.size > 0 ? [...disclosed] : undefined) },
+        detail: { failed, results },
       };
     },
   };

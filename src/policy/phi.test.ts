@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { compilePolicy } from './compile.js';
+import { patientIdColumnOf } from './phi.js';
 import { SAFE_HARBOR, SAFE_HARBOR_KINDS } from './safe-harbor.js';
 
 const example = readFileSync(new URL('../../examples/clinic-policy.yaml', import.meta.url), 'utf8');
@@ -69,6 +70,40 @@ describe('PHI in the policy (Safe Harbor kinds, masks, patient keys)', () => {
       hops: [],
       idColumn: 'mrn',
     });
+  });
+
+  it('names the column of a table whose values are patient ids, when the role sees it unmasked', () => {
+    const access = (
+      columns: string[],
+      hops: { column: string; table: string; referenced: string }[],
+      masks: Record<string, 'clear' | 'redact'> = {},
+    ) => ({
+      table: 'public.t',
+      columns,
+      masks,
+      operations: ['SELECT' as const],
+      phi: true,
+      patientPath: { hops, idColumn: 'id' },
+    });
+    assert.equal(patientIdColumnOf(access(['id', 'name'], [])), 'id');
+    assert.equal(patientIdColumnOf(access(['id'], [], { id: 'redact' })), undefined);
+    assert.equal(patientIdColumnOf(access(['name'], [])), undefined);
+    // encounters.patient_id → patients.id, the patient id: its values are patient ids.
+    const toPatients = [{ column: 'patient_id', table: 'public.patients', referenced: 'id' }];
+    assert.equal(patientIdColumnOf(access(['patient_id'], toPatients)), 'patient_id');
+    // observations.encounter_id → encounters.id: an encounter, not a patient.
+    const toEncounters = [
+      { column: 'encounter_id', table: 'public.encounters', referenced: 'id' },
+      ...toPatients,
+    ];
+    assert.equal(patientIdColumnOf(access(['encounter_id'], toEncounters)), undefined);
+    // A chain of references that carries the id all the way (a → b.patient_id → patients.id).
+    const carried = [
+      { column: 'pid', table: 'public.b', referenced: 'patient_id' },
+      { column: 'patient_id', table: 'public.patients', referenced: 'id' },
+    ];
+    assert.equal(patientIdColumnOf(access(['pid'], carried)), 'pid');
+    assert.equal(patientIdColumnOf({ ...access(['id'], []), patientPath: undefined }), undefined);
   });
 
   it('leaves out a column whose mask is hide', () => {

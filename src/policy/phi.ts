@@ -5,7 +5,7 @@
  */
 import type { PolicyFile } from './schema.js';
 import { SAFE_HARBOR, type Mask } from './safe-harbor.js';
-import type { PatientPath, PhiTable } from './types.js';
+import type { PatientPath, PhiTable, TableAccess } from './types.js';
 
 export const TABLE_NAME = /^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$/i;
 const COLUMN_REFERENCE = /^([a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*)\.([a-z_][a-z0-9_$]*)$/i;
@@ -87,4 +87,23 @@ export function resolveMasks(
   return Object.fromEntries(
     columns.map((column) => [column, roleMasks[column] ?? phi?.columns.get(column)?.mask ?? 'clear']),
   );
+}
+
+/**
+ * The column of the table itself whose values are patient ids — the id column, or a foreign key whose chain of
+ * references ends at it — when the role sees it unmasked; undefined otherwise. A statement returning this column
+ * discloses those patients, and the gateway can tell which.
+ */
+export function patientIdColumnOf(access: TableAccess): string | undefined {
+  const path = access.patientPath;
+  if (path === undefined) return undefined;
+  let column = path.idColumn;
+  for (let i = path.hops.length - 1; i >= 0; i--) {
+    const hop = path.hops[i]!;
+    if (hop.referenced !== column) return undefined;
+    column = hop.column;
+  }
+  return access.columns.includes(column) && (access.masks[column] ?? 'clear') === 'clear'
+    ? column
+    : undefined;
 }

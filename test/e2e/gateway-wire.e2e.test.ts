@@ -3,57 +3,11 @@
  * tests: what a hostile client can send once it holds a valid token and grant, and what it can send before.
  */
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import * as fe from '../../src/gateway/postgres/frontend-encode.js';
 import { RESOURCE, startGatewayFixture, type GatewayFixture } from '../support/gateway.js';
-
-/** Everything the server sends until it closes the connection (or `ms` passes). */
-function readAll(socket: Socket | TLSSocket, ms = 5_000): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => resolve(Buffer.concat(chunks)), ms);
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', () => undefined);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-  });
-}
-
-async function openTls(port: number): Promise<TLSSocket> {
-  const tcp = connect(port, '127.0.0.1');
-  await new Promise((resolve) => tcp.once('connect', resolve));
-  tcp.write(fe.sslRequest());
-  const answer = await new Promise<Buffer>((resolve) => tcp.once('data', resolve));
-  assert.equal(answer.toString(), 'S');
-  const secure = tlsConnect({ socket: tcp, rejectUnauthorized: false });
-  await new Promise((resolve) => secure.once('secureConnect', resolve));
-  return secure;
-}
-
-/** Logs in over TLS with a token and waits for the first ReadyForQuery. */
-async function session(f: GatewayFixture, port: number): Promise<TLSSocket> {
-  const { body } = await f.connection('dan');
-  const s = await openTls(port);
-  s.write(fe.startupMessage({ user: 'dan', database: RESOURCE }));
-  await new Promise((resolve) => s.once('data', resolve)); // AuthenticationCleartextPassword
-  s.write(fe.passwordMessage(body.gateway.password));
-  let seen = Buffer.alloc(0);
-  await new Promise<void>((resolve) => {
-    const onData = (c: Buffer) => {
-      seen = Buffer.concat([seen, c]);
-      if (seen.includes(Buffer.from([0x5a, 0, 0, 0, 5]))) {
-        s.off('data', onData);
-        resolve();
-      }
-    };
-    s.on('data', onData);
-  });
-  return s;
-}
+import { openTls, readAll, session } from '../support/wire.js';
 
 describe('gateway wire protocol (raw bytes)', () => {
   let f: GatewayFixture;

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { psqlAvailable } from '../../src/demo/psql.js';
+import * as fe from '../../src/gateway/postgres/frontend-encode.js';
 import { roleNameFor } from '../../src/provisioner/role-plan.js';
 import {
   forbiddenValues,
@@ -16,6 +17,7 @@ import {
   tryEveryBypass,
 } from '../support/bypass-attempts.js';
 import { RESOURCE, startGatewayFixture, type GatewayFixture } from '../support/gateway.js';
+import { session as wireSession, untilReady } from '../support/wire.js';
 
 const PHI = `
     phi:
@@ -60,6 +62,14 @@ roles:
     duration: { default: 10m, max: 1h }
     purposes: [HOPERAT]
     patientScope: required
+    approval: auto
+  registrar:
+    resource: ${RESOURCE}
+    eligibleGroups: [support]
+    access:
+      public.patients: { columns: [id, mrn, zip], masks: { mrn: clear } }
+    duration: { default: 10m, max: 1h }
+    purposes: [HOPERAT]
     approval: auto
   breakglass:
     resource: ${RESOURCE}
@@ -207,5 +217,79 @@ describe('a clinic day, and one patient’s accounting of disclosures', () => {
     );
     const nobody = await report('MRN-DEMO-0040');
     assert.deepEqual(nobody, [], 'a patient nobody asked for has nothing to account for');
+  });
+
+  it('accounts a grant that names no patients from the patient ids its statements returned', async () => {
+    const grantId = await f.grant('alice', 'registrar', '10m');
+    const mrns = new Map(
+      (
+        await f.protectedDb.query<{ id: number; mrn: string }>(
+          'select id, mrn from public.patients where id between 7 and 12',
+        )
+      ).map((r) => [r.id, r.mrn]),
+    );
+    // Extended protocol (pg describes each portal).
+    await session('alice', grantId, [
+      'select mrn from patients where id = 7',
+      'select count(*) from patients',
+      'select p.mrn as m, p.zip from patients p where p.id in (8, 9)',
+    ]);
+    // Simple protocol.
+    if (psqlAvailable()) {
+      const { body } = await f.connection('alice', { grantId });
+      const r = await psqlRunner(body.gateway)('select mrn from patients where id = 10');
+      assert.ok(r.ok, r.text);
+    } else mrns.delete(10);
+    // A prepared statement described once, then executed with binary results and no Describe.
+    const port = f.phigate.gateway!.port;
+    const wire = await wireSession(f, port, 'alice', grantId);
+    wire.write(
+      Buffer.concat([
+        fe.parse('by_id', 'select zip, mrn from patients where id = $1'),
+        fe.describe('S', 'by_id'),
+        fe.sync(),
+      ]),
+    );
+    await untilReady(wire);
+    wire.write(
+      Buffer.concat([
+        fe.bind('', 'by_id', [Buffer.from('11')], { resultFormats: [1] }),
+        fe.execute(''),
+        fe.sync(),
+      ]),
+    );
+    const answer = (await untilReady(wire)).toString('latin1');
+    assert.ok(answer.includes(mrns.get(11)!), 'the row came back');
+    wire.end(fe.terminate());
+
+    const report = async (patient: string) => {
+      const r = await f.api('priya', 'POST', '/v1/audit/disclosures', { patient, format: 'json' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body['entries'] as { action: string; requestId: string; what?: string }[];
+    };
+    const expected = new Map([
+      [7, 'select mrn from patients where id = ?'],
+      [8, 'select p.mrn as m, p.zip from patients p where p.id in (?, ?)'],
+      [9, 'select p.mrn as m, p.zip from patients p where p.id in (?, ?)'],
+      [10, 'select mrn from patients where id = ?'],
+      [11, 'select zip, mrn from patients where id = $1'],
+    ]);
+    for (const [id, fingerprint] of expected) {
+      const mrn = mrns.get(id);
+      if (mrn === undefined) continue;
+      // Completions are written as sessions end, a moment after the client has gone.
+      const deadline = Date.now() + 10_000;
+      let entries = await report(mrn);
+      while (entries.length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        entries = await report(mrn);
+      }
+      assert.deepEqual(
+        entries.map((e) => [e.action, e.requestId, e.what]),
+        [['statement.complete', grantId, fingerprint]],
+        `patient ${id}`,
+      );
+    }
+    assert.deepEqual(await report(mrns.get(12)!), [], 'a patient no statement returned');
   });
 });

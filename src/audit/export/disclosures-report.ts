@@ -13,7 +13,10 @@ import { escapeHtml, visible } from './safe-text.js';
 export const DISCLOSURE_FORMATS = ['json', 'text', 'html'] as const;
 export type DisclosureFormat = (typeof DISCLOSURE_FORMATS)[number];
 
-/** Actions that are disclosures when they succeed: access granted or data read. */
+/**
+ * Actions that are disclosures when they succeed: access granted or data read. (A `statement.complete` is one too,
+ * for the statements whose results held the patient's id: see `returnedPatient`.)
+ */
 const DISCLOSING = new Set(['grant.activate', 'session.open', 'statement.execute', 'statement.batch']);
 
 /** The statements a gateway record carries: one (`statement.execute`) or a run of them (`statement.batch`). */
@@ -27,6 +30,22 @@ function statementsOf(r: StoredAuditEvent['record']): string | undefined {
   const fingerprints = run
     .filter((s) => s.refusedBy === undefined)
     .map((s) => s.fingerprint)
+    .filter((f): f is string => typeof f === 'string');
+  return fingerprints.length > 0 ? fingerprints.join('; ') : undefined;
+}
+
+/**
+ * The statements of a `statement.complete` record whose results held the patient's id (a grant that names no
+ * patients is accounted for from what its statements returned); undefined when none did.
+ */
+function returnedPatient(r: StoredAuditEvent['record'], token: string): string | undefined {
+  if (r.action !== 'statement.complete') return undefined;
+  const results = (r.detail as { results?: { fingerprint?: unknown; patients?: unknown }[] } | undefined)
+    ?.results;
+  if (!Array.isArray(results)) return undefined;
+  const fingerprints = results
+    .filter((x) => Array.isArray(x.patients) && x.patients.includes(token))
+    .map((x) => x.fingerprint)
     .filter((f): f is string => typeof f === 'string');
   return fingerprints.length > 0 ? fingerprints.join('; ') : undefined;
 }
@@ -95,13 +114,14 @@ export function disclosureReport(input: DisclosureInput): DisclosureReport {
   const entries = input.events
     .filter(
       (e) =>
-        DISCLOSING.has(e.record.action) &&
-        (e.record.outcome === 'success' ||
-          (e.record.action === 'statement.batch' && statementsOf(e.record) !== undefined)),
+        (DISCLOSING.has(e.record.action) &&
+          (e.record.outcome === 'success' ||
+            (e.record.action === 'statement.batch' && statementsOf(e.record) !== undefined))) ||
+        returnedPatient(e.record, input.patientToken) !== undefined,
     )
     .map((e): DisclosureEntry => {
       const r = e.record;
-      const statement = statementsOf(r);
+      const statement = statementsOf(r) ?? returnedPatient(r, input.patientToken);
       const tables = r.what?.tables?.join(', ');
       return {
         seq: e.seq,

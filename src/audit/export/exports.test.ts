@@ -198,6 +198,52 @@ describe('accounting of disclosures', () => {
     );
   });
 
+  it('lists the statements whose results held the patient’s id, not those of a scoped grant’s completions', () => {
+    const other = 'pt_BBBBBBBBBBBBBBBBBBBBBB';
+    const completion = (seq: number, patients: string[] | undefined, results: Record<string, unknown>[]) =>
+      event(seq, {
+        action: 'statement.complete',
+        outcome: results.some((r) => r['outcome'] === 'failure') ? 'failure' : 'success',
+        what: { resource: 'clinic-db', patients: patients as PatientToken[] | undefined },
+        detail: { results },
+      });
+    const report = disclosureReport({
+      ...input,
+      events: [
+        completion(
+          30,
+          [token, other],
+          [
+            {
+              statementId: 1,
+              outcome: 'success',
+              fingerprint: 'select mrn from patients',
+              patients: [token, other],
+            },
+            {
+              statementId: 2,
+              outcome: 'success',
+              fingerprint: 'select mrn from patients where zip = ?',
+              patients: [other],
+            },
+            {
+              statementId: 3,
+              outcome: 'failure',
+              fingerprint: 'select mrn, 1/0 from patients',
+              patients: [token],
+            },
+          ],
+        ),
+        // A patient-scoped grant's completion carries its patients, but its statements are already listed.
+        completion(31, [token], [{ statementId: 4, outcome: 'success' }]),
+      ],
+    });
+    assert.deepEqual(
+      report.entries.map((e) => [e.seq, e.action, e.what]),
+      [[30, 'statement.complete', 'select mrn from patients; select mrn, 1/0 from patients']],
+    );
+  });
+
   it('says so when there is nothing to account for', () => {
     const empty = { ...input, events: [] };
     assert.match(renderDisclosures('text', empty).body, /No disclosures in this period/);

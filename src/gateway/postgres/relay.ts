@@ -17,7 +17,13 @@ import {
 import { decodeFrontend } from './frontend-messages.js';
 import { MessageFramer } from './message-framer.js';
 import { ProtocolError } from './protocol-error.js';
-import { StatementTracker, type StatementResult } from './statement-tracker.js';
+import {
+  StatementTracker,
+  type DescribedShape,
+  type PatientColumnTest,
+  type PortalShape,
+  type StatementResult,
+} from './statement-tracker.js';
 
 export interface StatementToAudit {
   /** Numbers the session's statements; the completion of a query or execute carries the same id. */
@@ -46,6 +52,8 @@ export interface RelayOptions {
   ): Promise<{ readonly ok: true } | { readonly ok: false; readonly code: string; readonly reason: string }>;
   /** What the database answered to a forwarded query or execute (rows, duration, outcome). */
   completed?(statement: StatementToAudit, result: StatementResult): void;
+  /** Columns holding patient ids: the patients whose ids a statement returned are then in its result. */
+  readonly isPatientColumn?: PatientColumnTest;
   readonly endsAt: Date;
   readonly grantLabel: string;
   /** Automatic logoff: the session is closed after this long without a client message while nothing runs. */
@@ -79,7 +87,15 @@ export function startRelay(o: RelayOptions): RelaySession {
   let transactionStatus: 'I' | 'T' | 'E' = 'I';
   const upstreamFramer = new MessageFramer();
   upstreamFramer.startTyped();
-  const tracker = new StatementTracker();
+  const tracker = new StatementTracker(undefined, o.isPatientColumn);
+  // What prepared statements and portals return, as the server describes them (statement-tracker.ts).
+  const statementShapes = new Map<string, DescribedShape>();
+  const portalShapes = new Map<string, PortalShape>();
+  const statementShape = (name: string): DescribedShape => {
+    let shape = statementShapes.get(name);
+    if (shape === undefined) statementShapes.set(name, (shape = { fields: undefined }));
+    return shape;
+  };
   const inFlight = new Map<number, StatementToAudit>();
   let nextId = 1;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -212,10 +228,34 @@ export function startRelay(o: RelayOptions): RelaySession {
     }
     if (statement && statement.kind !== 'parse') {
       inFlight.set(statement.id, statement);
-      tracker.started(statement.kind, statement.id);
+      tracker.started(
+        statement.kind,
+        statement.id,
+        message.type === 'execute' ? portalShapes.get(message.portal) : undefined,
+      );
     }
+    trackShapes(message);
     if (message.type === 'sync') tracker.sync();
     o.upstream.write(raw);
+  };
+
+  /** Follows what each forwarded message makes the server describe. */
+  const trackShapes = (message: ReturnType<typeof decodeFrontend>): void => {
+    if (message.type === 'parse') statementShapes.set(message.statement, { fields: undefined });
+    if (message.type === 'bind')
+      portalShapes.set(message.portal, {
+        portal: { fields: undefined },
+        statement: statementShape(message.statement),
+        resultFormats: message.resultFormats,
+      });
+    if (message.type === 'describe')
+      tracker.described(
+        message.target === 'statement'
+          ? statementShape(message.name)
+          : (portalShapes.get(message.name)?.portal ?? { fields: undefined }),
+      );
+    if (message.type === 'close')
+      (message.target === 'statement' ? statementShapes : portalShapes).delete(message.name);
   };
 
   o.client.on('data', (chunk: Buffer) => {

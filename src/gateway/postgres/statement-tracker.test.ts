@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { dataRowBody, rowDescriptionBody } from '../../../test/support/backend-rows.js';
 import { MessageWriter } from './message-writer.js';
-import { rowsOfTag, StatementTracker } from './statement-tracker.js';
+import type { ResultField } from './result-rows.js';
+import {
+  MAX_PATIENTS_PER_STATEMENT,
+  rowsOfTag,
+  StatementTracker,
+  type DescribedShape,
+  type PortalShape,
+} from './statement-tracker.js';
 
 const msg = (type: string, body: Buffer = Buffer.alloc(0)): [number, Buffer] => [type.charCodeAt(0), body];
 const complete = (tag: string) => msg('C', Buffer.from(`${tag}\0`));
@@ -82,5 +90,129 @@ describe('statement tracker', () => {
     t.started('execute', 1);
     const [r] = feed(t, msg('D'), msg('D'), msg('s'));
     assert.equal(r!.rows, 2);
+  });
+});
+
+describe('statement tracker: the patients a statement returned', () => {
+  // Relation 500 is a view whose column 2 holds patient ids; relation 600 is any other table.
+  const isPatientColumn = (relation: number, attnum: number) => relation === 500 && attnum === 2;
+  const tracker = () => new StatementTracker(() => 0, isPatientColumn);
+  const text = (relation: number, attnum: number, type = 25): ResultField => ({
+    relation,
+    attnum,
+    type,
+    format: 0,
+  });
+  const description = (...fields: ResultField[]) => msg('T', rowDescriptionBody(fields));
+  const row = (...values: (string | Buffer | null)[]) => msg('D', dataRowBody(values));
+  const int4 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(n);
+    return b;
+  };
+
+  it('reads a simple query’s patient column from each of its results, distinct ids once', () => {
+    const t = tracker();
+    t.started('query', 1);
+    const [r] = feed(
+      t,
+      description(text(600, 1), text(500, 2)),
+      row('x', 'P-1'),
+      row('y', 'P-2'),
+      row('z', 'P-1'),
+      row('w', null),
+      complete('SELECT 4'),
+      description(text(500, 1), text(600, 2)),
+      row('P-3', 'P-9'),
+      complete('SELECT 1'),
+      ready,
+    );
+    assert.deepEqual(r!.patientIds, ['P-1', 'P-2']);
+    assert.equal(r!.rows, 5);
+  });
+
+  it('says nothing of patients when no column holds them, or when it is not asked to', () => {
+    const t = tracker();
+    t.started('query', 1);
+    const [r] = feed(
+      t,
+      description(text(600, 2), text(0, 0)),
+      row('P-1', 'P-2'),
+      complete('SELECT 1'),
+      ready,
+    );
+    assert.equal(r!.patientIds, undefined);
+    const plain = new StatementTracker(() => 0);
+    plain.started('query', 2);
+    const [p] = feed(plain, description(text(500, 2)), row('P-1'), complete('SELECT 1'), ready);
+    assert.equal(p!.patientIds, undefined);
+  });
+
+  it('describes an Execute by its portal’s Describe', () => {
+    const t = tracker();
+    const portal: PortalShape = {
+      portal: { fields: undefined },
+      statement: { fields: undefined },
+      resultFormats: [],
+    };
+    t.described(portal.portal);
+    t.started('execute', 1, portal);
+    t.sync();
+    const [r] = feed(
+      t,
+      msg('1'),
+      msg('2'),
+      description(text(500, 2)),
+      row('P-7'),
+      complete('SELECT 1'),
+      ready,
+    );
+    assert.deepEqual(r!.patientIds, ['P-7']);
+  });
+
+  it('describes an Execute of a prepared statement described earlier, in the formats of its Bind', () => {
+    const t = tracker();
+    const prepared: DescribedShape = { fields: undefined };
+    t.described(prepared);
+    t.sync();
+    feed(t, msg('1'), msg('t', Buffer.from([0, 0])), description(text(500, 2, 23)), ready);
+    // Later, without a Describe: Bind asks for binary results, Execute.
+    const portal: PortalShape = { portal: { fields: undefined }, statement: prepared, resultFormats: [1] };
+    t.started('execute', 2, portal);
+    t.sync();
+    const [r] = feed(t, msg('2'), row(int4(42)), row(int4(43)), complete('SELECT 2'), ready);
+    assert.deepEqual(r!.patientIds, ['42', '43']);
+  });
+
+  it('keeps matching answers after a Describe of a statement that returns nothing, or one that failed', () => {
+    const t = tracker();
+    t.described({ fields: undefined });
+    t.started('execute', 1, {
+      portal: { fields: undefined },
+      statement: { fields: undefined },
+      resultFormats: [],
+    });
+    t.sync();
+    const [insert] = feed(t, msg('t', Buffer.from([0, 0])), msg('n'), complete('INSERT 0 1'), ready);
+    assert.equal(insert!.outcome, 'success');
+    const failing: DescribedShape = { fields: undefined };
+    t.described(failing);
+    t.started('execute', 2, { portal: { fields: undefined }, statement: failing, resultFormats: [] });
+    t.sync();
+    const [skipped] = feed(t, error('26000'), ready);
+    assert.equal(skipped!.outcome, 'skipped');
+    t.started('query', 3);
+    const [next] = feed(t, description(text(500, 2)), row('P-1'), complete('SELECT 1'), ready);
+    assert.deepEqual(next!.patientIds, ['P-1']);
+    assert.equal(t.pending, 0);
+  });
+
+  it('lists at most MAX_PATIENTS_PER_STATEMENT patients and says when there were more', () => {
+    const t = tracker();
+    t.started('query', 1);
+    const rows = Array.from({ length: MAX_PATIENTS_PER_STATEMENT + 1 }, (_, i) => row(`P-${i}`));
+    const [r] = feed(t, description(text(500, 2)), ...rows, complete(`SELECT ${rows.length}`), ready);
+    assert.equal(r!.patientIds!.length, MAX_PATIENTS_PER_STATEMENT);
+    assert.equal(r!.patientIdsOverflow, true);
   });
 });

@@ -7,7 +7,19 @@
  * CommandComplete, EmptyQueryResponse, PortalSuspended or ErrorResponse, unless an earlier error in the same
  * extended-protocol batch made the server skip to Sync; a simple Query ends at ReadyForQuery, after one
  * CommandComplete per statement in it.
+ *
+ * For the accounting of disclosures it also reads, when asked to, the patient ids a statement returned: the values of
+ * result columns that come straight from a column holding a patient id. A simple Query's RowDescription precedes its
+ * rows; an Execute's rows are described by the answer to an earlier Describe of its portal, or of its prepared
+ * statement (with the formats its Bind asked for) — Describes are therefore matched to their answers too.
  */
+import {
+  decodeRowDescription,
+  rowValues,
+  valueText,
+  withResultFormats,
+  type ResultField,
+} from './result-rows.js';
 
 export type TrackedKind = 'query' | 'execute';
 
@@ -20,18 +32,47 @@ export interface StatementResult {
   readonly durationMs: number;
   /** SQLSTATE of the error, on failure. */
   readonly sqlState?: string | undefined;
+  /** Distinct patient ids found in the rows returned (only when the tracker looks for them, and found some). */
+  readonly patientIds?: readonly string[];
+  /** More distinct patient ids were returned than `MAX_PATIENTS_PER_STATEMENT`: `patientIds` holds the first ones. */
+  readonly patientIdsOverflow?: true;
+}
+
+/** What a prepared statement or a portal returns, once the server has answered a Describe of it. */
+export interface DescribedShape {
+  fields: readonly ResultField[] | undefined;
+}
+
+/** How to find what an Execute returns: its portal's own description, or its statement's in the Bind's formats. */
+export interface PortalShape {
+  readonly portal: DescribedShape;
+  readonly statement: DescribedShape;
+  readonly resultFormats: readonly number[];
+}
+
+/** Whether a column of a relation (by OID and column number) holds patient ids. */
+export type PatientColumnTest = (relation: number, attnum: number) => boolean;
+
+/** A bulk read's distinct patients beyond this are not listed (the event says so): records stay bounded. */
+export const MAX_PATIENTS_PER_STATEMENT = 10_000;
+
+interface StatementEntry {
+  readonly kind: TrackedKind;
+  readonly id: number;
+  readonly startedAt: number;
+  rows: number | undefined;
+  dataRows: number;
+  error: string | undefined;
+  /** An Execute's portal. */
+  readonly portal: PortalShape | undefined;
+  /** The fields of the rows now arriving (a Query's current result; an Execute's, once resolved). */
+  fields: readonly ResultField[] | undefined;
+  patients: Set<string> | undefined;
+  overflow: boolean;
 }
 
 type Entry =
-  | {
-      readonly kind: TrackedKind;
-      readonly id: number;
-      readonly startedAt: number;
-      rows: number | undefined;
-      dataRows: number;
-      error: string | undefined;
-    }
-  | { readonly kind: 'sync' };
+  StatementEntry | { readonly kind: 'sync' } | { readonly kind: 'describe'; readonly shape: DescribedShape };
 
 const ROW_COUNT_TAG = /^(SELECT|INSERT \d+|UPDATE|DELETE|MERGE|FETCH|MOVE|COPY) (\d+)$/;
 
@@ -43,12 +84,33 @@ export function rowsOfTag(tag: string): number | undefined {
 
 export class StatementTracker {
   private readonly queue: Entry[] = [];
+  /** The patient id columns' positions in each result shape seen (shapes are shared by every row of a result). */
+  private readonly patientIndexes = new WeakMap<readonly ResultField[], readonly number[]>();
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    private readonly now: () => number = () => performance.now(),
+    private readonly isPatientColumn?: PatientColumnTest,
+  ) {}
 
-  /** A Query or Execute was forwarded. */
-  started(kind: TrackedKind, id: number): void {
-    this.queue.push({ kind, id, startedAt: this.now(), rows: undefined, dataRows: 0, error: undefined });
+  /** A Query or Execute (of `portal`) was forwarded. */
+  started(kind: TrackedKind, id: number, portal?: PortalShape): void {
+    this.queue.push({
+      kind,
+      id,
+      startedAt: this.now(),
+      rows: undefined,
+      dataRows: 0,
+      error: undefined,
+      portal,
+      fields: undefined,
+      patients: undefined,
+      overflow: false,
+    });
+  }
+
+  /** A Describe was forwarded: its answer describes `shape`. */
+  described(shape: DescribedShape): void {
+    this.queue.push({ kind: 'describe', shape });
   }
 
   /** A Sync was forwarded: the end of an extended-protocol batch. */
@@ -58,16 +120,34 @@ export class StatementTracker {
 
   /** Statements awaiting their answer. */
   get pending(): number {
-    return this.queue.filter((e) => e.kind !== 'sync').length;
+    return this.queue.filter((e) => e.kind === 'query' || e.kind === 'execute').length;
   }
 
   /** Feeds one backend message (type byte and body); returns the statements it completed. */
   backend(type: number, body: Buffer): StatementResult[] {
     const head = this.queue[0];
-    const statement = head !== undefined && head.kind !== 'sync' ? head : undefined;
+    const statement = head?.kind === 'query' || head?.kind === 'execute' ? head : undefined;
+    const describe = head?.kind === 'describe' ? head : undefined;
     switch (String.fromCharCode(type)) {
+      case 'T': {
+        const fields = this.isPatientColumn === undefined ? undefined : decodeRowDescription(body);
+        if (describe) {
+          describe.shape.fields = fields;
+          this.queue.shift();
+        } else if (statement?.kind === 'query') statement.fields = fields;
+        return [];
+      }
+      case 'n':
+        if (describe) {
+          describe.shape.fields = [];
+          this.queue.shift();
+        }
+        return [];
       case 'D':
-        if (statement) statement.dataRows += 1;
+        if (statement) {
+          statement.dataRows += 1;
+          if (this.isPatientColumn !== undefined) this.collectPatients(statement, body);
+        }
         return [];
       case 'C': {
         if (!statement) return [];
@@ -76,6 +156,7 @@ export class StatementTracker {
         if (statement.kind === 'query') {
           if (rows !== undefined) statement.rows = (statement.rows ?? 0) + rows;
           statement.dataRows = 0;
+          statement.fields = undefined;
           return [];
         }
         statement.rows = rows ?? (statement.dataRows > 0 ? statement.dataRows : undefined);
@@ -95,6 +176,11 @@ export class StatementTracker {
         return [];
       case 'E': {
         const sqlState = sqlStateOf(body);
+        // A Describe that failed: the server now skips the rest of the batch, up to its Sync.
+        if (describe) {
+          this.queue.shift();
+          return [];
+        }
         if (statement?.kind === 'execute') return [this.finish('failure', sqlState)];
         if (statement?.kind === 'query') statement.error = sqlState ?? 'unknown';
         return [];
@@ -106,8 +192,37 @@ export class StatementTracker {
     }
   }
 
+  private collectPatients(statement: StatementEntry, row: Buffer): void {
+    if (statement.fields === undefined && statement.portal !== undefined) {
+      const { portal, statement: prepared, resultFormats } = statement.portal;
+      statement.fields =
+        portal.fields ??
+        (prepared.fields === undefined ? undefined : withResultFormats(prepared.fields, resultFormats));
+    }
+    const fields = statement.fields;
+    if (fields === undefined) return;
+    let indexes = this.patientIndexes.get(fields);
+    if (indexes === undefined) {
+      indexes = fields.flatMap((f, i) =>
+        f.relation !== 0 && this.isPatientColumn!(f.relation, f.attnum) ? [i] : [],
+      );
+      this.patientIndexes.set(fields, indexes);
+    }
+    if (indexes.length === 0) return;
+    const values = rowValues(row, indexes);
+    for (let k = 0; k < values.length; k++) {
+      const value = values[k];
+      if (value === null || value === undefined) continue;
+      const id = valueText(value, fields[indexes[k]!]!);
+      if (id === undefined) continue;
+      statement.patients ??= new Set();
+      if (statement.patients.size < MAX_PATIENTS_PER_STATEMENT) statement.patients.add(id);
+      else if (!statement.patients.has(id)) statement.overflow = true;
+    }
+  }
+
   private finish(outcome: StatementResult['outcome'], sqlState?: string): StatementResult {
-    const e = this.queue.shift() as Exclude<Entry, { kind: 'sync' }>;
+    const e = this.queue.shift() as StatementEntry;
     return {
       id: e.id,
       kind: e.kind,
@@ -115,6 +230,8 @@ export class StatementTracker {
       rows: outcome === 'success' ? e.rows : undefined,
       durationMs: this.now() - e.startedAt,
       ...(sqlState !== undefined ? { sqlState } : {}),
+      ...(e.patients !== undefined ? { patientIds: [...e.patients] } : {}),
+      ...(e.overflow ? { patientIdsOverflow: true as const } : {}),
     };
   }
 
@@ -132,7 +249,8 @@ export class StatementTracker {
         break;
       }
       if (e.kind === 'query') break;
-      out.push(this.finish('skipped'));
+      if (e.kind === 'describe') this.queue.shift();
+      else out.push(this.finish('skipped'));
     }
     return out;
   }

@@ -1,0 +1,62 @@
+/** A raw PostgreSQL protocol client for gateway tests: TLS, login with a connection token, and reading answers. */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import * as fe from '../../src/gateway/postgres/frontend-encode.js';
+import { RESOURCE, type GatewayFixture } from './gateway.js';
+
+/** Everything the server sends until it closes the connection (or `ms` passes). */
+export function readAll(socket: Socket | TLSSocket, ms = 5_000): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => resolve(Buffer.concat(chunks)), ms);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+export async function openTls(port: number): Promise<TLSSocket> {
+  const tcp = connect(port, '127.0.0.1');
+  await new Promise((resolve) => tcp.once('connect', resolve));
+  tcp.write(fe.sslRequest());
+  const answer = await new Promise<Buffer>((resolve) => tcp.once('data', resolve));
+  assert.equal(answer.toString(), 'S');
+  const secure = tlsConnect({ socket: tcp, rejectUnauthorized: false });
+  await new Promise((resolve) => secure.once('secureConnect', resolve));
+  return secure;
+}
+
+/** Logs in over TLS with a connection token (of `grantId`, if given) and waits for the first ReadyForQuery. */
+export async function session(
+  f: GatewayFixture,
+  port: number,
+  user = 'dan',
+  grantId?: string,
+): Promise<TLSSocket> {
+  const { body } = await f.connection(user, grantId === undefined ? {} : { grantId });
+  const s = await openTls(port);
+  s.write(fe.startupMessage({ user, database: RESOURCE }));
+  await new Promise((resolve) => s.once('data', resolve)); // AuthenticationCleartextPassword
+  s.write(fe.passwordMessage(body.gateway.password));
+  await untilReady(s);
+  return s;
+}
+
+/** What the server sends up to and including its next ReadyForQuery. */
+export function untilReady(s: Socket | TLSSocket): Promise<Buffer> {
+  let seen = Buffer.alloc(0);
+  return new Promise((resolve) => {
+    const onData = (c: Buffer) => {
+      seen = Buffer.concat([seen, c]);
+      if (seen.includes(Buffer.from([0x5a, 0, 0, 0, 5]))) {
+        s.off('data', onData);
+        resolve(seen);
+      }
+    };
+    s.on('data', onData);
+  });
+}
