@@ -17,7 +17,7 @@ import type { Principal } from '../identity/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { PhigateError, isPhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import type { CompiledPolicy, Decision, Reason } from '../policy/types.js';
+import type { CompiledPolicy, Decision, Reason, RoleDefinition } from '../policy/types.js';
 import {
   findRequest,
   insertRequest,
@@ -51,6 +51,7 @@ import { scopeHash } from './scope-hash.js';
 import { GRANT_STATUSES, REQUEST_STATUSES, transition, type LifecycleEvent } from './state-machine.js';
 import type {
   AccessService,
+  CareRelations,
   GrantEventBus,
   MutationOptions,
   NewRequest,
@@ -68,6 +69,8 @@ export interface AccessServiceOptions {
   readonly pseudonymizer: Pseudonymizer;
   /** Recorded with each change, to tell replicas apart in the audit trail. */
   readonly replicaId?: string;
+  /** Looks up care relations for roles that have one; without it, requests to such roles are refused. */
+  readonly careRelations?: CareRelations;
 }
 
 /** As the API's body schema: a comment or a revocation reason. */
@@ -76,7 +79,10 @@ const COMMENT_MAX = 2_000;
 const NUL = /\u0000/;
 
 /** Refusal codes that mean "not yours to do" rather than "malformed". */
-const FORBIDDEN_REASON = /not-eligible|mfa|forbidden|not-allowed|self|emergency|hours/;
+const FORBIDDEN_REASON =
+  /not-eligible|mfa|forbidden|not-allowed|self|emergency|hours|outside-care-relation|no-care-relation/;
+/** Refusal codes that mean "phigate could not find out", not "no": worth trying again later. */
+const UNAVAILABLE_REASON = /care-relation-unknown/;
 
 export function createAccessService(options: AccessServiceOptions): AccessService {
   const { db, policies, clock, bus, logger } = options;
@@ -233,7 +239,11 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       code: 'policy.denied',
       message: 'the policy refuses this request',
     };
-    const kind = FORBIDDEN_REASON.test(first.code) ? 'forbidden' : 'invalid';
+    const kind = FORBIDDEN_REASON.test(first.code)
+      ? 'forbidden'
+      : UNAVAILABLE_REASON.test(first.code)
+        ? 'unavailable'
+        : 'invalid';
     return new PhigateError(kind, first.code, first.message, {
       ...first.details,
       reasons: decision.reasons,
@@ -290,6 +300,29 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     publish,
   });
 
+  /**
+   * The patients the role's care relation relates the requester to now; undefined when the role has none, or when
+   * they could not be looked up (the policy then refuses: it never guesses a patient set).
+   */
+  const lookUpCareRelation = async (
+    p: Principal,
+    role: RoleDefinition | undefined,
+    resourceName: string,
+    now: Date,
+  ): Promise<readonly string[] | undefined> => {
+    if (role?.careRelation === undefined || role.resource !== resourceName) return undefined;
+    const policy = policies.current();
+    const resource = policy.resources.get(role.resource);
+    if (resource === undefined || options.careRelations === undefined) return undefined;
+    try {
+      // One more than allowed, so that too many reads as too many rather than as a truncated set.
+      return await options.careRelations.patientsOf(resource, role, p, now, policy.maxPatientIds + 1);
+    } catch (err) {
+      logger.warn({ err, role: role.name }, 'could not look up a care relation');
+      return undefined;
+    }
+  };
+
   const service: AccessService = {
     createRequest(p, input, options) {
       const spec: MutationSpec = { action: 'request.create', target: undefined, body: input, options };
@@ -303,6 +336,10 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           throw refuse(p, spec, err, undefined, { input: describeInput(input) });
         }
         const role = policy.roles.get(facts.role);
+        const careRelationPatients = await lookUpCareRelation(p, role, facts.resource, now);
+        // A request that names nobody is for every patient the care relation gives.
+        if (careRelationPatients !== undefined && facts.patientIds.length === 0)
+          facts = { ...facts, patientIds: careRelationPatients };
         await lockChain(tx, p.id, facts.role, facts.resource);
         const chained =
           role === undefined
@@ -313,11 +350,20 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
                 role.cumulativeMaxMs,
                 now,
               );
-        const decision = policy.decide({ principal: p, request: facts, now, chainedMs: chained });
+        const decision = policy.decide({
+          principal: p,
+          request: facts,
+          now,
+          chainedMs: chained,
+          careRelationPatients,
+        });
         const hash = scopeHash({ requesterId: p.id, ...facts });
         const detail = {
           durationMs: facts.durationMs,
           patientCount: facts.patientIds.length,
+          ...(careRelationPatients !== undefined
+            ? { careRelationPatients: careRelationPatients.length }
+            : {}),
           chainedMs: chained,
           decision: decision.outcome,
           reasons: decision.reasons.map((r) => r.code),
@@ -617,6 +663,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           purposes: role.purposes,
           emergency: role.emergency,
           patientScope: role.patientScope,
+          careRelation: role.careRelation?.table,
           approval: policy.requirementFor(role.name),
         };
       });

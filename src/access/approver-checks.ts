@@ -45,11 +45,14 @@ export function requirementsFor(row: AccessRequestRow, policies: PolicyPair, now
       reason: { code: 'approval.not-required', message: 'this request did not need approval' },
     };
   }
+  const request = requestFactsOf(row);
   const again = policies.current.decide({
     principal: requesterFacts(row),
-    request: requestFactsOf(row),
+    request,
     now,
     chainedMs: 0,
+    // Its patients were taken from, or checked against, the requester's care relation when it was made.
+    careRelationPatients: request.patientIds,
   });
   if (again.outcome === 'deny') {
     const first = again.reasons[0];

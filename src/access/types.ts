@@ -3,7 +3,7 @@
  * A request becomes a grant when it activates; the grant keeps the request's id.
  */
 import type { Principal } from '../identity/principal.js';
-import type { ApprovalRequirement, Reason } from '../policy/types.js';
+import type { ApprovalRequirement, Reason, ResourceDefinition, RoleDefinition } from '../policy/types.js';
 
 export type RequestStatus =
   'pending' | 'active' | 'expired' | 'revoked' | 'denied' | 'cancelled' | 'timed-out';
@@ -94,6 +94,8 @@ export interface RoleView {
   readonly purposes: readonly string[];
   readonly emergency: boolean;
   readonly patientScope: 'required' | 'optional' | 'none';
+  /** The table whose care relation gives the requester's patients, for a role that has one. */
+  readonly careRelation: string | undefined;
   readonly approval: ApprovalRequirement | undefined;
 }
 
@@ -137,6 +139,17 @@ export interface GrantEvent {
   /** When the grant ended (expired/revoked events). */
   readonly endedAt?: string;
   readonly emergency: boolean;
+}
+
+/** The patients a role's care relation relates a person to, looked up in the role's protected database. */
+export interface CareRelations {
+  patientsOf(
+    resource: ResourceDefinition,
+    role: RoleDefinition,
+    person: Principal,
+    at: Date,
+    limit: number,
+  ): Promise<readonly string[]>;
 }
 
 export interface GrantEventBus {

@@ -50,6 +50,7 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
           purposes: string[];
           emergency: boolean;
           patientScope: string;
+          careRelation?: string;
           approval?: { count: number; groups: string[] };
         }[];
       }>('GET', '/v1/roles');
@@ -63,7 +64,7 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
                 r.resource,
                 minutes(r.maxDurationMs),
                 r.purposes.join(','),
-                r.patientScope,
+                r.careRelation ? `yours (${r.careRelation})` : r.patientScope,
                 r.emergency
                   ? 'break-glass (none, reviewed after)'
                   : r.approval

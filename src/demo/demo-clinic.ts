@@ -1,5 +1,5 @@
 /**
- * The demo's protected database: a small SYNTHETIC clinic (patients, encounters, observations, notes — every name,
+ * The demo's protected database: a small SYNTHETIC clinic (patients, encounters, observations, notes, care team — every name,
  * number and note below is made up) in the embedded PostgreSQL, owned by `clinic_owner`, and the provisioning
  * account phigate uses on it, set up exactly as docs/provisioner.md tells a DBA to: CREATEROLE, CREATE on the
  * database (for phigate's schemas), the table privileges, pg_signal_backend to end grant roles' sessions. Idempotent: a second start changes nothing.
@@ -38,6 +38,9 @@ const SCHEMA = `
   create table if not exists notes (
     id integer primary key, encounter_id integer not null references encounters, author text not null,
     body text not null, written_at timestamptz not null);
+  create table if not exists care_team (
+    patient_id integer not null references patients, clinician text not null, relation text not null,
+    starts_on date not null, ends_on date, primary key (patient_id, clinician, starts_on));
   comment on table patients is 'SYNTHETIC demo data: no real person';
 `;
 
@@ -68,6 +71,17 @@ function seedSql(): string {
     }
   }
   return rows.join('\n');
+}
+
+/**
+ * Who cares for whom (the demo users' sign-in subjects): Olivia attends patients 1–5 and attended patient 6 until
+ * mid-2025; Chris attends 7–9.
+ */
+function careTeamSql(): string {
+  const rows = [1, 2, 3, 4, 5].map((p) => `(${p}, 'olivia', 'attending', '2025-01-01', null)`);
+  rows.push(`(6, 'olivia', 'attending', '2025-01-01', '2025-06-30')`);
+  for (const p of [7, 8, 9]) rows.push(`(${p}, 'chris', 'attending', '2025-03-01', null)`);
+  return `insert into care_team values ${rows.join(', ')}`;
 }
 
 function passwordFile(dataDir: string, provisioner: string): string {
@@ -115,6 +129,8 @@ export async function prepareDemoClinic(options: {
     await clinic.query(SCHEMA);
     const seeded = await clinic.query('select 1 from patients limit 1');
     if (seeded.rowCount === 0) await clinic.query(seedSql());
+    const staffed = await clinic.query('select 1 from care_team limit 1');
+    if (staffed.rowCount === 0) await clinic.query(careTeamSql());
     // Nobody but the owner sees anything by default; phigate's views read the tables as the provisioning account, and
     // grant roles read the views.
     await clinic.query('revoke all on schema public from public');

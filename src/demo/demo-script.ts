@@ -29,12 +29,14 @@ interface RoleView {
   maxDurationMs: number;
   purposes: string[];
   patientScope: 'required' | 'optional' | 'none';
+  careRelation?: string;
   approval?: { count: number } | null;
 }
 
 interface RequestView {
   id: string;
   status: string;
+  patientIds: string[];
   expiresAt?: string | null;
   activatedAt?: string | null;
   endedAt?: string | null;
@@ -178,6 +180,27 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
       `revoking the break-glass grant left it ${revoked.body.status}`,
     );
     ok('She ends her break-glass grant herself when done: revoked');
+
+    const careTeam = oliviaRoles.body.items.find((r) => r.careRelation !== undefined);
+    if (gateway && careTeam) {
+      // The care relation is read from the protected database, which only the gateway's configuration reaches.
+      const rounds = await call<RequestView>(ctx, olivia, 'POST', '/v1/requests', {
+        resource: careTeam.resource,
+        role: careTeam.name,
+        duration: '15m',
+        purpose: 'TREAT',
+        justification: 'Morning rounds on my synthetic ward',
+      });
+      expect(rounds.status === 201, `care-team request answered ${rounds.status} ${rounds.body.code ?? ''}`);
+      expect(rounds.body.status === 'active', `care-team request is ${rounds.body.status}, expected active`);
+      const patients = rounds.body.patientIds.length;
+      expect(patients === 5, `the care team gave ${patients} patients, not 5`);
+      ok(
+        `Dr. Olivia asks to treat her own patients, naming none: phigate finds the ${patients} on her care team ` +
+          `today in ${careTeam.careRelation!} (not the one she left in 2025) — active at once, no approver needed`,
+      );
+      await call(ctx, olivia, 'POST', `/v1/grants/${rounds.body.id}/revoke`, { reason: 'Rounds done' });
+    }
 
     ctx.print(`    … waiting for Dan's grant to expire at ${expiresAt.toISOString()}`);
     let final: RequestView | undefined;

@@ -20,7 +20,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
 import { CancelKeys } from './cancel-keys.js';
 import type { GatewayAuth, GatewayPrincipal } from './gateway-auth.js';
-import type { GrantCredentials, GrantRoles } from './grant-roles.js';
+import { GrantRoleEnded, type GrantCredentials, type GrantRoles } from './grant-roles.js';
 import { errorResponse } from './postgres/backend-messages.js';
 import { acceptConnection, type AcceptedConnection } from './postgres/connect-phase.js';
 import { startRelay, type RelayOptions, type RelaySession } from './postgres/relay.js';
@@ -164,11 +164,15 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     // every patient, so the role is not made from the event alone).
     const grant = role.patientScope === 'none' ? undefined : await o.findGrant(event.grantId);
     if (role.patientScope !== 'none' && grant?.status !== 'active') return;
-    await o.roles.ensure(
-      upstream,
-      { id: event.grantId, expiresAt: new Date(event.expiresAt), patientIds: grant?.patient_ids ?? [] },
-      role,
-    );
+    await o.roles
+      .ensure(
+        upstream,
+        { id: event.grantId, expiresAt: new Date(event.expiresAt), patientIds: grant?.patient_ids ?? [] },
+        role,
+      )
+      .catch((err: unknown) => {
+        if (!(err instanceof GrantRoleEnded)) throw err; // ended before it was made: nothing to do
+      });
   };
 
   const onGrantEvent = (event: GrantEvent): void => {

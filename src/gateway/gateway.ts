@@ -22,7 +22,7 @@ import { createGatewayServer } from './gateway-server.js';
 import { loadGatewayTls } from './gateway-tls.js';
 import { createGrantRoles } from './grant-roles.js';
 import { createStatementEvents } from './statement-events.js';
-import { createUpstreams, type Upstream } from './upstreams.js';
+import type { Upstream, Upstreams } from './upstreams.js';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -35,6 +35,8 @@ export interface GatewayOptions {
   readonly secret: Buffer;
   readonly verifier: TokenVerifier;
   readonly bus: Pick<GrantEventBus, 'subscribe'>;
+  /** The protected databases (shared with care-relation look-ups; their owner closes them). */
+  readonly upstreams: Upstreams;
   readonly clock: Clock;
   readonly logger: Logger;
   /** How often leftover roles of ended grants are looked for. */
@@ -62,7 +64,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     logger.warn({ certFile: tls.certFile }, 'generated a self-signed gateway certificate (development)');
   if (config.allowPlaintext) logger.warn('the gateway accepts clients without TLS: development only');
   const tokens = createConnectionTokens(o.secret);
-  const upstreams = createUpstreams(config.resources);
+  const upstreams = o.upstreams;
   const roles = createGrantRoles({ secret: o.secret, logger });
   const servedUpstreams = (): Upstream[] => {
     const out: Upstream[] = [];
@@ -105,7 +107,6 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     address = await server.listen();
   } catch (err) {
     await server.close();
-    await upstreams.close();
     throw err;
   }
   const sweepTimer = setInterval(() => {
@@ -139,7 +140,6 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     async close() {
       clearInterval(sweepTimer);
       await server.close();
-      await upstreams.close();
     },
   };
 }

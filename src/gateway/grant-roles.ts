@@ -19,6 +19,14 @@ export interface GrantForRole {
   readonly patientIds: readonly string[];
 }
 
+/** The grant's role was dropped (the grant ended): it is not made again. */
+export class GrantRoleEnded extends Error {
+  override readonly name = 'GrantRoleEnded';
+  constructor(grantId: string) {
+    super(`grant ${grantId} has ended: its role is not made again`);
+  }
+}
+
 export interface GrantCredentials {
   readonly role: string;
   readonly password: string;
@@ -47,6 +55,10 @@ export function createGrantRoles(options: {
 }): GrantRoles {
   const { logger } = options;
   const ensuring = new Map<string, Promise<GrantCredentials>>();
+  // Grants whose role was dropped, with when: a provisioning still under way (or one that starts late, from an
+  // activation event handled after the revocation) must not bring the role back.
+  const dropped = new Map<string, number>();
+  const ENDED_MEMORY_MS = 10 * 60_000;
   const pending = new Map<Upstream, number[]>();
   const work = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
@@ -75,6 +87,7 @@ export function createGrantRoles(options: {
   return {
     ensure(upstream, grant, role) {
       const key = `${upstream.resource}\u0000${grant.id}`;
+      if (dropped.has(key)) return Promise.reject(new GrantRoleEnded(grant.id));
       let p = ensuring.get(key);
       if (p === undefined) {
         p = ensureGrantRole(upstream.admin(), {
@@ -102,7 +115,14 @@ export function createGrantRoles(options: {
       return p;
     },
     async drop(upstream, grantId) {
-      for (const key of ensuring.keys()) if (key.endsWith(`\u0000${grantId}`)) ensuring.delete(key);
+      const key = `${upstream.resource}\u0000${grantId}`;
+      const now = Date.now();
+      for (const [k, at] of dropped) if (now - at > ENDED_MEMORY_MS) dropped.delete(k);
+      dropped.set(key, now);
+      // A creation under way finishes first, so that the drop removes what it made.
+      const making = ensuring.get(key);
+      ensuring.delete(key);
+      await making?.catch(() => undefined);
       const { terminated } = await track(dropGrantRole(upstream.admin(), roleNameFor(grantId)));
       return terminated;
     },

@@ -16,6 +16,7 @@ import { EMERGENCY_PURPOSES, isPurposeOfUse } from './purpose-of-use.js';
 import { policySchema, type ApprovalRuleFile, type PolicyFile } from './schema.js';
 import type {
   ApprovalRequirement,
+  CareRelation,
   CompileResult,
   CompiledPolicy,
   PolicyProblem,
@@ -109,6 +110,47 @@ function compileAccess(
       phi: phi !== undefined,
       patientPath: phi?.patientPath,
     });
+  });
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_$]*$/i;
+
+function compileCareRelation(
+  roleName: string,
+  role: PolicyFile['roles'][string],
+  resource: ResourceDefinition | undefined,
+  report: Report,
+): CareRelation | undefined {
+  const c = role.careRelation;
+  if (c === undefined) return undefined;
+  const at = ['roles', roleName, 'careRelation'];
+  if (role.patientScope === 'none')
+    report([...at], 'a care relation gives the grant its patients: set patientScope to required or optional');
+  if (role.emergency)
+    report(
+      [...at],
+      'break-glass is for patients outside one’s care relations: an emergency role cannot have one',
+    );
+  for (const key of ['requesterColumn', 'validFrom', 'validUntil'] as const) {
+    const column = c[key];
+    if (column !== undefined && !IDENTIFIER.test(column))
+      report([...at, key], `${JSON.stringify(column)} is not a column name`);
+  }
+  const path = resource?.phi.get(c.table)?.patientPath;
+  if (resource !== undefined && path === undefined) {
+    report(
+      [...at, 'table'],
+      `${c.table} must be a PHI table of resource ${resource.name} with a patientKey, to lead to patients`,
+    );
+  }
+  if (path === undefined) return undefined;
+  return Object.freeze({
+    table: c.table,
+    requesterColumn: c.requesterColumn,
+    requesterIdentifier: c.requesterIdentifier,
+    validFrom: c.validFrom,
+    validUntil: c.validUntil,
+    patientPath: path,
   });
 }
 
@@ -209,6 +251,7 @@ function buildIndex(file: PolicyFile, report: Report): PolicyIndex {
       emergency: r.emergency,
       requireMfa: r.requireMfa ?? r.emergency,
       patientScope: r.patientScope,
+      careRelation: compileCareRelation(name, r, resources.get(r.resource), report),
       approvalRule: r.approval ?? '',
       idleTimeoutMs,
       maxConnections: r.maxConnections,
@@ -260,6 +303,7 @@ function makePolicy(
     roles: roleDefinitions,
     approvalRules: index.requirements,
     pendingTimeoutMs: parseDuration(file.settings.pendingTimeout),
+    maxPatientIds: file.settings.maxPatientIds,
     decide: (input) => decide(index, input),
     requirementFor: (role) => index.roles.get(role)?.requirement,
     rolesFor: (principal) => {

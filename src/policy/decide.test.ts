@@ -187,7 +187,7 @@ describe('decide', () => {
       policy
         .rolesFor({ id: 'x', groups: ['physicians', 'oncall'], mfa: { satisfied: true } })
         .map((r) => r.name),
-      ['oncall-breakglass', 'physician-chart-review'],
+      ['care-team-chart', 'oncall-breakglass', 'physician-chart-review'],
     );
     assert.deepEqual(policy.rolesFor({ id: 'x', groups: ['visitors'], mfa: { satisfied: true } }), []);
   });

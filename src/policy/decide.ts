@@ -109,7 +109,7 @@ function checkRequest(index: PolicyIndex, role: IndexedRole, input: DecisionInpu
   const ids = request.patientIds;
   if (def.patientScope === 'none' && ids.length > 0) {
     reasons.push({ code: 'patients.not-allowed', message: `role ${def.name} is not scoped to patients` });
-  } else if (def.patientScope === 'required' && ids.length === 0) {
+  } else if (def.patientScope === 'required' && ids.length === 0 && def.careRelation === undefined) {
     reasons.push({
       code: 'patients.required',
       message: `role ${def.name} requires the patient ids it is for`,
@@ -125,6 +125,40 @@ function checkRequest(index: PolicyIndex, role: IndexedRole, input: DecisionInpu
       code: 'patients.invalid',
       message: 'patient ids must be 1–64 printable characters and name one patient each (no wildcards)',
     });
+  } else if (def.careRelation !== undefined) {
+    careRelationReasons(def.careRelation.table, ids, input.careRelationPatients, reasons);
+  }
+}
+
+/**
+ * A role with a care relation reaches the requester's patients only, and only while the relation holds. A request
+ * naming none is for all of them (the caller stores them as the grant's patients).
+ */
+function careRelationReasons(
+  table: string,
+  ids: readonly string[],
+  related: readonly string[] | undefined,
+  reasons: Reason[],
+): void {
+  if (related === undefined) {
+    reasons.push({
+      code: 'patients.care-relation-unknown',
+      message: `your care relations (${table}) could not be looked up`,
+    });
+  } else if (related.length === 0) {
+    reasons.push({
+      code: 'patients.no-care-relation',
+      message: `${table} relates you to no patient at present`,
+    });
+  } else {
+    const mine = new Set(related);
+    const outside = ids.filter((id) => !mine.has(id)).length;
+    if (outside > 0)
+      reasons.push({
+        code: 'patients.outside-care-relation',
+        message: `${outside} of the patients named ${outside === 1 ? 'is' : 'are'} not related to you in ${table}`,
+        details: { outside },
+      });
   }
 }
 

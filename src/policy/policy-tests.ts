@@ -29,6 +29,8 @@ const caseSchema = z.strictObject({
   }),
   now: z.iso.datetime({ offset: true }).optional(),
   chainedMs: z.number().int().min(0).default(0),
+  /** For a role with a care relation: the patients it relates the principal to (phigate looks them up; a case says). */
+  careRelationPatients: z.array(z.string()).optional(),
   expect: z.strictObject({
     outcome: z.enum(['allow', 'needs-approval', 'deny']),
     mode: z.enum(['auto', 'break-glass']).optional(),
@@ -80,10 +82,15 @@ export function runPolicyTests(policy: CompiledPolicy, source: string): PolicyTe
         purpose: c.request.purpose,
         justification: c.request.justification,
         ticket: c.request.ticket,
-        patientIds: c.request.patientIds,
+        // As phigate does: a request naming nobody is for every patient of the care relation.
+        patientIds:
+          c.request.patientIds.length === 0 && policy.roles.get(c.request.role)?.careRelation !== undefined
+            ? (c.careRelationPatients ?? [])
+            : c.request.patientIds,
       },
       now: new Date(c.now ?? DEFAULT_TEST_NOW),
       chainedMs: c.chainedMs,
+      careRelationPatients: c.careRelationPatients,
     });
     const codes = new Set(decision.reasons.map((r) => r.code));
     const missing = c.expect.reasons.filter((r) => !codes.has(r));

@@ -104,6 +104,20 @@ const roleSchema = z.strictObject({
   }),
   purposes: z.array(z.string()).min(1),
   patientScope: z.enum(['required', 'optional', 'none']).default('none'),
+  /** The requester's patients are those a PHI table relates them to (a care team, the attending of encounters). */
+  careRelation: z
+    .strictObject({
+      /** A PHI table of the role's resource whose rows lead to a patient (it has a patientKey). */
+      table: z.string(),
+      /** The column of that table naming the person. */
+      requesterColumn: columnName,
+      /** Which of the requester's identifiers that column holds. */
+      requesterIdentifier: z.enum(['subject', 'email', 'id']).default('subject'),
+      /** Optional columns bounding when a row holds (a NULL `validUntil` is open-ended). */
+      validFrom: columnName.optional(),
+      validUntil: columnName.optional(),
+    })
+    .optional(),
   approval: name.optional(),
   emergency: z.boolean().default(false),
   /** Require a multi-factor sign-in of the requester; defaults to true for emergency roles. */

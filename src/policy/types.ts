@@ -66,6 +66,21 @@ export interface ResourceDefinition {
   readonly phi: ReadonlyMap<string, PhiTable>;
 }
 
+/**
+ * Where a role's patients come from when the request does not name them, and what named ones must be among: the rows
+ * of a PHI table that relate the requester to a patient, such as a care team or the attending clinician of
+ * encounters.
+ */
+export interface CareRelation {
+  readonly table: string;
+  readonly requesterColumn: string;
+  readonly requesterIdentifier: 'subject' | 'email' | 'id';
+  readonly validFrom: string | undefined;
+  readonly validUntil: string | undefined;
+  /** How the table's rows lead to the patient id (from the resource's PHI declaration). */
+  readonly patientPath: PatientPath;
+}
+
 export interface RoleDefinition {
   readonly name: string;
   readonly description: string;
@@ -84,6 +99,8 @@ export interface RoleDefinition {
   readonly requireMfa: boolean;
   /** Whether requests must, may or must not name patient ids. */
   readonly patientScope: 'required' | 'optional' | 'none';
+  /** The requester's patients, derived from the database (none: requests name them). */
+  readonly careRelation: CareRelation | undefined;
   /** Name of the approval rule that governs non-emergency requests. */
   readonly approvalRule: string;
   /** A gateway session with no message from the client for this long is closed (automatic logoff). */
@@ -124,6 +141,12 @@ export interface DecisionInput {
    * reaches `now` (active ones counted to their `expires_at`); the store computes it, the policy caps it.
    */
   readonly chainedMs: number;
+  /**
+   * For a role with a care relation: the patients it relates the requester to, looked up by the caller (I/O is
+   * not the policy's) — named patients must be among them. Undefined for such a role means the lookup was not
+   * made, and the request is refused.
+   */
+  readonly careRelationPatients?: readonly string[] | undefined;
 }
 
 export interface Reason {
@@ -170,6 +193,8 @@ export interface CompiledPolicy {
   readonly approvalRules: ReadonlyMap<string, ApprovalRequirement>;
   /** How long a request may wait for approvers before it times out. */
   readonly pendingTimeoutMs: number;
+  /** Patients one request may name (or one care relation give). */
+  readonly maxPatientIds: number;
 
   /** Pure: allow / needs-approval / deny with reasons. */
   decide(input: DecisionInput): Decision;

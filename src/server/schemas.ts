@@ -182,6 +182,8 @@ export const roleViewSchema = {
     purposes: { type: 'array', items: { type: 'string' } },
     emergency: { type: 'boolean' },
     patientScope: { type: 'string' },
+    /** For a role whose patients come from a care relation: its table (a request may then name none). */
+    careRelation: { type: 'string' },
     approval: requirement,
   },
 } as const;

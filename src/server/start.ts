@@ -24,7 +24,9 @@ import { PhigateError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { formatProblem } from '../lib/yaml-source.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { createCareRelations } from '../gateway/care-relations.js';
 import { startGateway, type Gateway } from '../gateway/gateway.js';
+import { createUpstreams } from '../gateway/upstreams.js';
 import { openStore, type Store } from '../store/open-store.js';
 import { buildApp } from './app.js';
 
@@ -126,6 +128,12 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     const bus = createGrantEventBus({ pool: store.pool, replicaId, logger });
     cleanups.push(() => bus.close());
     await bus.ready();
+    const gatewayOverride =
+      typeof options.gateway === 'function' ? await options.gateway(store, config.dataDir) : options.gateway;
+    const gatewayConfig = { ...config.gateway, ...gatewayOverride };
+    // The protected databases, through their provisioning accounts: the gateway's, and care-relation look-ups'.
+    const upstreams = createUpstreams(gatewayConfig.resources);
+    cleanups.push(() => upstreams.close());
     const access = createAccessService({
       db: store.db,
       policies,
@@ -134,6 +142,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       logger,
       replicaId,
       pseudonymizer: audit.pseudonymizer,
+      careRelations: createCareRelations(upstreams),
     });
     const scheduler = createExpiryScheduler({
       db: store.db,
@@ -156,9 +165,6 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       issuers.push(devIssuer.issuerConfig);
     }
     const verifier = createTokenVerifier({ issuers, logger });
-    const gatewayOverride =
-      typeof options.gateway === 'function' ? await options.gateway(store, config.dataDir) : options.gateway;
-    const gatewayConfig = { ...config.gateway, ...gatewayOverride };
     let gateway: Gateway | undefined;
     if (gatewayConfig.enabled) {
       gateway = await startGateway({
@@ -171,6 +177,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
         secret: keys.hmacKey,
         verifier,
         bus,
+        upstreams,
         clock: systemClock,
         logger,
       });

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { psqlAvailable, runPsql } from '../../src/demo/psql.js';
+import { roleNameFor } from '../../src/provisioner/role-plan.js';
 import { gatewayPolicy, RESOURCE, startGatewayFixture, type GatewayFixture } from '../support/gateway.js';
 import { until } from '../support/helpers.js';
 
@@ -230,6 +231,21 @@ describe('PostgreSQL gateway', () => {
     assert.ok(actions.includes('grant.revoke'));
     // Nothing was forwarded after the revocation: the only statements are the two sent before it.
     assert.equal(actions.filter((a) => a === 'statement.execute').length, 2);
+  });
+
+  it('a grant revoked as soon as it activates leaves no role behind (its provisioning does not outlive the drop)', async () => {
+    const roles: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const grantId = await f.grant('dan');
+      await f.revoke('dan', grantId);
+      roles.push(roleNameFor(grantId));
+    }
+    const left = async () =>
+      (await f.protectedDb.query(`select 1 from pg_roles where rolname = any($1)`, [roles])).length;
+    await until(async () => (await left()) === 0, 'roles of revoked grants gone', 5_000);
+    // And none comes back once the provisioning that was under way has finished.
+    await sleep(500);
+    assert.equal(await left(), 0);
   });
 
   it('expiry cuts the session at the grant’s end; a statement prepared before is not run after', async () => {

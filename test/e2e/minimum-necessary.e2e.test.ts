@@ -29,7 +29,9 @@ const PHI = `
         columns: { admitted_at: dates, discharged_at: dates }
       public.observations:
         patientKey: { column: encounter_id, references: public.encounters.id }
-        columns: { observed_at: dates }`;
+        columns: { observed_at: dates }
+      public.care_team:
+        patientKey: { column: patient_id, references: public.patients.id }`;
 
 const POLICY = `version: 1
 auditors: { groups: [privacy-office] }
@@ -62,6 +64,18 @@ roles:
     duration: { default: 10m, max: 1h }
     purposes: [HOPERAT]
     patientScope: required
+    approval: auto
+  attending:
+    resource: ${RESOURCE}
+    eligibleGroups: [physicians, clinical-leads]
+    access:
+      public.patients: { columns: [id, mrn, name], masks: { mrn: clear, name: clear } }
+      public.encounters: { columns: [id, patient_id, department] }
+    duration: { default: 10m, max: 1h }
+    purposes: [HOPERAT]
+    patientScope: optional
+    careRelation:
+      { table: public.care_team, requesterColumn: clinician, validFrom: starts_on, validUntil: ends_on }
     approval: auto
   registrar:
     resource: ${RESOURCE}
@@ -111,6 +125,59 @@ describe('minimum necessary through the gateway', () => {
       await new Promise((r) => setTimeout(r, 50));
     assert.equal(await patientsOfRole(), SCOPED_PATIENTS.length);
     await f.revoke('dan', grantId);
+  });
+
+  it('a care relation gives a physician her current patients, and only them', async () => {
+    // The synthetic care team: Olivia attends patients 1–5, attended patient 6 until mid-2025, Chris attends 7–9.
+    const mine = ['MRN-DEMO-0001', 'MRN-DEMO-0002', 'MRN-DEMO-0003', 'MRN-DEMO-0004', 'MRN-DEMO-0005'];
+    const grantId = await f.grant('olivia', 'attending');
+    const asked = await f.api('olivia', 'GET', `/v1/requests/${grantId}`);
+    assert.deepEqual([...(asked.body['patientIds'] as string[])].sort(), mine);
+    const { body } = await f.connection('olivia', { grantId });
+    const client = f.client('olivia', body.gateway.password);
+    await client.connect();
+    try {
+      const rows = await client.query<{ mrn: string }>('select mrn from patients order by mrn');
+      assert.deepEqual(
+        rows.rows.map((r) => r.mrn),
+        mine,
+      );
+      const encounters = await client.query<{ n: number }>('select count(*)::int as n from encounters');
+      assert.equal(encounters.rows[0]!.n, 15);
+    } finally {
+      await client.end();
+    }
+    await f.revoke('olivia', grantId);
+
+    const ask = (patientIds: string[]) =>
+      f.api('olivia', 'POST', '/v1/requests', {
+        resource: RESOURCE,
+        role: 'attending',
+        duration: '10m',
+        purpose: 'HOPERAT',
+        justification: 'Rounds on my synthetic patients',
+        patientIds,
+      });
+    const some = await ask(['MRN-DEMO-0002']);
+    assert.equal(some.status, 201, JSON.stringify(some.body));
+    assert.deepEqual(some.body['patientIds'], ['MRN-DEMO-0002']);
+    await f.revoke('olivia', some.body['id'] as string);
+    for (const outside of [['MRN-DEMO-0007'], ['MRN-DEMO-0006'], ['MRN-DEMO-0001', 'MRN-DEMO-0040']]) {
+      const refused = await ask(outside);
+      assert.equal(refused.status, 403, JSON.stringify(refused.body));
+      assert.equal(refused.body['code'], 'patients.outside-care-relation', JSON.stringify(refused.body));
+      assert.doesNotMatch(JSON.stringify(refused.body), /MRN-DEMO-00(0[67]|40)/);
+    }
+    // Carol may hold the role, but is on nobody's care team.
+    const lead = await f.api('carol', 'POST', '/v1/requests', {
+      resource: RESOURCE,
+      role: 'attending',
+      duration: '10m',
+      purpose: 'HOPERAT',
+      justification: 'Rounds on my synthetic patients',
+    });
+    assert.equal(lead.status, 403, JSON.stringify(lead.body));
+    assert.equal(lead.body['code'], 'patients.no-care-relation');
   });
 
   it('a scoped analyst grant sees masked values of its patients only, whatever the SQL (ATTACKS 29–35)', async () => {
