@@ -7,7 +7,10 @@
  *     patients named in the query — both through phigate's gateway (`auditWait: queued`, the same for both), and the
  *     same pair with the grants' `--direct` credentials (the database's share alone). pgbench -c 4 -j 2, interleaved
  *     rounds, medians.
- *  2. Provisioning a patient-scoped grant (its role, privileges on the shared views, its 50 patients) with 1,000
+ *  2. The accounting of disclosures read from results: the unscoped grant's 100 rows with the patient key column
+ *     (the gateway reads and tokenises the 50 patients of each statement) against the same rows with the key
+ *     computed, which it does not read.
+ *  3. Provisioning a patient-scoped grant (its role, privileges on the shared views, its 50 patients) with 1,000
  *     such grants active: the provisioner's call the gateway makes, timed for 1,000 grants and then 200 more.
  *
  *   npm run bench:masking
@@ -82,6 +85,29 @@ roles:
     approval: auto
     maxConnections: 50
 `;
+
+interface Path {
+  readonly endpoint: Endpoint;
+  readonly file: string;
+}
+
+/** pgbench on each path, ROUNDS times in rotating order; the median tps of each. */
+async function interleaved(paths: Record<string, Path>): Promise<Record<string, number>> {
+  const tps: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = Object.keys(paths);
+    for (let i = 0; i < r; i++) order.push(order.shift()!);
+    for (const name of order) {
+      const { endpoint, file } = paths[name]!;
+      const t = tpsOf(
+        await pgbench(endpoint, DATABASE, ['-f', file, '-c', '4', '-j', '2', '-T', String(SECONDS)]),
+      );
+      tps[name]!.push(t);
+      console.log(`   round ${r + 1} ${name.padEnd(19)} ${fmt(t)} tps`);
+    }
+  }
+  return Object.fromEntries(Object.entries(tps).map(([k, v]) => [k, median(v)]));
+}
 
 async function main(): Promise<void> {
   need('pgbench');
@@ -190,7 +216,7 @@ async function main(): Promise<void> {
       `masked grant: ${count.rows[0]!.n} rows visible of ${PATIENTS * 2}; first: ${JSON.stringify(sample.rows[0])}`,
     );
 
-    const paths: Record<string, { endpoint: Endpoint; file: string }> = {
+    const paths: Record<string, Path> = {
       'gateway masked': { endpoint: gatewayAt(maskedConn.gateway.password), file: maskedSql },
       'gateway base': { endpoint: gatewayAt(plainConn.gateway.password), file: plainSql },
       'direct masked': { endpoint: maskedConn.direct!, file: maskedSql },
@@ -199,28 +225,35 @@ async function main(): Promise<void> {
     console.log(
       `\n1. ${SCOPE} patients × 2 visits = 100 rows, 3 masked columns; pgbench -c 4 -j 2 -T ${SECONDS}, ${ROUNDS} interleaved rounds`,
     );
-    const tps: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
-    for (let r = 0; r < ROUNDS; r++) {
-      const order = Object.keys(paths);
-      for (let i = 0; i < r; i++) order.push(order.shift()!);
-      for (const name of order) {
-        const { endpoint, file } = paths[name]!;
-        const t = tpsOf(
-          await pgbench(endpoint, DATABASE, ['-f', file, '-c', '4', '-j', '2', '-T', String(SECONDS)]),
-        );
-        tps[name]!.push(t);
-        console.log(`   round ${r + 1} ${name.padEnd(15)} ${fmt(t)} tps`);
-      }
-    }
-    const m = Object.fromEntries(Object.entries(tps).map(([k, v]) => [k, median(v)]));
+    const m = await interleaved(paths);
     console.log(
       `   medians: gateway masked ${fmt(m['gateway masked']!)} / base ${fmt(m['gateway base']!)} tps → ` +
         `${fmt(m['gateway masked']! / m['gateway base']!, 2)}×; direct masked ${fmt(m['direct masked']!)} / base ` +
         `${fmt(m['direct base']!)} tps → ${fmt(m['direct masked']! / m['direct base']!, 2)}×`,
     );
 
+    // The unscoped grant's results carry the patient key (mrn), so the gateway reads which patients each statement
+    // returned; the same rows with the key computed (no column of origin) are not read.
+    const unaccountedSql = path.join(dir, 'unaccounted.sql');
+    writeFileSync(
+      unaccountedSql,
+      `select id, mrn || '' as mrn, name, ssn, visit_date, code from visits where mrn in (${scope.map((x) => `'${x}'`).join(', ')});\n`,
+    );
     console.log(
-      `\n2. provisioning a grant scoped to ${SCOPE} patients (role, privileges on the shared views, patient set)`,
+      `\n2. accounting of disclosures from results: the unscoped grant's 100 rows with the patient key (50 patients` +
+        ` read and tokenised per statement) vs the same rows with the key computed; pgbench -c 4 -j 2 -T ${SECONDS}`,
+    );
+    const a = await interleaved({
+      'gateway accounted': { endpoint: gatewayAt(plainConn.gateway.password), file: plainSql },
+      'gateway unaccounted': { endpoint: gatewayAt(plainConn.gateway.password), file: unaccountedSql },
+    });
+    console.log(
+      `   medians: accounted ${fmt(a['gateway accounted']!)} / not ${fmt(a['gateway unaccounted']!)} tps → ` +
+        `${fmt(a['gateway accounted']! / a['gateway unaccounted']!, 2)}×`,
+    );
+
+    console.log(
+      `\n3. provisioning a grant scoped to ${SCOPE} patients (role, privileges on the shared views, patient set)`,
     );
     const role = compilePolicyOrThrow(POLICY, 'bench').roles.get('masked')!;
     const provisioner = new pg.Pool({ connectionString: adminUrl.toString(), max: 2 });
