@@ -308,16 +308,27 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     p: Principal,
     role: RoleDefinition | undefined,
     resourceName: string,
+    named: readonly string[],
     now: Date,
   ): Promise<readonly string[] | undefined> => {
     if (role?.careRelation === undefined || role.resource !== resourceName) return undefined;
+    // Only for someone who may hold the role: the look-up costs the protected database a query.
+    if (!role.eligibleGroups.some((g) => p.groups.includes(g))) return undefined;
     const policy = policies.current();
     const resource = policy.resources.get(role.resource);
     if (resource === undefined || options.careRelations === undefined) return undefined;
     try {
       // One more than allowed, so that too many reads as too many rather than as a truncated set.
-      return await options.careRelations.patientsOf(resource, role, p, now, policy.maxPatientIds + 1);
+      return await options.careRelations.patientsOf(
+        resource,
+        role,
+        p,
+        now,
+        policy.maxPatientIds + 1,
+        named.length > 0 ? named : undefined,
+      );
     } catch (err) {
+      if (isPhigateError(err)) throw err; // the requester's identity does not fit the relation: say so
       logger.warn({ err, role: role.name }, 'could not look up a care relation');
       return undefined;
     }
@@ -336,7 +347,13 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           throw refuse(p, spec, err, undefined, { input: describeInput(input) });
         }
         const role = policy.roles.get(facts.role);
-        const careRelationPatients = await lookUpCareRelation(p, role, facts.resource, now);
+        let careRelationPatients;
+        try {
+          careRelationPatients = await lookUpCareRelation(p, role, facts.resource, facts.patientIds, now);
+        } catch (err) {
+          if (!isPhigateError(err)) throw err;
+          throw refuse(p, spec, err, undefined, { input: describeInput(input) });
+        }
         // A request that names nobody is for every patient the care relation gives.
         if (careRelationPatients !== undefined && facts.patientIds.length === 0)
           facts = { ...facts, patientIds: careRelationPatients };

@@ -149,6 +149,8 @@ export interface CareRelations {
     person: Principal,
     at: Date,
     limit: number,
+    /** The patients the request names, if any: only those are looked for. */
+    among: readonly string[] | undefined,
   ): Promise<readonly string[]>;
 }
 

@@ -143,4 +143,65 @@ describe('session audit', () => {
     );
     assert.equal((w.written[0]!.detail?.['results'] as unknown[]).length, 3);
   });
+
+  it('ends the session when a completion record holding patients is lost; one without patients only logs', async () => {
+    for (const patientIds of [['P-1'], undefined]) {
+      let lost = 0;
+      let errors = 0;
+      const audit = createSessionAudit({
+        writer: writer(true),
+        events,
+        context,
+        wait: 'queued',
+        now: () => new Date(),
+        onLost: () => (lost += 1),
+        onError: () => (errors += 1),
+      });
+      audit.completed(statement, {
+        id: 1,
+        kind: 'query',
+        outcome: 'success',
+        rows: 1,
+        durationMs: 1,
+        ...(patientIds ? { patientIds } : {}),
+      });
+      await audit.close('client-closed', {}).catch(() => undefined);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(errors, 1);
+      assert.equal(lost, patientIds ? 1 : 0);
+    }
+  });
+
+  it('writes a completion record as soon as it holds 5,000 patients', () => {
+    const w = writer();
+    const audit = createSessionAudit({
+      writer: w,
+      events,
+      context,
+      wait: 'durable',
+      now: () => new Date(),
+      onLost: () => undefined,
+      onError: () => undefined,
+    });
+    const ids = (from: number) => Array.from({ length: 2_500 }, (_, i) => `P-${from + i}`);
+    audit.completed(statement, {
+      id: 1,
+      kind: 'query',
+      outcome: 'success',
+      rows: 1,
+      durationMs: 1,
+      patientIds: ids(0),
+    });
+    assert.equal(w.written.length, 0);
+    audit.completed(statement, {
+      id: 2,
+      kind: 'query',
+      outcome: 'success',
+      rows: 1,
+      durationMs: 1,
+      patientIds: ids(2_500),
+    });
+    assert.equal(w.written.length, 1);
+    assert.equal(w.written[0]!.what?.patients?.length, 5_000);
+  });
 });

@@ -23,6 +23,8 @@ export type AuditWait = 'durable' | 'queued';
 /** Queued records beyond which statements are refused rather than let the log fall further behind. */
 const MAX_BACKLOG = 50_000;
 const COMPLETIONS_PER_EVENT = 200;
+/** Patient tokens one completion record may hold before it is written (records stay a bounded size). */
+const PATIENTS_PER_EVENT = 5_000;
 const COMPLETION_DELAY_MS = 250;
 const STATEMENTS_PER_EVENT = 100;
 const STATEMENT_DELAY_MS = 5;
@@ -45,6 +47,7 @@ export function createSessionAudit(o: {
   readonly onError: (err: unknown) => void;
 }): SessionAudit {
   let done: { statement: StatementToAudit; result: StatementResult }[] = [];
+  let donePatients = 0;
   let timer: NodeJS.Timeout | undefined;
   let queued: { statement: StatementToAudit; at: Date }[] = [];
   let queuedTimer: NodeJS.Timeout | undefined;
@@ -65,7 +68,14 @@ export function createSessionAudit(o: {
     if (done.length === 0) return;
     const batch = done;
     done = [];
-    o.writer.append([o.events.completions(o.context, batch)]).catch(o.onError);
+    donePatients = 0;
+    // For a grant that names no patients this record is the only one that says whose rows came back: losing it
+    // ends the session, as a lost statement record does.
+    const accountable = batch.some((d) => d.result.patientIds !== undefined || d.result.patientIdsUnknown);
+    o.writer.append([o.events.completions(o.context, batch)]).catch((err: unknown) => {
+      o.onError(err);
+      if (accountable) o.onLost();
+    });
   };
   return {
     async statement(statement) {
@@ -82,7 +92,8 @@ export function createSessionAudit(o: {
     },
     completed(statement, result) {
       done.push({ statement, result });
-      if (done.length >= COMPLETIONS_PER_EVENT) writeCompletions();
+      donePatients += result.patientIds?.length ?? 0;
+      if (done.length >= COMPLETIONS_PER_EVENT || donePatients >= PATIENTS_PER_EVENT) writeCompletions();
       else timer ??= setTimeout(writeCompletions, COMPLETION_DELAY_MS);
     },
     async close(reason, detail) {

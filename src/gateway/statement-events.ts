@@ -184,6 +184,7 @@ export function createStatementEvents(pseudonymizer: Pseudonymizer) {
             ? { fingerprint: fingerprintSql(statement.sql).fingerprint, patients }
             : {}),
           ...(result.patientIdsOverflow ? { patientsOverflow: true } : {}),
+          ...(result.patientIdsUnknown ? { patientsUnknown: true } : {}),
         };
       });
       return {

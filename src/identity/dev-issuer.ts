@@ -89,6 +89,7 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
       name: user.name,
       preferred_username: user.username,
       email: demoEmail(user),
+      email_verified: true,
       groups: [...user.groups],
       amr: user.mfa ? ['pwd', 'otp'] : ['pwd'],
     })
@@ -130,7 +131,7 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
       token_endpoint_auth_methods_supported: ['none'],
       scopes_supported: ['openid'],
       subject_types_supported: ['public'],
-      claims_supported: ['sub', 'name', 'preferred_username', 'email', 'groups', 'amr'],
+      claims_supported: ['sub', 'name', 'preferred_username', 'email', 'email_verified', 'groups', 'amr'],
     }));
 
     app.get('/jwks', () => ({ keys: [key.publicJwk] }));

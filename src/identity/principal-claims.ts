@@ -41,6 +41,7 @@ export function principalFromClaims(
     displayName:
       nonEmptyString(claims[config.nameClaim]) ?? nonEmptyString(claims['preferred_username']) ?? claims.sub,
     email: nonEmptyString(claims['email']),
+    emailVerified: claims['email_verified'] === true,
     groups: stringArray(claims[config.groupsClaim]),
     mfa: mfaEvidence(config, claims),
     tokenId: nonEmptyString(claims.jti),

@@ -16,6 +16,8 @@ export interface Principal {
   readonly subject: string;
   readonly displayName: string;
   readonly email: string | undefined;
+  /** The issuer asserted that the e-mail address is the person's (`email_verified: true`). */
+  readonly emailVerified?: boolean;
   /** Group names from the configured claim; the policy maps them to job functions. */
   readonly groups: readonly string[];
   readonly mfa: MfaEvidence;

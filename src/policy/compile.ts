@@ -148,6 +148,7 @@ function compileCareRelation(
     table: c.table,
     requesterColumn: c.requesterColumn,
     requesterIdentifier: c.requesterIdentifier,
+    issuer: c.issuer,
     validFrom: c.validFrom,
     validUntil: c.validUntil,
     patientPath: path,

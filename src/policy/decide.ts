@@ -145,11 +145,12 @@ function careRelationReasons(
       code: 'patients.care-relation-unknown',
       message: `your care relations (${table}) could not be looked up`,
     });
-  } else if (related.length === 0) {
-    reasons.push({
-      code: 'patients.no-care-relation',
-      message: `${table} relates you to no patient at present`,
-    });
+  } else if (ids.length === 0) {
+    if (related.length === 0)
+      reasons.push({
+        code: 'patients.no-care-relation',
+        message: `${table} relates you to no patient at present`,
+      });
   } else {
     const mine = new Set(related);
     const outside = ids.filter((id) => !mine.has(id)).length;

@@ -113,6 +113,8 @@ const roleSchema = z.strictObject({
       requesterColumn: columnName,
       /** Which of the requester's identifiers that column holds. */
       requesterIdentifier: z.enum(['subject', 'email', 'id']).default('subject'),
+      /** For `subject`: the issuer whose subjects the column holds (needed when several issuers are trusted). */
+      issuer: z.string().url().optional(),
       /** Optional columns bounding when a row holds (a NULL `validUntil` is open-ended). */
       validFrom: columnName.optional(),
       validUntil: columnName.optional(),

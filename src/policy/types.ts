@@ -75,6 +75,8 @@ export interface CareRelation {
   readonly table: string;
   readonly requesterColumn: string;
   readonly requesterIdentifier: 'subject' | 'email' | 'id';
+  /** The issuer whose subjects `requesterColumn` holds, when the policy names one. */
+  readonly issuer: string | undefined;
   readonly validFrom: string | undefined;
   readonly validUntil: string | undefined;
   /** How the table's rows lead to the patient id (from the resource's PHI declaration). */

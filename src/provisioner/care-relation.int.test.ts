@@ -38,6 +38,7 @@ for (const target of testTargets()) {
       table: 'public.care_team',
       requesterColumn: 'clinician',
       requesterIdentifier: 'subject',
+      issuer: undefined,
       validFrom: 'starts_on',
       validUntil: 'ends_on',
       patientPath: { hops: [toPatients], idColumn: 'mrn' },
@@ -67,6 +68,11 @@ for (const target of testTargets()) {
         'MRN-SYN-2',
       ]);
       assert.deepEqual(await relatedPatients(admin, attending, 'olivia', now, 1), ['MRN-SYN-1']);
+      // Named patients are looked for among themselves: the limit cannot push them out.
+      assert.deepEqual(
+        await relatedPatients(admin, attending, 'olivia', now, 1, ['MRN-SYN-2', 'MRN-SYN-3']),
+        ['MRN-SYN-2'],
+      );
       // The patient id column in the table itself.
       const direct: CareRelation = { ...careTeam, patientPath: { hops: [], idColumn: 'patient_id' } };
       assert.deepEqual(await relatedPatients(admin, direct, 'chris', now, 100), ['6']);

@@ -8,12 +8,16 @@ import type pg from 'pg';
 import type { CareRelation } from '../policy/types.js';
 import { qualifiedTable, quoteIdent } from './sql-names.js';
 
-/** The query for one person at one instant, at most `limit` ids. Pure. */
+/**
+ * The query for one person at one instant, at most `limit` ids — only among `among` when the request names
+ * patients (so that a large relation cannot push them past the limit). Pure.
+ */
 export function careRelationQuery(
   relation: CareRelation,
   person: string,
   at: Date,
   limit: number,
+  among?: readonly string[],
 ): { readonly text: string; readonly values: unknown[] } {
   const { hops, idColumn } = relation.patientPath;
   const joins = hops.map((hop, i) => {
@@ -26,13 +30,17 @@ export function careRelationQuery(
   const patient = `${hops.length === 0 ? 't' : `h${hops.length}`}.${quoteIdent(idColumn)}`;
   const values: unknown[] = [person, limit];
   const conditions = [`t.${quoteIdent(relation.requesterColumn)} = $1`, `${patient} is not null`];
-  if (relation.validFrom !== undefined || relation.validUntil !== undefined) values.push(at);
-  if (relation.validFrom !== undefined)
-    conditions.push(`t.${quoteIdent(relation.validFrom)} <= $3::timestamptz`);
-  if (relation.validUntil !== undefined) {
-    const until = `t.${quoteIdent(relation.validUntil)}`;
-    conditions.push(`(${until} is null or ${until} > $3::timestamptz)`);
+  const parameter = (value: unknown): string => `$${values.push(value)}`;
+  if (relation.validFrom !== undefined || relation.validUntil !== undefined) {
+    const instant = `${parameter(at)}::timestamptz`;
+    if (relation.validFrom !== undefined)
+      conditions.push(`t.${quoteIdent(relation.validFrom)} <= ${instant}`);
+    if (relation.validUntil !== undefined) {
+      const until = `t.${quoteIdent(relation.validUntil)}`;
+      conditions.push(`(${until} is null or ${until} > ${instant})`);
+    }
   }
+  if (among !== undefined) conditions.push(`${patient}::text = any(${parameter([...among])}::text[])`);
   return {
     text: [
       `select distinct ${patient}::text as id from ${qualifiedTable(relation.table).sql} t`,
@@ -44,14 +52,29 @@ export function careRelationQuery(
   };
 }
 
+/** A look-up that takes longer is abandoned (the request is then refused): it holds a provisioning connection. */
+const LOOKUP_TIMEOUT = '5s';
+
 export async function relatedPatients(
   admin: pg.Pool,
   relation: CareRelation,
   person: string,
   at: Date,
   limit: number,
+  among?: readonly string[],
 ): Promise<string[]> {
-  const query = careRelationQuery(relation, person, at, limit);
-  const found = await admin.query<{ id: string }>(query.text, query.values);
-  return found.rows.map((r) => r.id);
+  const query = careRelationQuery(relation, person, at, limit, among);
+  const client = await admin.connect();
+  try {
+    await client.query('begin read only');
+    await client.query(`set local statement_timeout = '${LOOKUP_TIMEOUT}'`);
+    const found = await client.query<{ id: string }>(query.text, query.values);
+    await client.query('commit');
+    return found.rows.map((r) => r.id);
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }

@@ -142,7 +142,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       logger,
       replicaId,
       pseudonymizer: audit.pseudonymizer,
-      careRelations: createCareRelations(upstreams),
+      // Read at request time, once the issuers (the development one included) are known.
+      careRelations: createCareRelations(upstreams, () => issuers.map((i) => i.issuer)),
     });
     const scheduler = createExpiryScheduler({
       db: store.db,

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as fe from '../../src/gateway/postgres/frontend-encode.js';
 import { RESOURCE, startGatewayFixture, type GatewayFixture } from '../support/gateway.js';
-import { openTls, readAll, session } from '../support/wire.js';
+import { openTls, readAll, session, untilReady } from '../support/wire.js';
 
 describe('gateway wire protocol (raw bytes)', () => {
   let f: GatewayFixture;
@@ -66,6 +66,53 @@ describe('gateway wire protocol (raw bytes)', () => {
     assert.match(answer, /42501/);
     assert.match(answer, /42/);
     assert.match(answer, /SELECT 1/);
+    s.end(fe.terminate());
+  });
+
+  it('refuses the FunctionCall message (it would run a function unguarded and unrecorded); the session goes on', async () => {
+    const s = await session(f, port);
+    // FunctionCall: pg_backend_pid (OID 2026), no arguments, text result.
+    const call = Buffer.alloc(1 + 4 + 4 + 2 + 2 + 2);
+    call.write('F', 0, 'latin1');
+    call.writeInt32BE(call.length - 1, 1);
+    call.writeInt32BE(2026, 5);
+    s.write(Buffer.concat([call, fe.query('select 40 + 2')]));
+    const answer = (await readAll(s, 1_500)).toString('latin1');
+    assert.match(answer, /0A000/);
+    assert.match(answer, /FunctionCall protocol message is not relayed/);
+    assert.doesNotMatch(answer, /V\0\0\0/, 'no FunctionCallResponse');
+    assert.match(answer, /SELECT 1/);
+    s.end(fe.terminate());
+  });
+
+  it('closes a session that sends a simple Query inside an unfinished extended batch (08P01)', async () => {
+    const s = await session(f, port);
+    s.write(Buffer.concat([fe.parse('', 'select 1'), fe.query('select 2')]));
+    const answer = (await readAll(s)).toString('latin1');
+    assert.match(answer, /08P01/);
+    assert.match(answer, /unfinished extended-protocol batch/);
+  });
+
+  it('answers what was forwarded before a refused statement of the same batch, and stays in step', async () => {
+    const s = await session(f, port);
+    s.write(
+      Buffer.concat([
+        fe.parse('', 'select 20 + 1 as first'),
+        fe.bind('', '', []),
+        fe.execute(''),
+        fe.parse('', "copy encounters to program 'id'"),
+        fe.bind('', '', []),
+        fe.execute(''),
+        fe.sync(),
+      ]),
+    );
+    const batch = (await untilReady(s)).toString('latin1');
+    assert.match(batch, /42501/);
+    assert.match(batch, /21/, 'the statement before the refused one ran');
+    s.write(fe.query('select 30 + 3'));
+    const next = (await untilReady(s)).toString('latin1');
+    assert.match(next, /33/);
+    assert.match(next, /SELECT 1/);
     s.end(fe.terminate());
   });
 

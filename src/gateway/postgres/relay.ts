@@ -70,6 +70,9 @@ export interface RelaySession {
   readonly ended: Promise<string>;
 }
 
+/** Messages of the extended protocol: a batch of them ends with Sync. */
+const EXTENDED = new Set(['parse', 'bind', 'describe', 'execute', 'close', 'flush']);
+
 export function startRelay(o: RelayOptions): RelaySession {
   const framer = new MessageFramer();
   framer.startTyped();
@@ -83,6 +86,8 @@ export function startRelay(o: RelayOptions): RelaySession {
   let chain: Promise<void> = Promise.resolve();
   // After an extended-protocol statement is refused, the protocol wants everything up to Sync discarded.
   let skippingUntilSync = false;
+  // Extended-protocol messages were forwarded since the last Sync.
+  let batchOpen = false;
   // The transaction status the server last reported, for the ReadyForQuery the gateway sends itself.
   let transactionStatus: 'I' | 'T' | 'E' = 'I';
   const upstreamFramer = new MessageFramer();
@@ -162,14 +167,47 @@ export function startRelay(o: RelayOptions): RelaySession {
     idle();
     const message = decodeFrontend(type, body);
     if (skippingUntilSync) {
-      if (message.type === 'sync') {
-        skippingUntilSync = false;
-        o.client.write(readyForQuery(transactionStatus));
-      }
+      if (message.type !== 'sync') return;
+      skippingUntilSync = false;
+      if (batchOpen) {
+        // What was forwarded before the refusal awaits its Sync: the server answers it and ends the batch.
+        tracker.sync();
+        batchOpen = false;
+        o.upstream.write(raw);
+      } else o.client.write(readyForQuery(transactionStatus));
       return;
     }
+    // PostgreSQL would skip a Query sent within an extended batch that failed, its answers then out of step with
+    // what was asked; no client does this, and what cannot be tracked is not relayed.
+    if ((message.type === 'query' || message.type === 'function-call') && batchOpen)
+      throw new ProtocolError(
+        'a simple Query within an unfinished extended-protocol batch (no Sync yet) is not relayed',
+      );
     let statement: StatementToAudit | undefined;
     if (message.type === 'query') statement = { id: nextId++, kind: 'query', sql: message.sql };
+    // The fast-path function call runs a function by OID, out of reach of the guard and of the statement record:
+    // refused (functions are called with SELECT).
+    if (message.type === 'function-call') {
+      const call: StatementToAudit = {
+        id: nextId++,
+        kind: 'query',
+        sql: 'FunctionCall',
+        refusedBy: 'guard.function-call',
+      };
+      await o.audit(call).catch(() => undefined);
+      o.client.write(
+        Buffer.concat([
+          errorResponse({
+            severity: 'ERROR',
+            code: '0A000',
+            message:
+              'the FunctionCall protocol message is not relayed by phigate: call the function with SELECT',
+          }),
+          readyForQuery(transactionStatus),
+        ]),
+      );
+      return;
+    }
     if (message.type === 'parse') {
       prepared.set(message.statement, message.sql);
       statement = { id: nextId++, kind: 'parse', sql: message.sql };
@@ -236,6 +274,8 @@ export function startRelay(o: RelayOptions): RelaySession {
     }
     trackShapes(message);
     if (message.type === 'sync') tracker.sync();
+    if (message.type === 'sync') batchOpen = false;
+    else if (EXTENDED.has(message.type)) batchOpen = true;
     o.upstream.write(raw);
   };
 

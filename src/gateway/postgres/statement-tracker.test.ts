@@ -215,4 +215,34 @@ describe('statement tracker: the patients a statement returned', () => {
     assert.equal(r!.patientIds!.length, MAX_PATIENTS_PER_STATEMENT);
     assert.equal(r!.patientIdsOverflow, true);
   });
+
+  it('says when rows came back whose patients it could not read: undescribed, unreadable binary, COPY', () => {
+    const t = tracker();
+    t.started('execute', 1, {
+      portal: { fields: undefined },
+      statement: { fields: undefined },
+      resultFormats: [],
+    });
+    t.sync();
+    const [undescribed] = feed(t, row('P-1'), complete('SELECT 1'), ready);
+    assert.equal(undescribed!.patientIdsUnknown, true);
+    assert.equal(undescribed!.patientIds, undefined);
+    t.started('query', 2);
+    const numeric: ResultField = { relation: 500, attnum: 2, type: 1700, format: 1 };
+    const [binary] = feed(t, description(numeric), row(Buffer.alloc(8)), complete('SELECT 1'), ready);
+    assert.equal(binary!.patientIdsUnknown, true);
+    t.started('query', 3);
+    const [copy] = feed(
+      t,
+      msg('H', Buffer.from([0, 0, 0])),
+      msg('d', Buffer.from('P-1\n')),
+      msg('c'),
+      complete('COPY 1'),
+      ready,
+    );
+    assert.equal(copy!.patientIdsUnknown, true);
+    t.started('query', 4);
+    const [known] = feed(t, description(text(500, 2)), row('P-1'), complete('SELECT 1'), ready);
+    assert.equal(known!.patientIdsUnknown, undefined);
+  });
 });

@@ -36,6 +36,11 @@ export interface StatementResult {
   readonly patientIds?: readonly string[];
   /** More distinct patient ids were returned than `MAX_PATIENTS_PER_STATEMENT`: `patientIds` holds the first ones. */
   readonly patientIdsOverflow?: true;
+  /**
+   * Rows came back whose patients could not be read: rows of a result never described, a patient id in a binary
+   * format this tracker does not read, or COPY output.
+   */
+  readonly patientIdsUnknown?: true;
 }
 
 /** What a prepared statement or a portal returns, once the server has answered a Describe of it. */
@@ -54,7 +59,7 @@ export interface PortalShape {
 export type PatientColumnTest = (relation: number, attnum: number) => boolean;
 
 /** A bulk read's distinct patients beyond this are not listed (the event says so): records stay bounded. */
-export const MAX_PATIENTS_PER_STATEMENT = 10_000;
+export const MAX_PATIENTS_PER_STATEMENT = 5_000;
 
 interface StatementEntry {
   readonly kind: TrackedKind;
@@ -69,6 +74,7 @@ interface StatementEntry {
   fields: readonly ResultField[] | undefined;
   patients: Set<string> | undefined;
   overflow: boolean;
+  unknown: boolean;
 }
 
 type Entry =
@@ -105,6 +111,7 @@ export class StatementTracker {
       fields: undefined,
       patients: undefined,
       overflow: false,
+      unknown: false,
     });
   }
 
@@ -142,6 +149,9 @@ export class StatementTracker {
           describe.shape.fields = [];
           this.queue.shift();
         }
+        return [];
+      case 'H': // CopyOutResponse: rows follow as COPY data, which is not read
+        if (statement && this.isPatientColumn !== undefined) statement.unknown = true;
         return [];
       case 'D':
         if (statement) {
@@ -200,7 +210,10 @@ export class StatementTracker {
         (prepared.fields === undefined ? undefined : withResultFormats(prepared.fields, resultFormats));
     }
     const fields = statement.fields;
-    if (fields === undefined) return;
+    if (fields === undefined) {
+      statement.unknown = true;
+      return;
+    }
     let indexes = this.patientIndexes.get(fields);
     if (indexes === undefined) {
       indexes = fields.flatMap((f, i) =>
@@ -214,7 +227,10 @@ export class StatementTracker {
       const value = values[k];
       if (value === null || value === undefined) continue;
       const id = valueText(value, fields[indexes[k]!]!);
-      if (id === undefined) continue;
+      if (id === undefined) {
+        statement.unknown = true;
+        continue;
+      }
       statement.patients ??= new Set();
       if (statement.patients.size < MAX_PATIENTS_PER_STATEMENT) statement.patients.add(id);
       else if (!statement.patients.has(id)) statement.overflow = true;
@@ -232,6 +248,7 @@ export class StatementTracker {
       ...(sqlState !== undefined ? { sqlState } : {}),
       ...(e.patients !== undefined ? { patientIds: [...e.patients] } : {}),
       ...(e.overflow ? { patientIdsOverflow: true as const } : {}),
+      ...(e.unknown ? { patientIdsUnknown: true as const } : {}),
     };
   }
 
