@@ -40,6 +40,27 @@ const context = {
 const events = createStatementEvents(createPseudonymizer(Buffer.alloc(32, 1)));
 const statement = { id: 1, kind: 'query' as const, sql: 'select 1' };
 
+/** A durable session audit whose losses nobody watches (tests of completions). */
+const completionsAudit = (w: ReturnType<typeof writer>) =>
+  createSessionAudit({
+    writer: w,
+    events,
+    context,
+    wait: 'durable',
+    now: () => new Date(),
+    onLost: () => undefined,
+    onError: () => undefined,
+  });
+const done = (id: number, patientIds?: string[]) =>
+  ({
+    id,
+    kind: 'query',
+    outcome: 'success',
+    rows: 1,
+    durationMs: 1,
+    ...(patientIds ? { patientIds } : {}),
+  }) as const;
+
 describe('session audit', () => {
   it('durable: the statement waits for its record, and fails when the record fails', async () => {
     const ok = writer();
@@ -125,15 +146,7 @@ describe('session audit', () => {
 
   it('gathers completions into one event, written at the latest when the session closes', async () => {
     const w = writer();
-    const audit = createSessionAudit({
-      writer: w,
-      events,
-      context,
-      wait: 'durable',
-      now: () => new Date(),
-      onLost: () => undefined,
-      onError: () => undefined,
-    });
+    const audit = completionsAudit(w);
     for (let i = 0; i < 3; i++)
       audit.completed(statement, { id: 1, kind: 'query', outcome: 'success', rows: i, durationMs: 1 });
     await audit.close('client-closed', {});
@@ -157,14 +170,7 @@ describe('session audit', () => {
         onLost: () => (lost += 1),
         onError: () => (errors += 1),
       });
-      audit.completed(statement, {
-        id: 1,
-        kind: 'query',
-        outcome: 'success',
-        rows: 1,
-        durationMs: 1,
-        ...(patientIds ? { patientIds } : {}),
-      });
+      audit.completed(statement, done(1, patientIds));
       await audit.close('client-closed', {}).catch(() => undefined);
       await new Promise((r) => setImmediate(r));
       assert.equal(errors, 1);
@@ -174,33 +180,11 @@ describe('session audit', () => {
 
   it('writes a completion record as soon as it holds 5,000 patients', () => {
     const w = writer();
-    const audit = createSessionAudit({
-      writer: w,
-      events,
-      context,
-      wait: 'durable',
-      now: () => new Date(),
-      onLost: () => undefined,
-      onError: () => undefined,
-    });
+    const audit = completionsAudit(w);
     const ids = (from: number) => Array.from({ length: 2_500 }, (_, i) => `P-${from + i}`);
-    audit.completed(statement, {
-      id: 1,
-      kind: 'query',
-      outcome: 'success',
-      rows: 1,
-      durationMs: 1,
-      patientIds: ids(0),
-    });
+    audit.completed(statement, done(1, ids(0)));
     assert.equal(w.written.length, 0);
-    audit.completed(statement, {
-      id: 2,
-      kind: 'query',
-      outcome: 'success',
-      rows: 1,
-      durationMs: 1,
-      patientIds: ids(2_500),
-    });
+    audit.completed(statement, done(2, ids(2_500)));
     assert.equal(w.written.length, 1);
     assert.equal(w.written[0]!.what?.patients?.length, 5_000);
   });
