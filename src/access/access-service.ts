@@ -51,6 +51,7 @@ import { scopeHash } from './scope-hash.js';
 import { GRANT_STATUSES, REQUEST_STATUSES, transition, type LifecycleEvent } from './state-machine.js';
 import type {
   AccessService,
+  CarePerson,
   CareRelations,
   GrantEventBus,
   MutationOptions,
@@ -220,6 +221,8 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       displayName: p.displayName,
       groups: p.groups,
       mfa: p.mfa.satisfied,
+      email: p.email,
+      emailVerified: p.emailVerified === true,
     } satisfies PersonSnapshot);
 
   const activationPatch = (row: AccessRequestRow, now: Date): AccessRequestPatch => ({
@@ -332,6 +335,69 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       logger.warn({ err, role: role.name }, 'could not look up a care relation');
       return undefined;
     }
+  };
+
+  /**
+   * At the approval that activates a request, its patients must still be the requester's by the care relation (the
+   * stricter of the two policies' roles that have one): a patient who left the care team since the request is not
+   * granted by a late approval. Throws the refusal.
+   */
+  const recheckCareRelation = async (
+    p: Principal,
+    spec: MutationSpec,
+    row: AccessRequestRow,
+    pair: PolicyPair,
+    now: Date,
+  ): Promise<void> => {
+    const role = [pair.current, pair.decided]
+      .map((policy) => policy.roles.get(row.role))
+      .find((r) => r?.careRelation !== undefined);
+    if (role === undefined) return;
+    const resource = pair.current.resources.get(role.resource) ?? pair.decided.resources.get(role.resource);
+    const snapshot = row.requester as PersonSnapshot;
+    const hash = row.requester_id.lastIndexOf('#');
+    const person: CarePerson = {
+      id: row.requester_id,
+      issuer: row.requester_id.slice(0, Math.max(0, hash)),
+      subject: row.requester_id.slice(hash + 1),
+      email: snapshot.email,
+      emailVerified: snapshot.emailVerified === true,
+    };
+    const unknown = (): PhigateError =>
+      new PhigateError(
+        'unavailable',
+        'patients.care-relation-unknown',
+        'the requester’s care relations could not be looked up again: try approving later',
+      );
+    let found: readonly string[];
+    try {
+      if (resource === undefined || options.careRelations === undefined) throw unknown();
+      found = await options.careRelations.patientsOf(
+        resource,
+        role,
+        person,
+        now,
+        row.patient_ids.length,
+        row.patient_ids,
+      );
+    } catch (err) {
+      if (!isPhigateError(err)) logger.warn({ err, role: role.name }, 'could not look up a care relation');
+      throw refuse(p, spec, isPhigateError(err) ? err : unknown(), row);
+    }
+    const mine = new Set(found);
+    const outside = row.patient_ids.filter((id) => !mine.has(id)).length;
+    if (outside > 0)
+      throw refuse(
+        p,
+        spec,
+        new PhigateError(
+          'conflict',
+          'patients.outside-care-relation',
+          `${outside} of the request's patients ${outside === 1 ? 'is' : 'are'} no longer related to the requester in ${role.careRelation!.table}`,
+          { outside },
+        ),
+        row,
+      );
   };
 
   const service: AccessService = {
@@ -516,6 +582,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           { approverId: p.id, approverGroups: p.groups },
         ];
         const satisfied = approvalsSatisfied(row, given, pair, req);
+        if (satisfied) await recheckCareRelation(p, spec, row, pair, now);
         if (satisfied) {
           // The clock starts now: make sure this grant still fits the cumulative cap of its chain.
           await lockChain(tx, row.requester_id, row.role, row.resource);

@@ -11,6 +11,9 @@ export interface PersonSnapshot {
   readonly displayName: string;
   readonly groups: readonly string[];
   readonly mfa: boolean;
+  /** The sign-in's e-mail address and whether its issuer verified it (care relations may name people by it). */
+  readonly email?: string | undefined;
+  readonly emailVerified?: boolean;
 }
 
 /** The policy's decision as stored with the request. */

@@ -141,12 +141,15 @@ export interface GrantEvent {
   readonly emergency: boolean;
 }
 
+/** Who a care relation is looked up for: a signed-in person, or the requester as their request recorded them. */
+export type CarePerson = Pick<Principal, 'id' | 'issuer' | 'subject' | 'email' | 'emailVerified'>;
+
 /** The patients a role's care relation relates a person to, looked up in the role's protected database. */
 export interface CareRelations {
   patientsOf(
     resource: ResourceDefinition,
     role: RoleDefinition,
-    person: Principal,
+    person: CarePerson,
     at: Date,
     limit: number,
     /** The patients the request names, if any: only those are looked for. */

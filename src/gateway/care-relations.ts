@@ -3,8 +3,7 @@
  * gateway uses), for requests to roles whose patients are the requester's own. Who the requester is, in the terms of
  * the relation's table, must be beyond doubt: a subject only under its issuer, an e-mail address only if verified.
  */
-import type { CareRelations } from '../access/types.js';
-import type { Principal } from '../identity/principal.js';
+import type { CarePerson, CareRelations } from '../access/types.js';
 import { PhigateError } from '../lib/errors.js';
 import type { CareRelation } from '../policy/types.js';
 import { relatedPatients } from '../provisioner/care-relation.js';
@@ -13,7 +12,7 @@ import type { Upstreams } from './upstreams.js';
 /** The requester's identifier as the relation's table holds it; a PhigateError when it cannot be trusted. */
 export function requesterIdentifier(
   relation: CareRelation,
-  person: Principal,
+  person: CarePerson,
   trustedIssuers: readonly string[],
 ): string {
   const refuse = (why: string): PhigateError =>

@@ -43,6 +43,8 @@ approvalRules:
   auto:
     autoApprove: [{ groups: [analysts, physicians, support] }]
     approvers: { groups: [clinical-leads] }
+  leads:
+    approvers: { groups: [clinical-leads] }
 roles:
   analyst:
     resource: ${RESOURCE}
@@ -77,6 +79,16 @@ roles:
     careRelation:
       { table: public.care_team, requesterColumn: clinician, validFrom: starts_on, validUntil: ends_on }
     approval: auto
+  attending-review:
+    resource: ${RESOURCE}
+    eligibleGroups: [physicians]
+    access:
+      public.patients: { columns: [id, mrn] }
+    duration: { default: 10m, max: 1h }
+    purposes: [HOPERAT]
+    patientScope: optional
+    careRelation: { table: public.care_team, requesterColumn: clinician, validUntil: ends_on }
+    approval: leads
   registrar:
     resource: ${RESOURCE}
     eligibleGroups: [support]
@@ -178,6 +190,37 @@ describe('minimum necessary through the gateway', () => {
     });
     assert.equal(lead.status, 403, JSON.stringify(lead.body));
     assert.equal(lead.body['code'], 'patients.no-care-relation');
+  });
+
+  it('an approval that would activate a care-relation grant checks the relation again', async () => {
+    const asked = await f.api('olivia', 'POST', '/v1/requests', {
+      resource: RESOURCE,
+      role: 'attending-review',
+      duration: '10m',
+      purpose: 'HOPERAT',
+      justification: 'Review of a synthetic patient of mine',
+      patientIds: ['MRN-DEMO-0003'],
+    });
+    assert.equal(asked.status, 201, JSON.stringify(asked.body));
+    assert.equal(asked.body['status'], 'pending');
+    const id = asked.body['id'] as string;
+    // Meanwhile the patient leaves Olivia's care team.
+    const leave = (endsOn: string | null) =>
+      f.protectedDb.query(`update care_team set ends_on = $1 where patient_id = 3 and clinician = 'olivia'`, [
+        endsOn,
+      ]);
+    await leave('2026-01-01');
+    try {
+      const refused = await f.api('carol', 'POST', `/v1/requests/${id}/approve`, {});
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body['code'], 'patients.outside-care-relation');
+    } finally {
+      await leave(null);
+    }
+    const approved = await f.api('carol', 'POST', `/v1/requests/${id}/approve`, {});
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    assert.equal(approved.body['status'], 'active');
+    await f.revoke('olivia', id);
   });
 
   it('a scoped analyst grant sees masked values of its patients only, whatever the SQL (ATTACKS 29–35)', async () => {
