@@ -355,7 +355,8 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     if (role === undefined) return;
     const resource = pair.current.resources.get(role.resource) ?? pair.decided.resources.get(role.resource);
     const snapshot = row.requester as PersonSnapshot;
-    const hash = row.requester_id.lastIndexOf('#');
+    // `issuer#subject`: an issuer URL has no '#', a subject may.
+    const hash = row.requester_id.indexOf('#');
     const person: CarePerson = {
       id: row.requester_id,
       issuer: row.requester_id.slice(0, Math.max(0, hash)),
@@ -382,7 +383,13 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       );
     } catch (err) {
       if (!isPhigateError(err)) logger.warn({ err, role: role.name }, 'could not look up a care relation');
-      throw refuse(p, spec, isPhigateError(err) ? err : unknown(), row);
+      // The requester's identity no longer fits the relation: the request, not the approver, is at fault.
+      const error = !isPhigateError(err)
+        ? unknown()
+        : err.kind === 'forbidden'
+          ? new PhigateError('conflict', err.code, err.message, err.details)
+          : err;
+      throw refuse(p, spec, error, row);
     }
     const mine = new Set(found);
     const outside = row.patient_ids.filter((id) => !mine.has(id)).length;

@@ -161,7 +161,8 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
         } catch (err) {
           if (!(err instanceof Refusal)) throw err;
           await appendAudit(tx, [err.event], now);
-          if (key !== undefined) {
+          // "Try again later" is not the request's answer: a retry with the same key must really try again.
+          if (key !== undefined && err.error.kind !== 'unavailable') {
             const answer = answerOf(err.error);
             await saveIdempotencyRecord(tx, { principalId: p.id, key, fingerprint: print, ...answer });
           }

@@ -50,7 +50,7 @@ export function createCareRelations(
       const relation = role.careRelation;
       if (relation === undefined) throw new RangeError(`role ${role.name} has no care relation`);
       const identifier = requesterIdentifier(relation, person, trustedIssuers());
-      return relatedPatients(upstreams.get(resource).admin(), relation, identifier, at, limit, among);
+      return relatedPatients(upstreams.get(resource).lookups(), relation, identifier, at, limit, among);
     },
   };
 }

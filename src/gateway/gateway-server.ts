@@ -260,6 +260,11 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
         tls: upstream.tls,
       });
     } catch (err) {
+      if (err instanceof GrantRoleEnded) {
+        // The grant ended while this connection was being set up.
+        fatal(accepted.socket, '57P01', `grant ${grant.id} has ended: ask again with \`phigate request\``);
+        return;
+      }
       logger.error(
         { err, resource: grant.resource, grantId: grant.id },
         'gateway could not reach the database',

@@ -16,8 +16,10 @@ export interface Upstream {
   readonly port: number;
   readonly database: string;
   readonly tls: UpstreamOptions['tls'];
-  /** The provisioning account's pool. */
+  /** The provisioning account's pool for roles. */
   admin(): pg.Pool;
+  /** The provisioning account's pool for look-ups in the data (care relations). */
+  lookups(): pg.Pool;
 }
 
 export interface Upstreams {
@@ -35,6 +37,35 @@ function text(value: unknown): string | undefined {
 export function createUpstreams(config: Readonly<Record<string, UpstreamConfig>>): Upstreams {
   const cache = new Map<string, Upstream>();
   const pools = new Map<string, pg.Pool>();
+
+  /**
+   * The provisioning account's pools: one for roles (made and dropped), and a small one for look-ups in the data
+   * (care relations), so that a burst of requests can never hold up the drop of an ended grant's role.
+   */
+  const poolOf = (
+    name: string,
+    use: 'provisioner' | 'lookup',
+    adminUrl: string,
+    tls: UpstreamOptions['tls'],
+  ): pg.Pool => {
+    const key = `${name}\u0000${use}`;
+    let pool = pools.get(key);
+    if (pool === undefined) {
+      pool = new pg.Pool({
+        connectionString: adminUrl,
+        max: use === 'provisioner' ? 4 : 2,
+        idleTimeoutMillis: 30_000,
+        // Waiting longer for a connection than a look-up may take is failing: the request is refused, not queued.
+        ...(use === 'lookup' ? { connectionTimeoutMillis: 5_000 } : {}),
+        application_name: `phigate-${use}`,
+        ...(tls ? { ssl: { ...tls, rejectUnauthorized: true } } : {}),
+      });
+      // An idle pooled connection that drops is replaced on next use; the error must not crash the process.
+      pool.on('error', () => undefined);
+      pools.set(key, pool);
+    }
+    return pool;
+  };
 
   const build = (name: string, connection: Readonly<Record<string, unknown>>): Upstream => {
     const c = config[name];
@@ -66,22 +97,8 @@ export function createUpstreams(config: Readonly<Record<string, UpstreamConfig>>
       port,
       database,
       tls,
-      admin() {
-        let pool = pools.get(name);
-        if (pool === undefined) {
-          pool = new pg.Pool({
-            connectionString: adminUrl,
-            max: 4,
-            idleTimeoutMillis: 30_000,
-            application_name: 'phigate-provisioner',
-            ...(tls ? { ssl: { ...tls, rejectUnauthorized: true } } : {}),
-          });
-          // An idle pooled connection that drops is replaced on next use; the error must not crash the process.
-          pool.on('error', () => undefined);
-          pools.set(name, pool);
-        }
-        return pool;
-      },
+      admin: () => poolOf(name, 'provisioner', adminUrl, tls),
+      lookups: () => poolOf(name, 'lookup', adminUrl, tls),
     };
   };
 

@@ -79,10 +79,11 @@ for (const target of testTargets()) {
     });
 
     it('takes the person’s identifier as data, never as SQL', async () => {
-      for (const hostile of ["olivia' or '1'='1", 'olivia\u0000', '%', "'; drop table patients; --"]) {
-        const found = await relatedPatients(admin, careTeam, hostile, now, 100).catch(() => []);
-        assert.deepEqual(found, [], hostile);
+      for (const hostile of ["olivia' or '1'='1", '%', "'; drop table patients; --", 'OLIVIA']) {
+        assert.deepEqual(await relatedPatients(admin, careTeam, hostile, now, 100), [], hostile);
       }
+      // PostgreSQL refuses a NUL in text outright: the look-up fails (and the request is refused), it matches nobody.
+      await assert.rejects(relatedPatients(admin, careTeam, 'olivia\u0000', now, 100));
       const left = await admin.query<{ n: number }>('select count(*)::int as n from patients');
       assert.equal(left.rows[0]!.n, 6);
     });

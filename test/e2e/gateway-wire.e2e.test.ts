@@ -12,10 +12,11 @@ import { openTls, readAll, session, untilReady } from '../support/wire.js';
 describe('gateway wire protocol (raw bytes)', () => {
   let f: GatewayFixture;
   let port: number;
+  let grantId: string;
   before(async () => {
     f = await startGatewayFixture({ gatewayYaml: '  maxConnections: 4' });
     port = f.phigate.gateway!.port;
-    await f.grant('dan');
+    grantId = await f.grant('dan');
   });
   after(async () => {
     await f?.stop();
@@ -93,7 +94,7 @@ describe('gateway wire protocol (raw bytes)', () => {
     assert.match(answer, /unfinished extended-protocol batch/);
   });
 
-  it('answers what was forwarded before a refused statement of the same batch, and stays in step', async () => {
+  it('closes the session when a statement is refused after earlier ones of its batch reached the database', async () => {
     const s = await session(f, port);
     s.write(
       Buffer.concat([
@@ -106,14 +107,37 @@ describe('gateway wire protocol (raw bytes)', () => {
         fe.sync(),
       ]),
     );
-    const batch = (await untilReady(s)).toString('latin1');
-    assert.match(batch, /42501/);
-    assert.match(batch, /21/, 'the statement before the refused one ran');
-    s.write(fe.query('select 30 + 3'));
-    const next = (await untilReady(s)).toString('latin1');
-    assert.match(next, /33/);
-    assert.match(next, /SELECT 1/);
+    // The database would run the first statement and commit it at the Sync, its answers after the refusal: the
+    // session ends instead, which rolls the batch back.
+    const answer = (await readAll(s)).toString('latin1');
+    assert.match(answer, /FATAL/);
+    assert.match(answer, /42501/);
+    assert.match(answer, /nothing of the batch is committed/);
+    assert.ok(s.destroyed || s.readableEnded, 'the session is closed');
+  });
+
+  it('relays Close and Flush before a simple Query (a JDBC pattern) without closing the session', async () => {
+    const s = await session(f, port);
+    s.write(Buffer.concat([fe.close('S', 'never_prepared'), fe.flush(), fe.query('select 30 + 3')]));
+    const answer = (await untilReady(s)).toString('latin1');
+    assert.match(answer, /33/);
+    assert.doesNotMatch(answer, /08P01/);
     s.end(fe.terminate());
+  });
+
+  it('records an Execute with the SQL the database runs, not that of a refused Parse of the same name', async () => {
+    const s = await session(f, port);
+    s.write(Buffer.concat([fe.parse('same_name', 'select 7 as original'), fe.sync()]));
+    await untilReady(s);
+    s.write(Buffer.concat([fe.parse('same_name', "copy encounters to program 'id'"), fe.sync()]));
+    assert.match((await untilReady(s)).toString('latin1'), /42501/);
+    s.write(Buffer.concat([fe.bind('', 'same_name', []), fe.execute(''), fe.sync()]));
+    assert.match((await untilReady(s)).toString('latin1'), /SELECT 1/);
+    s.end(fe.terminate());
+    const executes = (await f.auditActions(grantId))
+      .filter((e) => e.action === 'statement.execute' && e.canonical.includes('"protocol":"execute"'))
+      .map((e) => e.canonical);
+    assert.match(executes.at(-1)!, /select \? as original/);
   });
 
   it('refuses connections beyond maxConnections with 53300', async () => {

@@ -70,8 +70,11 @@ export interface RelaySession {
   readonly ended: Promise<string>;
 }
 
-/** Messages of the extended protocol: a batch of them ends with Sync. */
-const EXTENDED = new Set(['parse', 'bind', 'describe', 'execute', 'close', 'flush']);
+/**
+ * Extended-protocol messages that can fail, and whose batch must then end with a Sync before anything else is
+ * relayed (Close and Flush cannot fail: clients send Close before a simple Query, and that is fine).
+ */
+const EXTENDED = new Set(['parse', 'bind', 'describe', 'execute']);
 
 export function startRelay(o: RelayOptions): RelaySession {
   const framer = new MessageFramer();
@@ -169,12 +172,7 @@ export function startRelay(o: RelayOptions): RelaySession {
     if (skippingUntilSync) {
       if (message.type !== 'sync') return;
       skippingUntilSync = false;
-      if (batchOpen) {
-        // What was forwarded before the refusal awaits its Sync: the server answers it and ends the batch.
-        tracker.sync();
-        batchOpen = false;
-        o.upstream.write(raw);
-      } else o.client.write(readyForQuery(transactionStatus));
+      o.client.write(readyForQuery(transactionStatus));
       return;
     }
     // PostgreSQL would skip a Query sent within an extended batch that failed, its answers then out of step with
@@ -208,10 +206,7 @@ export function startRelay(o: RelayOptions): RelaySession {
       );
       return;
     }
-    if (message.type === 'parse') {
-      prepared.set(message.statement, message.sql);
-      statement = { id: nextId++, kind: 'parse', sql: message.sql };
-    }
+    if (message.type === 'parse') statement = { id: nextId++, kind: 'parse', sql: message.sql };
     if (message.type === 'bind') {
       portals.set(message.portal, {
         sql: prepared.get(message.statement) ?? '',
@@ -229,12 +224,28 @@ export function startRelay(o: RelayOptions): RelaySession {
     }
     if (message.type === 'close' && message.target === 'statement') prepared.delete(message.name);
     if (message.type === 'terminate') return finish('client-closed');
-    const refuse = (error: Buffer): void => {
-      if (statement?.kind === 'query')
-        o.client.write(Buffer.concat([error, readyForQuery(transactionStatus)]));
-      else {
-        o.client.write(error);
+    const refuse = (code: string, reason: string): void => {
+      if (statement?.kind === 'query') {
+        o.client.write(
+          Buffer.concat([
+            errorResponse({ severity: 'ERROR', code, message: reason }),
+            readyForQuery(transactionStatus),
+          ]),
+        );
+      } else if (!batchOpen) {
+        o.client.write(errorResponse({ severity: 'ERROR', code, message: reason }));
         skippingUntilSync = true;
+      } else {
+        // Earlier messages of this batch already went to the database, which would run them and commit at the Sync
+        // as if nothing had failed, its answers arriving after this error. Closing the session rolls them back.
+        o.client.write(
+          errorResponse({
+            severity: 'FATAL',
+            code,
+            message: `${reason}; the rest of its extended-protocol batch had reached the database, so the session is closed (nothing of the batch is committed)`,
+          }),
+        );
+        finish('refused-in-batch');
       }
     };
     if (statement && statement.kind !== 'execute' && o.guard) {
@@ -242,7 +253,7 @@ export function startRelay(o: RelayOptions): RelaySession {
       if (!verdict.ok) {
         // Recorded if it can be; refused either way. The session stays usable.
         await o.audit({ ...statement, refusedBy: verdict.code }).catch(() => undefined);
-        refuse(errorResponse({ severity: 'ERROR', code: '42501', message: verdict.reason }));
+        refuse('42501', verdict.reason);
         return;
       }
     }
@@ -251,13 +262,7 @@ export function startRelay(o: RelayOptions): RelaySession {
         await o.audit(statement);
       } catch {
         // Fail closed: the statement is not forwarded. The session stays usable, as after any error.
-        refuse(
-          errorResponse({
-            severity: 'ERROR',
-            code: '58000',
-            message: 'the audit log is unavailable: the statement was not run',
-          }),
-        );
+        refuse('58000', 'the audit log is unavailable: the statement was not run');
         return;
       }
       if (finished) return;
@@ -281,7 +286,11 @@ export function startRelay(o: RelayOptions): RelaySession {
 
   /** Follows what each forwarded message makes the server describe. */
   const trackShapes = (message: ReturnType<typeof decodeFrontend>): void => {
-    if (message.type === 'parse') statementShapes.set(message.statement, { fields: undefined });
+    // Recorded once forwarded: a refused Parse leaves the server's statement of that name as it was.
+    if (message.type === 'parse') {
+      prepared.set(message.statement, message.sql);
+      statementShapes.set(message.statement, { fields: undefined });
+    }
     if (message.type === 'bind')
       portalShapes.set(message.portal, {
         portal: { fields: undefined },
