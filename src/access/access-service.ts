@@ -17,7 +17,7 @@ import type { Principal } from '../identity/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { PhigateError, isPhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import type { CompiledPolicy, Decision, Reason, RoleDefinition } from '../policy/types.js';
+import type { CompiledPolicy, Decision, Reason } from '../policy/types.js';
 import {
   findRequest,
   insertRequest,
@@ -49,9 +49,9 @@ import { validateNewRequest } from './request-input.js';
 import { currentScopeHash, toRequestView, type PersonSnapshot, type StoredDecision } from './request-view.js';
 import { scopeHash } from './scope-hash.js';
 import { GRANT_STATUSES, REQUEST_STATUSES, transition, type LifecycleEvent } from './state-machine.js';
+import { createCareRelationChecks } from './care-relation-checks.js';
 import type {
   AccessService,
-  CarePerson,
   CareRelations,
   GrantEventBus,
   MutationOptions,
@@ -303,109 +303,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     publish,
   });
 
-  /**
-   * The patients the role's care relation relates the requester to now; undefined when the role has none, or when
-   * they could not be looked up (the policy then refuses: it never guesses a patient set).
-   */
-  const lookUpCareRelation = async (
-    p: Principal,
-    role: RoleDefinition | undefined,
-    resourceName: string,
-    named: readonly string[],
-    now: Date,
-  ): Promise<readonly string[] | undefined> => {
-    if (role?.careRelation === undefined || role.resource !== resourceName) return undefined;
-    // Only for someone who may hold the role: the look-up costs the protected database a query.
-    if (!role.eligibleGroups.some((g) => p.groups.includes(g))) return undefined;
-    const policy = policies.current();
-    const resource = policy.resources.get(role.resource);
-    if (resource === undefined || options.careRelations === undefined) return undefined;
-    try {
-      // One more than allowed, so that too many reads as too many rather than as a truncated set.
-      return await options.careRelations.patientsOf(
-        resource,
-        role,
-        p,
-        now,
-        policy.maxPatientIds + 1,
-        named.length > 0 ? named : undefined,
-      );
-    } catch (err) {
-      if (isPhigateError(err)) throw err; // the requester's identity does not fit the relation: say so
-      logger.warn({ err, role: role.name }, 'could not look up a care relation');
-      return undefined;
-    }
-  };
-
-  /**
-   * At the approval that activates a request, its patients must still be the requester's by the care relation (the
-   * stricter of the two policies' roles that have one): a patient who left the care team since the request is not
-   * granted by a late approval. Throws the refusal.
-   */
-  const recheckCareRelation = async (
-    p: Principal,
-    spec: MutationSpec,
-    row: AccessRequestRow,
-    pair: PolicyPair,
-    now: Date,
-  ): Promise<void> => {
-    const role = [pair.current, pair.decided]
-      .map((policy) => policy.roles.get(row.role))
-      .find((r) => r?.careRelation !== undefined);
-    if (role === undefined) return;
-    const resource = pair.current.resources.get(role.resource) ?? pair.decided.resources.get(role.resource);
-    const snapshot = row.requester as PersonSnapshot;
-    // `issuer#subject`: an issuer URL has no '#', a subject may.
-    const hash = row.requester_id.indexOf('#');
-    const person: CarePerson = {
-      id: row.requester_id,
-      issuer: row.requester_id.slice(0, Math.max(0, hash)),
-      subject: row.requester_id.slice(hash + 1),
-      email: snapshot.email,
-      emailVerified: snapshot.emailVerified === true,
-    };
-    const unknown = (): PhigateError =>
-      new PhigateError(
-        'unavailable',
-        'patients.care-relation-unknown',
-        'the requester’s care relations could not be looked up again: try approving later',
-      );
-    let found: readonly string[];
-    try {
-      if (resource === undefined || options.careRelations === undefined) throw unknown();
-      found = await options.careRelations.patientsOf(
-        resource,
-        role,
-        person,
-        now,
-        row.patient_ids.length,
-        row.patient_ids,
-      );
-    } catch (err) {
-      if (!isPhigateError(err)) logger.warn({ err, role: role.name }, 'could not look up a care relation');
-      // The requester's identity no longer fits the relation: the request, not the approver, is at fault.
-      const error = !isPhigateError(err)
-        ? unknown()
-        : err.kind === 'forbidden'
-          ? new PhigateError('conflict', err.code, err.message, err.details)
-          : err;
-      throw refuse(p, spec, error, row);
-    }
-    const mine = new Set(found);
-    const outside = row.patient_ids.filter((id) => !mine.has(id)).length;
-    if (outside > 0)
-      throw refuse(
-        p,
-        spec,
-        new PhigateError(
-          'conflict',
-          'patients.outside-care-relation',
-          `${outside} of the request's patients ${outside === 1 ? 'is' : 'are'} no longer related to the requester in ${role.careRelation!.table}`,
-          { outside },
-        ),
-        row,
-      );
-  };
+  const careChecks = createCareRelationChecks({ careRelations: options.careRelations, logger });
 
   const service: AccessService = {
     createRequest(p, input, options) {
@@ -422,7 +320,14 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
         const role = policy.roles.get(facts.role);
         let careRelationPatients;
         try {
-          careRelationPatients = await lookUpCareRelation(p, role, facts.resource, facts.patientIds, now);
+          careRelationPatients = await careChecks.lookUp(
+            p,
+            policy,
+            role,
+            facts.resource,
+            facts.patientIds,
+            now,
+          );
         } catch (err) {
           if (!isPhigateError(err)) throw err;
           throw refuse(p, spec, err, undefined, { input: describeInput(input) });
@@ -589,7 +494,8 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           { approverId: p.id, approverGroups: p.groups },
         ];
         const satisfied = approvalsSatisfied(row, given, pair, req);
-        if (satisfied) await recheckCareRelation(p, spec, row, pair, now);
+        const careRefusal = satisfied ? await careChecks.recheck(row, pair, now) : undefined;
+        if (careRefusal !== undefined) throw refuse(p, spec, careRefusal, row);
         if (satisfied) {
           // The clock starts now: make sure this grant still fits the cumulative cap of its chain.
           await lockChain(tx, row.requester_id, row.role, row.resource);

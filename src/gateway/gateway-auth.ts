@@ -4,6 +4,7 @@
  * name is a policy resource, and the person must hold an active grant on it right now — looked up in the store at
  * every connection, so a revoked grant opens nothing whatever token is presented.
  */
+import { splitPrincipalId } from '../identity/principal.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Clock } from '../lib/clock.js';
 import type { CompiledPolicy } from '../policy/types.js';
@@ -33,7 +34,7 @@ export class GatewayAuthError extends Error {
 
 /** The names a person may connect as: the subject, the full `issuer#subject`, or (OIDC) their e-mail. */
 function userMatches(user: string, principalId: string, email?: string): boolean {
-  const subject = principalId.slice(principalId.lastIndexOf('#') + 1);
+  const subject = splitPrincipalId(principalId)?.subject;
   return user === subject || user === principalId || (email !== undefined && user === email);
 }
 

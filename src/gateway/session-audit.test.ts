@@ -40,8 +40,11 @@ const context = {
 const events = createStatementEvents(createPseudonymizer(Buffer.alloc(32, 1)));
 const statement = { id: 1, kind: 'query' as const, sql: 'select 1' };
 
-/** A durable session audit whose losses nobody watches (tests of completions). */
-const completionsAudit = (w: ReturnType<typeof writer>) =>
+/** A session audit for `w`: durable, its losses and errors unwatched, unless the test says otherwise. */
+const sessionAudit = (
+  w: ReturnType<typeof writer>,
+  o: Partial<Omit<Parameters<typeof createSessionAudit>[0], 'writer' | 'events' | 'context'>> = {},
+) =>
   createSessionAudit({
     writer: w,
     events,
@@ -50,6 +53,7 @@ const completionsAudit = (w: ReturnType<typeof writer>) =>
     now: () => new Date(),
     onLost: () => undefined,
     onError: () => undefined,
+    ...o,
   });
 const done = (id: number, patientIds?: string[]) =>
   ({
@@ -64,66 +68,30 @@ const done = (id: number, patientIds?: string[]) =>
 describe('session audit', () => {
   it('durable: the statement waits for its record, and fails when the record fails', async () => {
     const ok = writer();
-    const audit = createSessionAudit({
-      writer: ok,
-      events,
-      context,
-      wait: 'durable',
-      now: () => new Date(),
-      onLost: () => assert.fail(),
-      onError: () => undefined,
-    });
+    const audit = sessionAudit(ok, { onLost: () => assert.fail() });
     await audit.statement(statement);
     assert.equal(ok.written[0]!.action, 'statement.execute');
-    const down = createSessionAudit({
-      writer: writer(true),
-      events,
-      context,
-      wait: 'durable',
-      now: () => new Date(),
-      onLost: () => undefined,
-      onError: () => undefined,
-    });
+    const down = sessionAudit(writer(true));
     await assert.rejects(down.statement(statement), /store down/);
   });
 
   it('queued: refuses while the writer is failing; a record that fails later ends the session', async () => {
     const failing = { ...writer(true), healthy: true };
     let lost = 0;
-    const audit = createSessionAudit({
-      writer: failing,
-      events,
-      context,
-      wait: 'queued',
-      now: () => new Date(),
-      onLost: () => (lost += 1),
-      onError: () => undefined,
-    });
+    const audit = sessionAudit(failing, { wait: 'queued', onLost: () => (lost += 1) });
     await audit.statement(statement); // accepted: the writer looked healthy
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(lost, 1);
-    const unhealthy = createSessionAudit({
-      writer: writer(true),
-      events,
-      context,
-      wait: 'queued',
-      now: () => new Date(),
-      onLost: () => undefined,
-      onError: () => undefined,
-    });
+    const unhealthy = sessionAudit(writer(true), { wait: 'queued' });
     await assert.rejects(unhealthy.statement(statement), /not keeping up/);
   });
 
   it('queued: a run of statements becomes one record, each with the time it was queued', async () => {
     const w = writer();
-    const audit = createSessionAudit({
-      writer: w,
-      events,
-      context,
+    const audit = sessionAudit(w, {
       wait: 'queued',
       now: () => new Date('2026-11-22T10:00:00Z'),
       onLost: () => assert.fail(),
-      onError: () => undefined,
     });
     for (let id = 1; id <= 3; id++) await audit.statement({ ...statement, id });
     assert.equal(w.written.length, 0, 'nothing written before the run ends');
@@ -146,7 +114,7 @@ describe('session audit', () => {
 
   it('gathers completions into one event, written at the latest when the session closes', async () => {
     const w = writer();
-    const audit = completionsAudit(w);
+    const audit = sessionAudit(w);
     for (let i = 0; i < 3; i++)
       audit.completed(statement, { id: 1, kind: 'query', outcome: 'success', rows: i, durationMs: 1 });
     await audit.close('client-closed', {});
@@ -161,12 +129,8 @@ describe('session audit', () => {
     for (const patientIds of [['P-1'], undefined]) {
       let lost = 0;
       let errors = 0;
-      const audit = createSessionAudit({
-        writer: writer(true),
-        events,
-        context,
+      const audit = sessionAudit(writer(true), {
         wait: 'queued',
-        now: () => new Date(),
         onLost: () => (lost += 1),
         onError: () => (errors += 1),
       });
@@ -180,7 +144,7 @@ describe('session audit', () => {
 
   it('writes a completion record as soon as it holds 5,000 patients', () => {
     const w = writer();
-    const audit = completionsAudit(w);
+    const audit = sessionAudit(w);
     const ids = (from: number) => Array.from({ length: 2_500 }, (_, i) => `P-${from + i}`);
     audit.completed(statement, done(1, ids(0)));
     assert.equal(w.written.length, 0);

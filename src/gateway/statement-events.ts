@@ -7,6 +7,7 @@
  */
 import type { AuditEventInput, AuditHow, AuditStatement, AuditWho, PatientToken } from '../audit/event.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
+import { splitPrincipalId } from '../identity/principal.js';
 import { fingerprintSql } from '../audit/sql-fingerprint.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
 import type { StatementResult } from './postgres/statement-tracker.js';
@@ -30,12 +31,9 @@ interface Snapshot {
 
 function who(grant: AccessRequestRow): AuditWho {
   const person = grant.requester as Snapshot;
-  const hash = grant.requester_id.lastIndexOf('#');
   return {
     actor: grant.requester_id,
-    ...(hash > 0
-      ? { issuer: grant.requester_id.slice(0, hash), subject: grant.requester_id.slice(hash + 1) }
-      : {}),
+    ...splitPrincipalId(grant.requester_id),
     name: person.displayName,
     groups: person.groups,
     roles: [grant.role],

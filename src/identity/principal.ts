@@ -29,3 +29,12 @@ export interface Principal {
 export function principalId(issuer: string, subject: string): string {
   return `${issuer}#${subject}`;
 }
+
+/**
+ * The issuer and subject of a `principalId`, split at the first '#': an OIDC issuer URL has no fragment, a subject
+ * may contain '#'. Undefined for an id that is not of that form.
+ */
+export function splitPrincipalId(id: string): { issuer: string; subject: string } | undefined {
+  const hash = id.indexOf('#');
+  return hash > 0 ? { issuer: id.slice(0, hash), subject: id.slice(hash + 1) } : undefined;
+}

@@ -82,9 +82,13 @@ export function startRelay(o: RelayOptions): RelaySession {
   let finished = false;
   let resolveEnded!: (reason: string) => void;
   const ended = new Promise<string>((r) => (resolveEnded = r));
-  // Statements named by Parse, so that an Execute of a prepared statement can be audited with its SQL.
-  const prepared = new Map<string, string>();
-  const portals = new Map<string, { sql: string; parameters: readonly (Buffer | null)[] }>();
+  // Statements named by Parse and portals made by Bind, as forwarded: so that an Execute can be audited with its SQL
+  // and parameters, and its rows read as the server described them (statement-tracker.ts).
+  const prepared = new Map<string, { readonly sql: string; readonly shape: DescribedShape }>();
+  const portals = new Map<
+    string,
+    { readonly sql: string; readonly parameters: readonly (Buffer | null)[]; readonly shape: PortalShape }
+  >();
   // Client messages are handled strictly in order: one audit at a time, forwarding in arrival order.
   let chain: Promise<void> = Promise.resolve();
   // After an extended-protocol statement is refused, the protocol wants everything up to Sync discarded.
@@ -96,14 +100,6 @@ export function startRelay(o: RelayOptions): RelaySession {
   const upstreamFramer = new MessageFramer();
   upstreamFramer.startTyped();
   const tracker = new StatementTracker(undefined, o.isPatientColumn);
-  // What prepared statements and portals return, as the server describes them (statement-tracker.ts).
-  const statementShapes = new Map<string, DescribedShape>();
-  const portalShapes = new Map<string, PortalShape>();
-  const statementShape = (name: string): DescribedShape => {
-    let shape = statementShapes.get(name);
-    if (shape === undefined) statementShapes.set(name, (shape = { fields: undefined }));
-    return shape;
-  };
   const inFlight = new Map<number, StatementToAudit>();
   let nextId = 1;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -183,36 +179,10 @@ export function startRelay(o: RelayOptions): RelaySession {
       );
     let statement: StatementToAudit | undefined;
     if (message.type === 'query') statement = { id: nextId++, kind: 'query', sql: message.sql };
-    // The fast-path function call runs a function by OID, out of reach of the guard and of the statement record:
-    // refused (functions are called with SELECT).
-    if (message.type === 'function-call') {
-      const call: StatementToAudit = {
-        id: nextId++,
-        kind: 'query',
-        sql: 'FunctionCall',
-        refusedBy: 'guard.function-call',
-      };
-      await o.audit(call).catch(() => undefined);
-      o.client.write(
-        Buffer.concat([
-          errorResponse({
-            severity: 'ERROR',
-            code: '0A000',
-            message:
-              'the FunctionCall protocol message is not relayed by phigate: call the function with SELECT',
-          }),
-          readyForQuery(transactionStatus),
-        ]),
-      );
-      return;
-    }
+    // The fast-path function call runs a function by OID, out of reach of the guard: recorded and refused like a
+    // guarded statement (functions are called with SELECT).
+    if (message.type === 'function-call') statement = { id: nextId++, kind: 'query', sql: 'FunctionCall' };
     if (message.type === 'parse') statement = { id: nextId++, kind: 'parse', sql: message.sql };
-    if (message.type === 'bind') {
-      portals.set(message.portal, {
-        sql: prepared.get(message.statement) ?? '',
-        parameters: message.parameters,
-      });
-    }
     if (message.type === 'execute') {
       const portal = portals.get(message.portal);
       statement = {
@@ -222,7 +192,6 @@ export function startRelay(o: RelayOptions): RelaySession {
         parameters: portal?.parameters ?? [],
       };
     }
-    if (message.type === 'close' && message.target === 'statement') prepared.delete(message.name);
     if (message.type === 'terminate') return finish('client-closed');
     const refuse = (code: string, reason: string): void => {
       if (statement?.kind === 'query') {
@@ -248,6 +217,14 @@ export function startRelay(o: RelayOptions): RelaySession {
         finish('refused-in-batch');
       }
     };
+    if (statement && message.type === 'function-call') {
+      await o.audit({ ...statement, refusedBy: 'guard.function-call' }).catch(() => undefined);
+      refuse(
+        '0A000',
+        'the FunctionCall protocol message is not relayed by phigate: call the function with SELECT',
+      );
+      return;
+    }
     if (statement && statement.kind !== 'execute' && o.guard) {
       const verdict = await o.guard(statement.sql);
       if (!verdict.ok) {
@@ -274,37 +251,43 @@ export function startRelay(o: RelayOptions): RelaySession {
       tracker.started(
         statement.kind,
         statement.id,
-        message.type === 'execute' ? portalShapes.get(message.portal) : undefined,
+        message.type === 'execute' ? portals.get(message.portal)?.shape : undefined,
       );
     }
-    trackShapes(message);
-    if (message.type === 'sync') tracker.sync();
-    if (message.type === 'sync') batchOpen = false;
-    else if (EXTENDED.has(message.type)) batchOpen = true;
+    remember(message);
+    if (message.type === 'sync') {
+      tracker.sync();
+      batchOpen = false;
+    } else if (EXTENDED.has(message.type)) batchOpen = true;
     o.upstream.write(raw);
   };
 
-  /** Follows what each forwarded message makes the server describe. */
-  const trackShapes = (message: ReturnType<typeof decodeFrontend>): void => {
-    // Recorded once forwarded: a refused Parse leaves the server's statement of that name as it was.
-    if (message.type === 'parse') {
-      prepared.set(message.statement, message.sql);
-      statementShapes.set(message.statement, { fields: undefined });
-    }
-    if (message.type === 'bind')
-      portalShapes.set(message.portal, {
-        portal: { fields: undefined },
-        statement: statementShape(message.statement),
-        resultFormats: message.resultFormats,
+  /**
+   * Keeps what a forwarded message makes of the server's statements and portals. Only once forwarded: a refused Parse
+   * leaves the server's statement of that name as it was.
+   */
+  const remember = (message: ReturnType<typeof decodeFrontend>): void => {
+    const unknown = (): DescribedShape => ({ fields: undefined });
+    if (message.type === 'parse') prepared.set(message.statement, { sql: message.sql, shape: unknown() });
+    if (message.type === 'bind') {
+      const statement = prepared.get(message.statement);
+      portals.set(message.portal, {
+        sql: statement?.sql ?? '',
+        parameters: message.parameters,
+        shape: {
+          portal: unknown(),
+          statement: statement?.shape ?? unknown(),
+          resultFormats: message.resultFormats,
+        },
       });
+    }
     if (message.type === 'describe')
       tracker.described(
-        message.target === 'statement'
-          ? statementShape(message.name)
-          : (portalShapes.get(message.name)?.portal ?? { fields: undefined }),
+        (message.target === 'statement'
+          ? prepared.get(message.name)?.shape
+          : portals.get(message.name)?.shape.portal) ?? unknown(),
       );
-    if (message.type === 'close')
-      (message.target === 'statement' ? statementShapes : portalShapes).delete(message.name);
+    if (message.type === 'close') (message.target === 'statement' ? prepared : portals).delete(message.name);
   };
 
   o.client.on('data', (chunk: Buffer) => {
