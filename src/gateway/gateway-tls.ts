@@ -3,7 +3,7 @@
  * under dataDir (made once, reused after), which is what the demo uses. Clients then connect with
  * `sslmode=require`, or `verify-full` with that certificate as their root.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { PhigateError } from '../lib/errors.js';
@@ -41,8 +41,11 @@ export function loadGatewayTls(options: {
         commonName: 'phigate gateway (self-signed, development)',
         altNames: ['localhost', '127.0.0.1', '::1'],
       });
-      writeFileSync(keyFile, made.keyPem, { mode: 0o600 });
-      writeFileSync(certFile, made.certPem, { mode: 0o644 });
+      // Written aside and renamed, so a crash mid-write never leaves a half file that would stop every later start.
+      writeFileSync(`${keyFile}.new`, made.keyPem, { mode: 0o600 });
+      writeFileSync(`${certFile}.new`, made.certPem, { mode: 0o644 });
+      renameSync(`${keyFile}.new`, keyFile);
+      renameSync(`${certFile}.new`, certFile);
       generated = true;
     }
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { createSecureContext } from 'node:tls';
 import { createSelfSignedCertificate } from './self-signed-cert.js';
 
 describe('self-signed certificate', () => {
@@ -32,5 +33,30 @@ describe('self-signed certificate', () => {
       validDays: 60,
     });
     assert.equal(new Date(new X509Certificate(made.certPem).validTo).getUTCFullYear(), 2050);
+  });
+
+  it('encodes any serial number in minimal DER, so OpenSSL accepts serials that start with zero or high bits', () => {
+    // Random serials once produced a redundant leading zero about one time in 256, which OpenSSL refuses.
+    for (const serialNumber of [
+      Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'),
+      Buffer.from('0000ff', 'hex'),
+      Buffer.from('80', 'hex'),
+      Buffer.from('01', 'hex'),
+    ]) {
+      const made = createSelfSignedCertificate({ commonName: 'x', altNames: ['localhost'], serialNumber });
+      const cert = new X509Certificate(made.certPem);
+      assert.equal(
+        cert.serialNumber.replace(/^(00)+(?=.)/, ''),
+        serialNumber
+          .toString('hex')
+          .toUpperCase()
+          .replace(/^(00)+(?=.)/, ''),
+      );
+      assert.doesNotThrow(() => createSecureContext({ cert: made.certPem, key: made.keyPem }));
+    }
+    assert.throws(
+      () => createSelfSignedCertificate({ commonName: 'x', altNames: [], serialNumber: Buffer.alloc(2) }),
+      RangeError,
+    );
   });
 });

@@ -30,8 +30,14 @@ const octetString = (b: Buffer): Buffer => tlv(0x04, b);
 const bitString = (b: Buffer): Buffer => tlv(0x03, Buffer.from([0]), b);
 const explicit = (n: number, inner: Buffer): Buffer => tlv(0xa0 + n, inner);
 
-function integer(bytes: Buffer): Buffer {
-  // DER integers are signed: a leading byte with the high bit set needs a zero before it.
+/**
+ * A non-negative DER INTEGER in its one minimal form (X.690 8.3.2): OpenSSL rejects a redundant leading zero
+ * ("illegal padding"), and a leading byte with the high bit set needs a zero before it, or it would read as negative.
+ */
+function integer(unsigned: Buffer): Buffer {
+  let start = 0;
+  while (start < unsigned.length - 1 && unsigned[start] === 0) start++;
+  const bytes = unsigned.subarray(start);
   return tlv(0x02, bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
 }
 
@@ -72,6 +78,8 @@ export function createSelfSignedCertificate(options: {
   readonly altNames: readonly string[];
   readonly validDays?: number;
   readonly now?: Date;
+  /** Unsigned big-endian serial number; 16 random bytes when not given. */
+  readonly serialNumber?: Buffer;
 }): SelfSignedCertificate {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const now = options.now ?? new Date();
@@ -82,8 +90,11 @@ export function createSelfSignedCertificate(options: {
   const altNames = sequence(
     ...options.altNames.map((n) => (isIP(n) ? tlv(0x87, ipBytes(n)) : tlv(0x82, Buffer.from(n, 'ascii')))),
   );
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  const serial = options.serialNumber ?? randomBytes(16);
+  if (serial.length === 0 || serial.length > 20 || serial.every((b) => b === 0)) {
+    // RFC 5280 4.1.2.2: a positive integer of at most 20 octets.
+    throw new RangeError('a certificate serial number is 1 to 20 octets and not zero');
+  }
   const tbs = sequence(
     explicit(0, integer(Buffer.from([2]))),
     integer(serial),
