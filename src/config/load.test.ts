@@ -86,6 +86,17 @@ describe('loadConfig', () => {
     assert.ok(!printed.includes('c2VjcmV0') && !printed.includes('BEGIN PRIVATE'));
   });
 
+  it('refuses a care-relation recheck interval under a second (each round queries the protected database)', () => {
+    const dir = dirWith({ 'phigate.yaml': 'gateway:\n  careRelationRecheck: 500ms\n' });
+    assert.throws(
+      () => loadConfig({ cwd: dir, env: {} }),
+      /phigate\.yaml:2: gateway\.careRelationRecheck: expected at least 1s/,
+    );
+    const ok = dirWith({ 'phigate.yaml': 'gateway:\n  careRelationRecheck: 5m\n' });
+    assert.equal(loadConfig({ cwd: ok, env: {} }).config.gateway.careRelationRecheck, '5m');
+    assert.equal(loadConfig({ cwd: dirWith({}), env: {} }).config.gateway.careRelationRecheck, '1m');
+  });
+
   it('parses durations', () => {
     assert.equal(durationMs('1h30m'), 5_400_000);
     assert.equal(durationMs('500ms'), 500);

@@ -8,6 +8,8 @@ import { PhigateError } from '../lib/errors.js';
 import { formatProblem, parseYamlWith } from '../lib/yaml-source.js';
 import { configSchema, type Config } from './schema.js';
 
+export { durationMs } from './schema.js';
+
 export interface LoadedConfig {
   readonly config: Config;
   /** The file read, or undefined when running on defaults. */
@@ -157,12 +159,4 @@ function redactUrl(text: string): string {
   } catch {
     return '***';
   }
-}
-
-/** Parses the config's duration strings (`30s`, `15m`, `2h`, `1d`, combined). */
-export function durationMs(text: string): number {
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  let total = 0;
-  for (const m of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * unit[m[2]!]!;
-  return total;
 }

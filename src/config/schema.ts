@@ -8,6 +8,14 @@ const durationText = z
   .string()
   .regex(/^(\d+(ms|s|m|h|d))+$/, 'expected a duration such as 500ms, 30s, 15m, 2h or 1d');
 
+/** Parses the config's duration strings (`30s`, `15m`, `2h`, `1d`, combined). */
+export function durationMs(text: string): number {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  let total = 0;
+  for (const m of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * unit[m[2]!]!;
+  return total;
+}
+
 export const issuerSchema = z.strictObject({
   /** Exact `iss` value; its discovery document is `${issuer}/.well-known/openid-configuration`. */
   issuer: z.url(),
@@ -92,6 +100,13 @@ const gatewaySchema = z
     auditWait: z.enum(['durable', 'queued']).default('durable'),
     /** Lifetime of the connection tokens `phigate connect` mints (never beyond the grant's end). */
     connectionTokenTtl: durationText.default('1h'),
+    /**
+     * How often active grants whose patients came from a care relation are looked up in it again; a grant with a
+     * patient who left the relation ends (`care-relation-ended`).
+     */
+    careRelationRecheck: durationText
+      .refine((t) => durationMs(t) >= 1000, 'expected at least 1s: each round queries the protected database')
+      .default('1m'),
     /** Per policy resource name: how to reach and provision its database. */
     resources: z.record(z.string(), upstreamSchema).default({}),
   })
@@ -105,6 +120,7 @@ const gatewaySchema = z
     maxConnections: 2000,
     auditWait: 'durable',
     connectionTokenTtl: '1h',
+    careRelationRecheck: '1m',
     resources: {},
   });
 

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { createAccessService } from '../access/access-service.js';
 import { createGrantEventBus } from '../access/event-bus.js';
+import { createCareRelationWatch, type CareRelationWatch } from '../access/care-relation-watch.js';
 import { createExpiryScheduler } from '../access/expiry-scheduler.js';
 import { createPolicyRegistry } from '../access/policy-registry.js';
 import { durationMs, loadConfig } from '../config/load.js';
@@ -57,6 +58,8 @@ export interface RunningPhigate {
   readonly gateway: Gateway | undefined;
   /** Mints a development token for a demo user (dev mode only). */
   readonly mintDevToken: ((username: string) => Promise<string>) | undefined;
+  /** Looks up active care-relation grants again now (they are, every `gateway.careRelationRecheck`). */
+  readonly careRelations: Pick<CareRelationWatch, 'checkNow'>;
   /** Re-reads the policy file; an invalid policy keeps the old one in force. */
   reloadPolicy(): { ok: boolean; problems: readonly string[] };
   stop(): Promise<void>;
@@ -134,6 +137,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     // The protected databases, through their provisioning accounts: the gateway's, and care-relation look-ups'.
     const upstreams = createUpstreams(gatewayConfig.resources);
     cleanups.push(() => upstreams.close());
+    const careRelations = createCareRelations(upstreams, () => issuers.map((i) => i.issuer));
     const access = createAccessService({
       db: store.db,
       policies,
@@ -143,7 +147,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       replicaId,
       pseudonymizer: audit.pseudonymizer,
       // Read at request time, once the issuers (the development one included) are known.
-      careRelations: createCareRelations(upstreams, () => issuers.map((i) => i.issuer)),
+      careRelations,
     });
     const scheduler = createExpiryScheduler({
       db: store.db,
@@ -155,6 +159,18 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     cleanups.push(() => scheduler.stop());
     // Grants that fell due while no phigate was running end before the first request is served.
     await scheduler.start();
+    const careWatch = createCareRelationWatch({
+      db: store.db,
+      policies,
+      careRelations,
+      bus,
+      clock: systemClock,
+      logger,
+      pseudonymizer: audit.pseudonymizer,
+      intervalMs: durationMs(gatewayConfig.careRelationRecheck),
+    });
+    careWatch.start();
+    cleanups.push(() => careWatch.stop());
 
     const issuers: IssuerConfig[] = [...config.identity.issuers];
     let devIssuer: Awaited<ReturnType<typeof createDevIssuer>> | undefined;
@@ -230,6 +246,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       logger,
       audit,
       gateway,
+      careRelations: careWatch,
       mintDevToken: devIssuer ? (username: string) => devIssuer.mintToken(username) : undefined,
       reloadPolicy,
       stop: () => (stopping ??= stopAll()),

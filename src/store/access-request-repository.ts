@@ -230,6 +230,18 @@ export async function findActiveGrant(
   return query.orderBy('expires_at', 'desc').limit(1).executeTakeFirst();
 }
 
+/** Active grants limited to named patients: among them, the ones a care relation that ended may have to end. */
+export async function listActivePatientGrants(db: Db, now: Date): Promise<AccessRequestRow[]> {
+  return db
+    .selectFrom('access_requests')
+    .selectAll()
+    .where('status', '=', 'active')
+    .where('expires_at', '>', now)
+    .where(sql<boolean>`jsonb_array_length(patient_ids) > 0`)
+    .orderBy('activated_at')
+    .execute();
+}
+
 /** Whether the grant is still active (the sweep of leftover database roles asks this). */
 export async function isGrantActive(db: Db, grantId: string, now: Date): Promise<boolean> {
   const row = await db

@@ -223,6 +223,41 @@ describe('minimum necessary through the gateway', () => {
     await f.revoke('olivia', id);
   });
 
+  it('a grant ends, and its live session is cut, when a patient leaves the requester’s care team', async () => {
+    const grantId = await f.grant('olivia', 'attending');
+    const { body } = await f.connection('olivia', { grantId });
+    const client = f.client('olivia', body.gateway.password);
+    // The first error is the gateway's FATAL to the idle session.
+    const cut = new Promise<Error>((resolve) => client.on('error', resolve));
+    const leave = (endsOn: string | null) =>
+      f.protectedDb.query(`update care_team set ends_on = $1 where patient_id = 4 and clinician = 'olivia'`, [
+        endsOn,
+      ]);
+    const status = async () => (await f.api('olivia', 'GET', `/v1/requests/${grantId}`)).body;
+    await client.connect();
+    try {
+      assert.equal((await client.query('select mrn from patients')).rowCount, 5);
+      // While the relation holds, a round changes nothing.
+      await f.phigate.careRelations.checkNow();
+      assert.equal((await status())['status'], 'active');
+
+      await leave('2026-01-01');
+      const round = await f.phigate.careRelations.checkNow();
+      assert.ok(round.ended >= 1, JSON.stringify(round));
+      const ended = await status();
+      assert.equal(ended['status'], 'revoked');
+      assert.equal(ended['endReason'], 'care-relation-ended');
+      assert.match((await cut).message, new RegExp(`grant ${grantId} .* was revoked at`));
+      const revoke = (await f.auditActions(grantId)).find((e) => e.action === 'grant.revoke');
+      assert.ok(revoke !== undefined);
+      assert.match(revoke.canonical, /"authority":"care-relation"/);
+      assert.doesNotMatch(revoke.canonical, /MRN-DEMO/);
+    } finally {
+      await leave(null);
+      await client.end().catch(() => undefined);
+    }
+  });
+
   it('a scoped analyst grant sees masked values of its patients only, whatever the SQL (ATTACKS 29–35)', async () => {
     const grantId = await f.grant('dan', 'analyst', '10m', { patientIds: SCOPED_PATIENTS });
     const { body } = await f.connection('dan');

@@ -1,0 +1,206 @@
+/**
+ * The care-relation watch on a real store: a grant whose patient left the requester's care relation ends (revoked by
+ * the system, audited, announced), one whose relation still holds or cannot be looked up stays, grants made without
+ * a relation are not looked up, and two replicas end a grant once. The care team itself is a small in-memory table
+ * behind the `CareRelations` port (its SQL is tested against PostgreSQL in src/provisioner/care-relation.int.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { person, silentLogger, testPseudonymizer } from '../../test/support/helpers.js';
+import { systemClock } from '../lib/clock.js';
+import { createAccessService } from './access-service.js';
+import { CARE_RELATION_ENDED, createCareRelationWatch } from './care-relation-watch.js';
+import { createGrantEventBus, type GrantEventBusHandle } from './event-bus.js';
+import { createPolicyRegistry, type PolicyRegistry } from './policy-registry.js';
+import type { AccessService, CareRelations, GrantEvent } from './types.js';
+
+const POLICY = `
+version: 1
+resources:
+  ehr:
+    kind: postgres
+    phi:
+      public.patients: { patientKey: mrn, columns: { mrn: mrn } }
+      public.care_team: { patientKey: { column: patient_id, references: public.patients.id } }
+approvalRules:
+  auto: { autoApprove: [ { groups: [physicians, analysts] } ], approvers: { groups: [leads] } }
+roles:
+  attending:
+    resource: ehr
+    eligibleGroups: [physicians]
+    access: { public.patients: { columns: [id, mrn] } }
+    duration: { default: 1h, max: 8h }
+    purposes: [TREAT]
+    patientScope: optional
+    careRelation: { table: public.care_team, requesterColumn: clinician, requesterIdentifier: id }
+    approval: auto
+  chart:
+    resource: ehr
+    eligibleGroups: [analysts]
+    access: { public.patients: { columns: [id, mrn] } }
+    duration: { default: 1h, max: 8h }
+    purposes: [TREAT]
+    patientScope: required
+    approval: auto
+`;
+
+const olivia = person('olivia', ['physicians']);
+const dan = person('dan', ['analysts']);
+
+/** Who attends whom, by requester id; `down` makes every look-up fail as an unreachable database would. */
+function careTeam() {
+  const team = new Map<string, Set<string>>();
+  const state = { down: false, lookups: 0 };
+  const relations: CareRelations = {
+    patientsOf(_resource, _role, who, _at, limit, among) {
+      state.lookups++;
+      if (state.down) return Promise.reject(new Error('connect ECONNREFUSED'));
+      const mine = [...(team.get(who.id) ?? [])].filter((id) => among === undefined || among.includes(id));
+      return Promise.resolve(mine.slice(0, limit));
+    },
+  };
+  return { team, state, relations };
+}
+
+describe('care-relation watch on real PostgreSQL', () => {
+  let db: TestDatabase;
+  let bus: GrantEventBusHandle;
+  let policies: PolicyRegistry;
+  let access: AccessService;
+  let care: ReturnType<typeof careTeam>;
+  const events: GrantEvent[] = [];
+  const watch = () =>
+    createCareRelationWatch({
+      db: db.db,
+      policies,
+      careRelations: care.relations,
+      bus,
+      clock: systemClock,
+      logger: silentLogger,
+      pseudonymizer: testPseudonymizer,
+      intervalMs: 60_000,
+    });
+
+  before(async () => {
+    db = await createTestDatabase();
+    bus = createGrantEventBus({ pool: db.pool, replicaId: 'test', logger: silentLogger });
+    await bus.ready();
+    bus.subscribe((e) => events.push(e));
+  });
+  beforeEach(async () => {
+    // Each test counts only its own grants: end the earlier tests' ones.
+    await db.db
+      .updateTable('access_requests')
+      .set({ status: 'expired', ended_at: new Date(), end_reason: 'expired', ended_by: 'system' })
+      .where('status', '=', 'active')
+      .execute();
+    care = careTeam();
+    care.team.set(olivia.id, new Set(['MRN-1', 'MRN-2', 'MRN-3']));
+    policies = createPolicyRegistry({ db: db.db, logger: silentLogger });
+    assert.ok((await policies.load(POLICY, 'policy.yaml')).ok);
+    access = createAccessService({
+      db: db.db,
+      policies,
+      clock: systemClock,
+      bus,
+      logger: silentLogger,
+      pseudonymizer: testPseudonymizer,
+      careRelations: care.relations,
+    });
+  });
+  after(async () => {
+    await bus.close();
+    await db.drop();
+  });
+
+  const attending = async (patientIds?: string[]) => {
+    const { request } = await access.createRequest(olivia, {
+      resource: 'ehr',
+      role: 'attending',
+      duration: '1h',
+      purpose: 'TREAT',
+      justification: 'Rounds on my synthetic patients',
+      ...(patientIds === undefined ? {} : { patientIds }),
+    });
+    assert.equal(request.status, 'active');
+    return request.id;
+  };
+  const statusOf = async (id: string) =>
+    db.db
+      .selectFrom('access_requests')
+      .select(['status', 'end_reason', 'ended_by'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+
+  it('ends a grant whose patient left the care team, audited and announced; keeps the others', async () => {
+    const all = await attending();
+    const one = await attending(['MRN-1']);
+    care.team.get(olivia.id)!.delete('MRN-3');
+
+    const result = await watch().checkNow();
+    assert.deepEqual(result, { checked: 2, ended: 1, unknown: 0 });
+    assert.deepEqual(await statusOf(all), {
+      status: 'revoked',
+      end_reason: CARE_RELATION_ENDED,
+      ended_by: 'system',
+    });
+    assert.equal((await statusOf(one)).status, 'active');
+    assert.ok(events.some((e) => e.type === 'grant.revoked' && e.grantId === all));
+    const audit = await db.db
+      .selectFrom('audit_events')
+      .select(['action', 'actor_id', 'patient_tokens', 'canonical'])
+      .where('request_id', '=', all)
+      .orderBy('seq')
+      .execute();
+    assert.equal(audit.at(-1)!.action, 'grant.revoke');
+    assert.equal(audit.at(-1)!.actor_id, 'system');
+    // The grant's patients, as for any revocation: their accountings show when this access ended.
+    assert.equal(audit.at(-1)!.patient_tokens.length, 3);
+    const revoke = JSON.parse(audit.at(-1)!.canonical) as { detail: Record<string, unknown> };
+    assert.equal(revoke.detail['authority'], 'care-relation');
+    assert.equal(revoke.detail['code'], 'patients.outside-care-relation');
+    assert.equal(revoke.detail['outside'], 1);
+    // No patient id in the record: only the count of those who left.
+    assert.doesNotMatch(audit.at(-1)!.canonical, /MRN-/);
+  });
+
+  it('leaves grants alone when the relation cannot be looked up, and ends them once it can say no', async () => {
+    const id = await attending();
+    care.state.down = true;
+    care.team.get(olivia.id)!.clear();
+    assert.deepEqual(await watch().checkNow(), { checked: 1, ended: 0, unknown: 1 });
+    assert.equal((await statusOf(id)).status, 'active');
+    care.state.down = false;
+    assert.deepEqual(await watch().checkNow(), { checked: 1, ended: 1, unknown: 0 });
+    assert.equal((await statusOf(id)).status, 'revoked');
+  });
+
+  it('does not look up grants made without a care relation', async () => {
+    const { request } = await access.createRequest(dan, {
+      resource: 'ehr',
+      role: 'chart',
+      duration: '1h',
+      purpose: 'TREAT',
+      justification: 'Chart review',
+      patientIds: ['MRN-9'],
+    });
+    assert.equal(request.status, 'active');
+    assert.deepEqual(await watch().checkNow(), { checked: 0, ended: 0, unknown: 0 });
+    assert.equal(care.state.lookups, 0);
+  });
+
+  it('two replicas end a grant once', async () => {
+    const id = await attending();
+    care.team.get(olivia.id)!.clear();
+    const [a, b] = await Promise.all([watch().checkNow(), watch().checkNow()]);
+    assert.equal(a.ended + b.ended, 1);
+    const revokes = await db.db
+      .selectFrom('audit_events')
+      .select('seq')
+      .where('request_id', '=', id)
+      .where('action', '=', 'grant.revoke')
+      .execute();
+    assert.equal(revokes.length, 1);
+  });
+});
