@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
-import { person, silentLogger, testPseudonymizer } from '../../test/support/helpers.js';
-import { systemClock } from '../lib/clock.js';
+import { person, silentLogger, testPseudonymizer, until } from '../../test/support/helpers.js';
+import { systemClock, type Clock } from '../lib/clock.js';
 import { createAccessService } from './access-service.js';
 import { CARE_RELATION_ENDED, createCareRelationWatch } from './care-relation-watch.js';
 import { createGrantEventBus, type GrantEventBusHandle } from './event-bus.js';
@@ -51,13 +52,21 @@ const dan = person('dan', ['analysts']);
 /** Who attends whom, by requester id; `down` makes every look-up fail as an unreachable database would. */
 function careTeam() {
   const team = new Map<string, Set<string>>();
-  const state = { down: false, lookups: 0 };
+  const state = {
+    down: false,
+    lookups: 0,
+    tables: new Set<string>(),
+    /** Runs inside each look-up, as a slow database would. */
+    during: (): Promise<void> => Promise.resolve(),
+  };
   const relations: CareRelations = {
-    patientsOf(_resource, _role, who, _at, limit, among) {
+    async patientsOf(_resource, role, who, _at, limit, among) {
       state.lookups++;
-      if (state.down) return Promise.reject(new Error('connect ECONNREFUSED'));
+      state.tables.add(role.careRelation!.table);
+      await state.during();
+      if (state.down) throw new Error('connect ECONNREFUSED');
       const mine = [...(team.get(who.id) ?? [])].filter((id) => among === undefined || among.includes(id));
-      return Promise.resolve(mine.slice(0, limit));
+      return mine.slice(0, limit);
     },
   };
   return { team, state, relations };
@@ -70,16 +79,16 @@ describe('care-relation watch on real PostgreSQL', () => {
   let access: AccessService;
   let care: ReturnType<typeof careTeam>;
   const events: GrantEvent[] = [];
-  const watch = () =>
+  const watch = (more: { clock?: Clock; intervalMs?: number } = {}) =>
     createCareRelationWatch({
       db: db.db,
       policies,
       careRelations: care.relations,
       bus,
-      clock: systemClock,
+      clock: more.clock ?? systemClock,
       logger: silentLogger,
       pseudonymizer: testPseudonymizer,
-      intervalMs: 60_000,
+      intervalMs: more.intervalMs ?? 60_000,
     });
 
   before(async () => {
@@ -139,7 +148,7 @@ describe('care-relation watch on real PostgreSQL', () => {
     care.team.get(olivia.id)!.delete('MRN-3');
 
     const result = await watch().checkNow();
-    assert.deepEqual(result, { checked: 2, ended: 1, unknown: 0 });
+    assert.deepEqual(result, { checked: 2, ended: 1, unknown: 0, skipped: false });
     assert.deepEqual(await statusOf(all), {
       status: 'revoked',
       end_reason: CARE_RELATION_ENDED,
@@ -169,10 +178,10 @@ describe('care-relation watch on real PostgreSQL', () => {
     const id = await attending();
     care.state.down = true;
     care.team.get(olivia.id)!.clear();
-    assert.deepEqual(await watch().checkNow(), { checked: 1, ended: 0, unknown: 1 });
+    assert.deepEqual(await watch().checkNow(), { checked: 1, ended: 0, unknown: 1, skipped: false });
     assert.equal((await statusOf(id)).status, 'active');
     care.state.down = false;
-    assert.deepEqual(await watch().checkNow(), { checked: 1, ended: 1, unknown: 0 });
+    assert.deepEqual(await watch().checkNow(), { checked: 1, ended: 1, unknown: 0, skipped: false });
     assert.equal((await statusOf(id)).status, 'revoked');
   });
 
@@ -186,15 +195,18 @@ describe('care-relation watch on real PostgreSQL', () => {
       patientIds: ['MRN-9'],
     });
     assert.equal(request.status, 'active');
-    assert.deepEqual(await watch().checkNow(), { checked: 0, ended: 0, unknown: 0 });
+    assert.deepEqual(await watch().checkNow(), { checked: 0, ended: 0, unknown: 0, skipped: false });
     assert.equal(care.state.lookups, 0);
   });
 
-  it('two replicas end a grant once', async () => {
+  it('two replicas: one runs the round, the other skips it, and the grant ends once', async () => {
     const id = await attending();
     care.team.get(olivia.id)!.clear();
+    const before = care.state.lookups; // the request's own look-up
     const [a, b] = await Promise.all([watch().checkNow(), watch().checkNow()]);
     assert.equal(a.ended + b.ended, 1);
+    // Whichever ran second either found the lock held (skipped) or found the grant already ended.
+    assert.equal(care.state.lookups - before, 1);
     const revokes = await db.db
       .selectFrom('audit_events')
       .select('seq')
@@ -202,5 +214,59 @@ describe('care-relation watch on real PostgreSQL', () => {
       .where('action', '=', 'grant.revoke')
       .execute();
     assert.equal(revokes.length, 1);
+  });
+
+  it('a grant whose time runs out during its look-up is left to expire, not revoked', async () => {
+    const id = await attending();
+    const row = await db.db
+      .selectFrom('access_requests')
+      .select('expires_at')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    let now = new Date();
+    const clock: Clock = { now: () => now };
+    care.team.get(olivia.id)!.clear();
+    care.state.during = () => {
+      now = new Date(row.expires_at!.getTime() + 1_000);
+      return Promise.resolve();
+    };
+    const result = await watch({ clock }).checkNow();
+    assert.equal(result.ended, 0);
+    assert.equal((await statusOf(id)).status, 'active');
+  });
+
+  it('checks a grant against the relation of the policy it was decided under', async () => {
+    const id = await attending();
+    // A later policy points the role's relation at another table; the grant was made on care_team.
+    const later = POLICY.replace(
+      'careRelation: { table: public.care_team,',
+      'careRelation: { table: public.other_team,',
+    ).replace(
+      '      public.care_team:',
+      '      public.other_team: { patientKey: { column: patient_id, references: public.patients.id } }\n      public.care_team:',
+    );
+    const loaded = await policies.load(later, 'policy.yaml');
+    assert.ok(loaded.ok, JSON.stringify(loaded));
+    assert.equal(policies.current().roles.get('attending')!.careRelation!.table, 'public.other_team');
+    care.state.tables.clear();
+    const result = await watch().checkNow();
+    assert.equal(result.checked, 1);
+    assert.deepEqual([...care.state.tables], ['public.care_team']);
+    assert.equal((await statusOf(id)).status, 'active');
+  });
+
+  it('runs rounds on its own once started, and stops', async () => {
+    const id = await attending();
+    const w = watch({ intervalMs: 50 });
+    w.start();
+    try {
+      care.team.get(olivia.id)!.delete('MRN-2');
+      await until(async () => (await statusOf(id)).status === 'revoked', 'the grant ended by a timed round');
+    } finally {
+      await w.stop();
+    }
+    const after = care.state.lookups;
+    await sleep(200);
+    assert.equal(care.state.lookups, after, 'no round after stop()');
   });
 });

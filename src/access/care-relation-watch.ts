@@ -9,9 +9,13 @@
  * its role like any revocation. The grant ends whole rather than narrowing: its patients are what approvers approved
  * and what its accounting of disclosures lists, and the requester can ask again for the patients still theirs.
  *
+ * Grants are checked under the policy they were decided under, against the relation that vouched for them: a later
+ * policy that renames the relation's table must not end (or query for) grants it never made.
+ *
  * A look-up that fails leaves the grant to the next round (and says so in the log): ending every care grant whenever
  * the protected database stumbles would turn the check into an outage, and the grant's own end still bounds it.
- * With several replicas each runs its rounds; the conditional update ends a grant once.
+ * With several replicas, one runs each round (an advisory lock in the store), so the protected databases see one
+ * look-up per grant; the conditional update would end a grant once anyway.
  */
 import { appendAudit } from '../audit/audit-log.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
@@ -20,7 +24,8 @@ import type { PhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import {
   listActivePatientGrants,
-  updateRequestStatus,
+  revokeUnexpired,
+  withCareRoundLock,
   type AccessRequestRow,
 } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
@@ -52,6 +57,8 @@ export interface CareRoundResult {
   readonly ended: number;
   /** Grants whose relation could not be looked up (left to the next round). */
   readonly unknown: number;
+  /** True when another replica was running a round, so this one did nothing. */
+  readonly skipped: boolean;
 }
 
 export interface CareRelationWatch {
@@ -68,23 +75,22 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
   let running: Promise<CareRoundResult> | undefined;
   let stopped = false;
 
-  /** The policies to check `row` under, when a care relation vouched for its patients. */
+  /** The policy to check `row` under (the one it was decided under), when a care relation vouched for its patients. */
   const pairOf = async (row: AccessRequestRow): Promise<PolicyPair | undefined> => {
     const decided = await o.policies.version(row.policy_hash);
-    if (decided.roles.get(row.role)?.careRelation === undefined) return undefined;
-    return { current: o.policies.current(), decided };
+    const role = decided.roles.get(row.role);
+    if (role?.careRelation === undefined || role.resource !== row.resource) return undefined;
+    return { current: decided, decided };
   };
 
   const end = async (row: AccessRequestRow, why: PhigateError): Promise<boolean> => {
     const now = o.clock.now();
     const ended = await o.db.transaction().execute(async (tx) => {
-      const updated = await updateRequestStatus(tx, row.id, 'active', {
-        status: 'revoked',
-        ended_at: now,
+      const updated = await revokeUnexpired(tx, row.id, now, {
         end_reason: CARE_RELATION_ENDED,
         ended_by: 'system',
       });
-      if (updated === undefined) return undefined; // expired, revoked or ended by another replica meanwhile
+      if (updated === undefined) return undefined; // revoked meanwhile, or its time ran out: the scheduler's to end
       const detail = { authority: 'care-relation', code: why.code, ...why.details };
       await appendAudit(tx, [audit.system('grant.revoke', updated, detail)], now);
       return updated;
@@ -95,38 +101,45 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
     return true;
   };
 
+  /** Whether `row` was checked, and what came of it; an error with one grant never stops the round. */
+  const checkOne = async (row: AccessRequestRow): Promise<'skipped' | 'held' | 'ended' | 'unknown'> => {
+    try {
+      const pair = await pairOf(row);
+      if (pair === undefined) return 'skipped';
+      const refusal = await checks.recheck(row, pair, o.clock.now());
+      if (refusal === undefined) return 'held';
+      if (refusal.kind === 'unavailable') return 'unknown';
+      return (await end(row, refusal)) ? 'ended' : 'held';
+    } catch (err) {
+      o.logger.warn({ err, grantId: row.id }, 'could not check a grant’s care relation');
+      return 'unknown';
+    }
+  };
+
   const round = async (): Promise<CareRoundResult> => {
-    let checked = 0;
-    let ended = 0;
-    let unknown = 0;
+    const counts = { checked: 0, ended: 0, unknown: 0 };
     for (const row of await listActivePatientGrants(o.db, o.clock.now())) {
       if (stopped) break;
-      let pair;
-      try {
-        pair = await pairOf(row);
-      } catch (err) {
-        o.logger.warn({ err, grantId: row.id }, 'cannot read the policy a grant was decided under');
-        unknown++;
-        continue;
-      }
-      if (pair === undefined) continue;
-      checked++;
-      const refusal = await checks.recheck(row, pair, o.clock.now());
-      if (refusal === undefined) continue;
-      if (refusal.kind === 'unavailable') {
-        unknown++;
-        continue;
-      }
-      if (await end(row, refusal)) ended++;
+      const outcome = await checkOne(row);
+      if (outcome === 'skipped') continue;
+      counts.checked++;
+      if (outcome === 'ended') counts.ended++;
+      if (outcome === 'unknown') counts.unknown++;
     }
-    if (unknown > 0)
-      o.logger.warn({ unknown }, 'care relations of some grants could not be checked this round');
-    return { checked, ended, unknown };
+    if (counts.unknown > 0)
+      o.logger.warn(
+        { unknown: counts.unknown },
+        'care relations of some grants could not be checked this round',
+      );
+    return { ...counts, skipped: false };
   };
+
+  const lockedRound = async (): Promise<CareRoundResult> =>
+    (await withCareRoundLock(o.db, round)) ?? { checked: 0, ended: 0, unknown: 0, skipped: true };
 
   const checkNow = (): Promise<CareRoundResult> => {
     const previous = running ?? Promise.resolve(undefined);
-    const next = previous.then(round, round);
+    const next = previous.then(lockedRound, lockedRound);
     running = next;
     const settled = (): void => {
       if (running === next) running = undefined;

@@ -169,7 +169,6 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       pseudonymizer: audit.pseudonymizer,
       intervalMs: durationMs(gatewayConfig.careRelationRecheck),
     });
-    careWatch.start();
     cleanups.push(() => careWatch.stop());
 
     const issuers: IssuerConfig[] = [...config.identity.issuers];
@@ -226,6 +225,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     });
     cleanups.push(() => app.close());
     await app.listen({ host, port });
+    // Only now are the trusted issuers final (the development one included), which subject look-ups depend on.
+    careWatch.start();
     ready = true;
 
     const reloadPolicy = (): { ok: boolean; problems: readonly string[] } => {

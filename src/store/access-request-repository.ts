@@ -230,6 +230,47 @@ export async function findActiveGrant(
   return query.orderBy('expires_at', 'desc').limit(1).executeTakeFirst();
 }
 
+/**
+ * Revokes a grant the system found it must end, if it is still active and not yet past its end: a grant whose time
+ * ran out is the expiry scheduler's to close as expired, not ours to call revoked.
+ */
+export async function revokeUnexpired(
+  tx: Transaction<Database>,
+  id: string,
+  now: Date,
+  patch: Pick<AccessRequestPatch, 'end_reason' | 'ended_by'>,
+): Promise<AccessRequestRow | undefined> {
+  return tx
+    .updateTable('access_requests')
+    .set({ ...patch, status: 'revoked', ended_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'active')
+    .where('expires_at', '>', now)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Held while one replica runs a round of care-relation checks, so the protected databases see one look-up each. */
+const CARE_ROUND_LOCK = 0x70_68_03;
+
+/**
+ * Runs `round` on one connection holding the care-round lock, or returns undefined at once when another replica
+ * holds it. A session-level lock: it is released when the round ends, or when the connection dies.
+ */
+export async function withCareRoundLock<T>(db: Db, round: () => Promise<T>): Promise<T | undefined> {
+  return db.connection().execute(async (conn) => {
+    const got = await sql<{ got: boolean }>`select pg_try_advisory_lock(${CARE_ROUND_LOCK}) as got`.execute(
+      conn,
+    );
+    if (got.rows[0]?.got !== true) return undefined;
+    try {
+      return await round();
+    } finally {
+      await sql`select pg_advisory_unlock(${CARE_ROUND_LOCK})`.execute(conn);
+    }
+  });
+}
+
 /** Active grants limited to named patients: among them, the ones a care relation that ended may have to end. */
 export async function listActivePatientGrants(db: Db, now: Date): Promise<AccessRequestRow[]> {
   return db
