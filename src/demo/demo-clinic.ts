@@ -165,3 +165,37 @@ export async function prepareDemoClinic(options: {
 function ignoreDuplicate(err: unknown): void {
   if ((err as { code?: string }).code !== '42710') throw err;
 }
+
+/**
+ * Hands `patientId` over from `clinician` to another team, as of yesterday, in the clinic's care_team (as the
+ * provisioning account at `adminUrl`): what the hospital's own systems would write. Returns how to undo it, so that
+ * the next demo starts from the same synthetic care team.
+ */
+export async function handOverPatient(
+  adminUrl: string,
+  patientId: number,
+  clinician: string,
+): Promise<() => Promise<void>> {
+  const run = async (text: string, values: unknown[]): Promise<pg.QueryResult> => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      return await client.query(text, values);
+    } finally {
+      await client.end();
+    }
+  };
+  const ended = await run(
+    `update care_team set ends_on = current_date - 1
+      where patient_id = $1 and clinician = $2 and ends_on is null returning starts_on`,
+    [patientId, clinician],
+  );
+  if (ended.rowCount === 0)
+    throw new Error(`${clinician} does not attend patient ${patientId} in the demo clinic`);
+  return async () => {
+    await run(
+      `update care_team set ends_on = null where patient_id = $1 and clinician = $2 and starts_on = $3`,
+      [patientId, clinician, (ended.rows[0] as { starts_on: Date }).starts_on],
+    );
+  };
+}

@@ -1,7 +1,8 @@
 /**
  * The scripted demo story, played over the real HTTP API with tokens from the development issuer:
  * request → approval by someone else → active → expires on time; self-approval refused; a request over the
- * maximum refused; break-glass active at once with a review item and an alert event; then an auditor verifies the
+ * maximum refused; break-glass active at once with a review item and an alert event; a care-team grant that ends
+ * when one of its patients is handed over to another team; then an auditor verifies the
  * log, proves the grant's event and prints a patient's accounting of disclosures. Every step checks what it
  * claims, and the script fails (exit code 1) if any step misbehaves.
  */
@@ -20,6 +21,15 @@ export interface DemoContext {
   readonly grantSeconds?: number;
   /** The PostgreSQL gateway in front of the demo's clinic database (its steps need psql). */
   readonly gateway?: { readonly host: string; readonly port: number; readonly sslmode: string } | undefined;
+  /** The synthetic clinic's care team, changed as the hospital's systems would, and phigate's check of it. */
+  readonly careTeam?:
+    | {
+        /** Ends `clinician`'s care of `patientId`; returns how to undo it. */
+        readonly handOver: (patientId: number, clinician: string) => Promise<() => Promise<void>>;
+        /** One round of phigate's care-relation check (it runs every minute on its own). */
+        readonly checkNow: () => Promise<unknown>;
+      }
+    | undefined;
 }
 
 interface RoleView {
@@ -40,6 +50,7 @@ interface RequestView {
   expiresAt?: string | null;
   activatedAt?: string | null;
   endedAt?: string | null;
+  endReason?: string | null;
 }
 
 interface ApiAnswer<T> {
@@ -199,7 +210,26 @@ export async function playDemoScript(ctx: DemoContext): Promise<boolean> {
         `Dr. Olivia asks to treat her own patients, naming none: phigate finds the ${patients} on her care team ` +
           `today in ${careTeam.careRelation!} (not the one she left in 2025) — active at once, no approver needed`,
       );
-      await call(ctx, olivia, 'POST', `/v1/grants/${rounds.body.id}/revoke`, { reason: 'Rounds done' });
+      if (ctx.careTeam === undefined) {
+        await call(ctx, olivia, 'POST', `/v1/grants/${rounds.body.id}/revoke`, { reason: 'Rounds done' });
+      } else {
+        const handBack = await ctx.careTeam.handOver(5, 'olivia');
+        try {
+          await ctx.careTeam.checkNow();
+          const after = await call<RequestView>(ctx, olivia, 'GET', `/v1/requests/${rounds.body.id}`);
+          expect(
+            after.body.status === 'revoked' && after.body.endReason === 'care-relation-ended',
+            `after the handover her grant is ${after.body.status} (${after.body.endReason ?? ''})`,
+          );
+          ok(
+            'Patient MRN-DEMO-0005 is handed over to another team (the script ends her row in the synthetic ' +
+              "care_team, as the hospital's systems would): phigate's next check of care relations (every minute; " +
+              'run now) ends her grant — revoked by the system, "care-relation-ended", any session of it cut',
+          );
+        } finally {
+          await handBack();
+        }
+      }
     }
 
     ctx.print(`    … waiting for Dan's grant to expire at ${expiresAt.toISOString()}`);

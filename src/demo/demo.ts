@@ -5,10 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { UpstreamConfig } from '../config/schema.js';
 import { serveUntilSignal } from '../server/serve.js';
 import { startPhigate } from '../server/start.js';
 import type { Store } from '../store/open-store.js';
-import { prepareDemoClinic } from './demo-clinic.js';
+import { handOverPatient, prepareDemoClinic } from './demo-clinic.js';
 import { playDemoScript } from './demo-script.js';
 
 export interface DemoOptions {
@@ -57,13 +58,14 @@ function instructions(url: string): string[] {
 }
 
 /** The gateway in front of the demo's synthetic clinic database, in the embedded PostgreSQL. */
-function demoGateway(script: boolean) {
+function demoGateway(script: boolean, prepared: (clinic: UpstreamConfig) => void) {
   return async (store: Store, dataDir: string) => {
     if (store.embedded === undefined) {
       // An external store (database.url): the demo cannot create a clinic there; the gateway stays as configured.
       return {};
     }
     const clinic = await prepareDemoClinic({ superuserUrl: store.embedded.url, dataDir });
+    prepared(clinic);
     // The scripted story picks any free port, so that it never collides with a demo already serving.
     return { enabled: true, ...(script ? { port: 0 } : {}), resources: { 'clinic-db': clinic } };
   };
@@ -72,6 +74,7 @@ function demoGateway(script: boolean) {
 export async function runDemo(options: DemoOptions): Promise<number> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   for (const line of BANNER) print(line);
+  let clinic: UpstreamConfig | undefined;
   const start = {
     configPath: options.configPath,
     // The scripted story needs no fixed port, and must not collide with a demo already serving on the default one.
@@ -80,13 +83,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     policy: demoPolicy(),
     // Keep the demo's console readable: warnings and errors only (the development-issuer warning among them).
     logLevel: 'warn',
-    gateway: demoGateway(options.script),
+    gateway: demoGateway(options.script, (c) => (clinic = c)),
   };
   if (!options.script) {
     await serveUntilSignal(start, (running) => instructions(running.url).forEach((l) => print(l)));
     return 0;
   }
   const running = await startPhigate(start);
+  const clinicAdminUrl = clinic?.adminUrl;
   try {
     print(`phigate is serving at ${running.url}; playing the demo story:`);
     const passed = await playDemoScript({
@@ -102,6 +106,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
             sslmode: running.gateway.tls ? 'require' : 'disable',
           }
         : undefined,
+      careTeam:
+        clinicAdminUrl === undefined
+          ? undefined
+          : {
+              handOver: (patientId, clinician) => handOverPatient(clinicAdminUrl, patientId, clinician),
+              checkNow: () => running.careRelations.checkNow(),
+            },
     });
     return passed ? 0 : 1;
   } finally {

@@ -40,12 +40,21 @@ describe('phigate demo --script', () => {
             /guard refuses COPY TO PROGRAM/,
             /the gateway cuts it: .*ended at/,
             /No backend and no role of the grant remain/,
+            /phigate finds the 5 on her care team/,
+            /handed over to another team .* ends her grant — revoked by the system, "care-relation-ended"/,
           ]
         : []),
       /every step behaved/,
     ]) {
       assert.match(result.stdout, expected);
     }
+    assert.doesNotMatch(result.stdout, /✘/);
+  });
+
+  it('plays again on the same data directory: the clinic and its care team are as the first run found them', async () => {
+    const result = await runCli(['demo', '--script', '--grant-seconds', '3'], { PHIGATE_DATA_DIR: dataDir });
+    assert.equal(result.code, 0, `second demo failed:\n${result.stdout}\n${result.stderr}`);
+    if (psqlAvailable()) assert.match(result.stdout, /phigate finds the 5 on her care team/);
     assert.doesNotMatch(result.stdout, /✘/);
   });
 });
