@@ -14,6 +14,7 @@
  *   npm run bench:gateway
  *   BENCH_SECONDS=10 BENCH_ROUNDS=3 npm run bench:gateway      # shorter
  *   BENCH_ONLY=throughput | sessions npm run bench:gateway    # sections 1 only, or 3 and 4 only
+ *   BENCH_PATHS=queued,direct npm run bench:gateway           # section 1 on these paths only (e.g. to profile)
  *
  * Needs `pgbench` and `pgbouncer` on PATH (Debian: postgresql-client / postgresql-contrib, pgbouncer).
  */
@@ -283,7 +284,8 @@ async function main(): Promise<void> {
       `\n1. pgbench -S -c 10 -j 2 -T ${SECONDS}, ${ROUNDS} interleaved rounds (TLS from the client on every path)`,
     );
     for (const mode of only === 'sessions' ? [] : ['simple', 'prepared']) {
-      const tps: Record<string, number[]> = { direct: [], gateway: [], queued: [], pgbouncer: [] };
+      const wanted = process.env.BENCH_PATHS?.split(',') ?? ['direct', 'gateway', 'queued', 'pgbouncer'];
+      const tps: Record<string, number[]> = Object.fromEntries(wanted.map((p) => [p, []]));
       for (let r = 0; r < ROUNDS; r++) {
         const order = Object.keys(tps);
         for (let i = 0; i < r; i++) order.push(order.shift()!);
@@ -296,6 +298,7 @@ async function main(): Promise<void> {
         }
       }
       const m = Object.fromEntries(Object.entries(tps).map(([k, v]) => [k, median(v)]));
+      if (Object.keys(m).length < 4) continue; // some paths only: their rounds are printed above
       console.log(
         `   ${mode}: median direct ${fmt(m.direct!)} · gateway durable ${fmt(m.gateway!)} · gateway queued ` +
           `${fmt(m.queued!)} · pgbouncer ${fmt(m.pgbouncer!)} tps → durable/direct ${fmt(m.gateway! / m.direct!, 2)}×, ` +

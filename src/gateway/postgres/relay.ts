@@ -300,6 +300,10 @@ export function startRelay(o: RelayOptions): RelaySession {
       finish('error');
       return;
     }
+    if (frames.length === 0) return;
+    // The messages of one chunk (Bind, Execute, Sync…) go upstream in one write once all are handled, not in one
+    // system call each: the relay's socket writes were its largest cost. Nothing in `handle` waits for the server.
+    o.upstream.cork();
     for (const f of frames) {
       chain = chain
         .then(() => handle(f.type!, f.raw, f.body))
@@ -310,6 +314,7 @@ export function startRelay(o: RelayOptions): RelaySession {
           finish('error');
         });
     }
+    chain = chain.then(() => o.upstream.uncork());
   });
   o.upstream.on('data', (chunk: Buffer) => {
     if (finished) return;
