@@ -5,14 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { tableAccess } from '../../../test/support/access.js';
+import { untilReady } from '../../../test/support/wire.js';
 import { createEmptyDatabase, primaryTarget } from '../../../test/support/database.js';
 import { createGrantRole, dropGrantRole } from '../../provisioner/provisioner.js';
 import { acceptConnection } from './connect-phase.js';
+import * as fe from './frontend-encode.js';
 import { startRelay, type StatementToAudit } from './relay.js';
 import { guardSql } from './sql-guard.js';
 import { connectUpstream } from './upstream-connect.js';
@@ -25,6 +27,7 @@ describe('relayed session', () => {
   let role: { role: string; password: string };
   let endsAt: Date;
   let failAudit = false;
+  let auditDelayMs = 0;
   const audited: (StatementToAudit & { at: number })[] = [];
   const ends: string[] = [];
 
@@ -67,6 +70,7 @@ describe('relayed session', () => {
           cancelKey: { processId: 4242, secretKey: 99 },
           audit: async (s) => {
             if (failAudit) throw new Error('audit store down');
+            if (auditDelayMs > 0) await new Promise((r) => setTimeout(r, auditDelayMs));
             audited.push({ ...s, at: Date.now() });
           },
           endsAt,
@@ -135,6 +139,58 @@ describe('relayed session', () => {
       ],
     );
     assert.deepEqual(audited[2]!.parameters, [Buffer.from('11')]);
+  });
+
+  it('answers a pipeline in order, the first answer before the last statement is audited', async () => {
+    // Twenty simple queries and an extended batch in ONE write: the relay writes upstream in as few system calls as
+    // it can, but never holds an answerable statement back until the whole pipeline is audited.
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(fe.startupMessage({ user: 'dan', database: db.name }));
+    await new Promise((r) => socket.once('data', r));
+    socket.write(fe.passwordMessage('token'));
+    await untilReady(socket);
+    const firstAudited = audited.length;
+    auditDelayMs = 15;
+    let firstAnswerAt = 0;
+    const received: Buffer[] = [];
+    const readies = new Promise<void>((resolve) => {
+      let seen = 0;
+      socket.on('data', (c: Buffer) => {
+        firstAnswerAt ||= Date.now();
+        received.push(c);
+        for (let i = c.indexOf(0x5a); i !== -1; i = c.indexOf(0x5a, i + 1))
+          if (c.readInt32BE(i + 1) === 5) seen++;
+        if (seen === 21) resolve();
+      });
+    });
+    try {
+      socket.write(
+        Buffer.concat([
+          ...Array.from({ length: 20 }, (_, i) => fe.query(`select ${i + 1} as n`)),
+          fe.parse('', 'select $1::int as n'),
+          fe.bind('', '', [Buffer.from('21')]),
+          fe.execute(''),
+          fe.sync(),
+        ]),
+      );
+      await readies;
+    } finally {
+      auditDelayMs = 0;
+      socket.end(fe.terminate());
+    }
+    const rows = [
+      ...Buffer.concat(received)
+        .toString('latin1')
+        .matchAll(/D\0\0\0.\0\x01\0\0\0.(\d+)/gs),
+    ];
+    assert.deepEqual(
+      rows.map((m) => Number(m[1])),
+      Array.from({ length: 21 }, (_, i) => i + 1),
+    );
+    const mine = audited.slice(firstAudited);
+    assert.equal(mine.length, 22); // 20 queries, the Parse and the Execute
+    assert.ok(firstAnswerAt < mine.at(-1)!.at, 'the first answer came before the last statement was audited');
   });
 
   it('does not forward a statement whose audit cannot be written, and the session survives (ATTACKS 37)', async () => {

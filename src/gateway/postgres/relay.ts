@@ -76,6 +76,17 @@ export interface RelaySession {
  */
 const EXTENDED = new Set(['parse', 'bind', 'describe', 'execute']);
 
+/** Messages the server answers (or that end the session): what the relay holds back is written out at each. */
+const ANSWERED_AT = new Set([
+  'sync',
+  'flush',
+  'query',
+  'function-call',
+  'copy-done',
+  'copy-fail',
+  'terminate',
+]);
+
 export function startRelay(o: RelayOptions): RelaySession {
   const framer = new MessageFramer();
   framer.startTyped();
@@ -260,6 +271,12 @@ export function startRelay(o: RelayOptions): RelaySession {
       batchOpen = false;
     } else if (EXTENDED.has(message.type)) batchOpen = true;
     o.upstream.write(raw);
+    // Where the server answers (end of a batch or a simple query), what is held goes now, so that a client's first
+    // answer never waits for the rest of a long pipeline to be audited.
+    if (ANSWERED_AT.has(message.type) && o.upstream.writableCorked > 0) {
+      o.upstream.uncork();
+      o.upstream.cork();
+    }
   };
 
   /**
@@ -301,9 +318,11 @@ export function startRelay(o: RelayOptions): RelaySession {
       return;
     }
     if (frames.length === 0) return;
-    // The messages of one chunk (Bind, Execute, Sync…) go upstream in one write once all are handled, not in one
-    // system call each: the relay's socket writes were its largest cost. Nothing in `handle` waits for the server.
-    o.upstream.cork();
+    // The messages of one chunk (Bind, Execute, Sync…) go upstream in one write, not in one system call each: the
+    // relay's socket writes were its largest cost. Held at most until the chunk is handled, or up to a message the
+    // server answers; nothing in `handle` waits for the server, so holding them cannot deadlock.
+    const holding = o.upstream.writableCorked === 0;
+    if (holding) o.upstream.cork();
     for (const f of frames) {
       chain = chain
         .then(() => handle(f.type!, f.raw, f.body))
@@ -314,7 +333,7 @@ export function startRelay(o: RelayOptions): RelaySession {
           finish('error');
         });
     }
-    chain = chain.then(() => o.upstream.uncork());
+    if (holding) chain = chain.then(() => o.upstream.uncork());
   });
   o.upstream.on('data', (chunk: Buffer) => {
     if (finished) return;
