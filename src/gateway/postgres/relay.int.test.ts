@@ -19,6 +19,18 @@ import { startRelay, type StatementToAudit } from './relay.js';
 import { guardSql } from './sql-guard.js';
 import { connectUpstream } from './upstream-connect.js';
 
+/** The whole messages in what the server sent so far (a message split across chunks counts once complete). */
+function serverMessages(all: Buffer): { type: string; body: Buffer }[] {
+  const out: { type: string; body: Buffer }[] = [];
+  for (let at = 0; at + 5 <= all.length;) {
+    const end = at + 1 + all.readInt32BE(at + 1);
+    if (end > all.length) break;
+    out.push({ type: String.fromCharCode(all[at]!), body: all.subarray(at + 5, end) });
+    at = end;
+  }
+  return out;
+}
+
 describe('relayed session', () => {
   let db: Awaited<ReturnType<typeof createEmptyDatabase>>;
   let admin: pg.Pool;
@@ -155,13 +167,10 @@ describe('relayed session', () => {
     let firstAnswerAt = 0;
     const received: Buffer[] = [];
     const readies = new Promise<void>((resolve) => {
-      let seen = 0;
       socket.on('data', (c: Buffer) => {
         firstAnswerAt ||= Date.now();
         received.push(c);
-        for (let i = c.indexOf(0x5a); i !== -1; i = c.indexOf(0x5a, i + 1))
-          if (c.readInt32BE(i + 1) === 5) seen++;
-        if (seen === 21) resolve();
+        if (serverMessages(Buffer.concat(received)).filter((m) => m.type === 'Z').length === 21) resolve();
       });
     });
     try {
@@ -179,12 +188,10 @@ describe('relayed session', () => {
       auditDelayMs = 0;
       socket.end(fe.terminate());
     }
-    // The one column of each DataRow, message by message.
-    const values: number[] = [];
-    const all = Buffer.concat(received);
-    for (let at = 0; at < all.length; at += 1 + all.readInt32BE(at + 1))
-      if (all[at] === 0x44)
-        values.push(Number(all.subarray(at + 11, at + 11 + all.readInt32BE(at + 7)).toString()));
+    // The one column of each DataRow.
+    const values = serverMessages(Buffer.concat(received))
+      .filter((m) => m.type === 'D')
+      .map((m) => Number(m.body.subarray(6, 6 + m.body.readInt32BE(2)).toString()));
     assert.deepEqual(
       values,
       Array.from({ length: 21 }, (_, i) => i + 1),

@@ -76,16 +76,8 @@ export interface RelaySession {
  */
 const EXTENDED = new Set(['parse', 'bind', 'describe', 'execute']);
 
-/** Messages the server answers (or that end the session): what the relay holds back is written out at each. */
-const ANSWERED_AT = new Set([
-  'sync',
-  'flush',
-  'query',
-  'function-call',
-  'copy-done',
-  'copy-fail',
-  'terminate',
-]);
+/** Messages the server answers: what the relay holds back is written out at each. */
+const ANSWERED_AT = new Set(['sync', 'flush', 'query', 'function-call', 'copy-done', 'copy-fail']);
 
 export function startRelay(o: RelayOptions): RelaySession {
   const framer = new MessageFramer();
@@ -102,6 +94,16 @@ export function startRelay(o: RelayOptions): RelaySession {
   >();
   // Client messages are handled strictly in order: one audit at a time, forwarding in arrival order.
   let chain: Promise<void> = Promise.resolve();
+  // Messages cleared for the server and not yet written: the messages of one client chunk (Bind, Execute, Sync…) go
+  // in one write, not in one system call each — the relay's socket writes were its largest cost. Held at most until
+  // a message the server answers, or the end of the chunk; nothing in `handle` waits for the server, so holding them
+  // cannot deadlock.
+  let held: Buffer[] = [];
+  const writeHeld = (): void => {
+    if (held.length === 0 || finished) return;
+    o.upstream.write(held.length === 1 ? held[0]! : Buffer.concat(held));
+    held = [];
+  };
   // After an extended-protocol statement is refused, the protocol wants everything up to Sync discarded.
   let skippingUntilSync = false;
   // Extended-protocol messages were forwarded since the last Sync.
@@ -134,13 +136,17 @@ export function startRelay(o: RelayOptions): RelaySession {
   };
   idle();
 
-  const finish = (reason: string): void => {
+  const finish = (reason: string, goodbye?: Buffer): void => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
     clearTimeout(idleTimer);
     o.client.end();
-    o.upstream.destroy();
+    // After a client's Terminate, what it sent before (a COMMIT at Execute, say) still reaches the server, then the
+    // Terminate; every other end drops what is held: a cut or a refusal forwards nothing more.
+    if (goodbye !== undefined) o.upstream.end(Buffer.concat([...held, goodbye]));
+    else o.upstream.destroy();
+    held = [];
     o.onEnd(reason);
     resolveEnded(reason);
   };
@@ -203,7 +209,7 @@ export function startRelay(o: RelayOptions): RelaySession {
         parameters: portal?.parameters ?? [],
       };
     }
-    if (message.type === 'terminate') return finish('client-closed');
+    if (message.type === 'terminate') return finish('client-closed', raw);
     const refuse = (code: string, reason: string): void => {
       if (statement?.kind === 'query') {
         o.client.write(
@@ -216,13 +222,13 @@ export function startRelay(o: RelayOptions): RelaySession {
         o.client.write(errorResponse({ severity: 'ERROR', code, message: reason }));
         skippingUntilSync = true;
       } else {
-        // Earlier messages of this batch already went to the database, which would run them and commit at the Sync
-        // as if nothing had failed, its answers arriving after this error. Closing the session rolls them back.
+        // Earlier messages of this batch may already have gone to the database, which would run them and commit at
+        // the Sync as if nothing had failed, its answers arriving after this error. Closing the session rolls them back.
         o.client.write(
           errorResponse({
             severity: 'FATAL',
             code,
-            message: `${reason}; the rest of its extended-protocol batch had reached the database, so the session is closed (nothing of the batch is committed)`,
+            message: `${reason}; earlier messages of its extended-protocol batch may have reached the database, so the session is closed (nothing of the batch is committed)`,
           }),
         );
         finish('refused-in-batch');
@@ -270,13 +276,10 @@ export function startRelay(o: RelayOptions): RelaySession {
       tracker.sync();
       batchOpen = false;
     } else if (EXTENDED.has(message.type)) batchOpen = true;
-    o.upstream.write(raw);
-    // Where the server answers (end of a batch or a simple query), what is held goes now, so that a client's first
-    // answer never waits for the rest of a long pipeline to be audited.
-    if (ANSWERED_AT.has(message.type) && o.upstream.writableCorked > 0) {
-      o.upstream.uncork();
-      o.upstream.cork();
-    }
+    held.push(raw);
+    // Where the server answers (end of a batch, a simple query), what is held goes now: a client's first answer never
+    // waits for the rest of a long pipeline to be audited.
+    if (ANSWERED_AT.has(message.type)) writeHeld();
   };
 
   /**
@@ -318,11 +321,6 @@ export function startRelay(o: RelayOptions): RelaySession {
       return;
     }
     if (frames.length === 0) return;
-    // The messages of one chunk (Bind, Execute, Sync…) go upstream in one write, not in one system call each: the
-    // relay's socket writes were its largest cost. Held at most until the chunk is handled, or up to a message the
-    // server answers; nothing in `handle` waits for the server, so holding them cannot deadlock.
-    const holding = o.upstream.writableCorked === 0;
-    if (holding) o.upstream.cork();
     for (const f of frames) {
       chain = chain
         .then(() => handle(f.type!, f.raw, f.body))
@@ -333,7 +331,7 @@ export function startRelay(o: RelayOptions): RelaySession {
           finish('error');
         });
     }
-    if (holding) chain = chain.then(() => o.upstream.uncork());
+    chain = chain.then(writeHeld);
   });
   o.upstream.on('data', (chunk: Buffer) => {
     if (finished) return;
