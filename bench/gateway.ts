@@ -31,7 +31,6 @@ import {
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { createSelfSignedCertificate } from '../src/lib/self-signed-cert.js';
 import { startPhigate, type RunningPhigate } from '../src/server/start.js';
@@ -50,6 +49,7 @@ import {
   type Endpoint,
 } from './support/bench-tools.js';
 import { percentile } from './bench-db.js';
+import { holdSessions } from './support/hold-sessions.js';
 
 const DATABASE = 'bench';
 const pgbench = (e: Endpoint, args: string[]) => pgbenchOn(e, DATABASE, args);
@@ -151,35 +151,6 @@ async function startPgBouncer(
   }
   child.kill('SIGKILL');
   throw new Error('pgbouncer did not start');
-}
-
-/** Opens gateway sessions in a child process; resolves once all are connected. */
-function holdSessions(
-  gateway: { host: string; port: number },
-  user: string,
-  sessions: { grant: number; password: string }[],
-) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, 'support', 'gateway-sessions.ts')],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  const closed: { grant: number; closedAt: number }[] = [];
-  let onReady!: () => void;
-  let onDone!: () => void;
-  const ready = new Promise<void>((r) => (onReady = r));
-  const done = new Promise<void>((r) => (onDone = r));
-  createInterface({ input: child.stdout }).on('line', (l) => {
-    if (l === 'READY') onReady();
-    else if (l === 'DONE') onDone();
-    else if (l.startsWith('{')) closed.push(JSON.parse(l) as { grant: number; closedAt: number });
-  });
-  child.stdin.write(
-    `${JSON.stringify({ ...gateway, database: 'bench', user, intervalMs: 1000, sessions })}\n`,
-  );
-  return { ready, done, closed, stop: () => child.kill('SIGTERM') };
 }
 
 async function main(): Promise<void> {

@@ -68,7 +68,7 @@ export const fmt = (n: number, d = 0): string =>
   n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 export async function api(
-  p: RunningPhigate,
+  p: Pick<RunningPhigate, 'url'>,
   token: string,
   method: string,
   route: string,
@@ -85,7 +85,7 @@ export async function api(
 }
 
 export async function grant(
-  p: RunningPhigate,
+  p: Pick<RunningPhigate, 'url'>,
   token: string,
   request: { resource: string; role: string; duration: string; patientIds?: readonly string[] },
 ): Promise<{ id: string; expiresAt: number }> {
@@ -98,7 +98,7 @@ export async function grant(
 }
 
 export async function connection(
-  p: RunningPhigate,
+  p: Pick<RunningPhigate, 'url'>,
   token: string,
   resource: string,
   grantId: string,
