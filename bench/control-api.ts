@@ -7,9 +7,8 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createServer } from 'node:http';
 import autocannon from 'autocannon';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { startLocalIssuer, type LocalIssuer } from './support/local-issuer.js';
 import { startServer } from './support/server-process.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -66,15 +65,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'phigate-bench-api-'));
   chmodSync(dir, 0o711);
   // A local OIDC issuer (discovery + JWKS over HTTP) whose tokens name many distinct people.
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
-  const idp = createServer((req, res) => {
-    const issuer = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(req.url === '/jwks' ? { keys: [jwk] } : { issuer, jwks_uri: `${issuer}/jwks` }));
-  });
-  await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
-  const issuer = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
+  const idp = await startLocalIssuer(AUDIENCE);
+  const issuer = idp.issuer;
   // The benchmark measures the API, not the rate limiter.
   writeFileSync(
     path.join(dir, 'phigate.yaml'),
@@ -91,7 +83,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
   const servers: { stop(): Promise<void> }[] = [];
   try {
-    await measure(dir, issuer, privateKey, servers);
+    await measure(dir, idp, servers);
   } finally {
     // Children would outlive a failed run otherwise.
     await Promise.all(servers.map((s) => s.stop()));
@@ -100,12 +92,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function measure(
-  dir: string,
-  issuer: string,
-  privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'],
-  servers: { stop(): Promise<void> }[],
-): Promise<void> {
+async function measure(dir: string, idp: LocalIssuer, servers: { stop(): Promise<void> }[]): Promise<void> {
   const bare = await startServer(['bare']);
   servers.push(bare);
   const phigate = await startServer(
@@ -120,14 +107,7 @@ async function measure(
   servers.push(phigate);
   const tokens = await Promise.all(
     Array.from({ length: PRINCIPALS }, (_, i) =>
-      new SignJWT({ groups: ['support'], name: `Synthetic Person ${i}` })
-        .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
-        .setIssuer(issuer)
-        .setAudience(AUDIENCE)
-        .setSubject(`person-${i}`)
-        .setIssuedAt()
-        .setExpirationTime('1h')
-        .sign(privateKey),
+      idp.token(`person-${i}`, ['support'], `Synthetic Person ${i}`),
     ),
   );
   const body = JSON.stringify({

@@ -12,16 +12,15 @@
  * clients live: a ceiling, not phigate's footprint.
  */
 import { readFileSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/store/embedded-postgres.js';
 import { connection, fmt, grant } from './support/bench-tools.js';
 import { holdSessions } from './support/hold-sessions.js';
+import { startLocalIssuer } from './support/local-issuer.js';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 500);
 const SESSIONS_PER_GRANT = 10;
@@ -213,24 +212,10 @@ async function main(): Promise<void> {
     await bench.end();
 
     // A local OIDC issuer (discovery + JWKS over HTTP) for the benchmark's one analyst.
-    const { publicKey, privateKey } = await generateKeyPair('ES256');
-    const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
-    const idp = createServer((req, res) => {
-      const issuer = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(req.url === '/jwks' ? { keys: [jwk] } : { issuer, jwks_uri: `${issuer}/jwks` }));
-    });
-    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    const idp = await startLocalIssuer(AUDIENCE);
     stops.push(() => idp.close());
-    const issuer = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
-    const token = await new SignJWT({ groups: ['analysts'], name: 'Synthetic Analyst' })
-      .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
-      .setIssuer(issuer)
-      .setAudience(AUDIENCE)
-      .setSubject('dan')
-      .setIssuedAt()
-      .setExpirationTime('1h')
-      .sign(privateKey);
+    const issuer = idp.issuer;
+    const token = await idp.token('dan', ['analysts'], 'Synthetic Analyst');
 
     writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
     console.log(
