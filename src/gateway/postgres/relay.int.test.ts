@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import pg from 'pg';
 import { tableAccess } from '../../../test/support/access.js';
+import { until } from '../../../test/support/helpers.js';
 import { untilReady } from '../../../test/support/wire.js';
 import { createEmptyDatabase, primaryTarget } from '../../../test/support/database.js';
 import { createGrantRole, dropGrantRole } from '../../provisioner/provisioner.js';
@@ -40,6 +41,8 @@ describe('relayed session', () => {
   let endsAt: Date;
   let failAudit = false;
   let auditDelayMs = 0;
+  /** The harness's termination of the role's backends after the last session that ended. */
+  let terminated: Promise<unknown> = Promise.resolve();
   const audited: (StatementToAudit & { at: number })[] = [];
   const ends: string[] = [];
 
@@ -91,9 +94,9 @@ describe('relayed session', () => {
           onEnd: (reason) => {
             ends.push(reason);
             // What the gateway does at the end: make sure no backend of the role survives the client.
-            void admin.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [
-              role.role,
-            ]);
+            terminated = admin
+              .query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [role.role])
+              .catch(() => undefined);
           },
         });
       })().catch(() => socket.destroy());
@@ -101,6 +104,8 @@ describe('relayed session', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });
+  // A session's end makes the harness terminate the role's backends: never while the next test connects.
+  beforeEach(() => terminated);
   after(async () => {
     await new Promise((r) => server.close(r));
     await dropGrantRole(admin, role.role);
@@ -186,7 +191,12 @@ describe('relayed session', () => {
       await readies;
     } finally {
       auditDelayMs = 0;
+      const endsBefore = ends.length;
       socket.end(fe.terminate());
+      // The harness terminates the role's backends when a session ends: let that finish before the next test
+      // connects, or it would end the next test's session too.
+      await until(() => ends.length > endsBefore, 'the relay ended the session');
+      await terminated;
     }
     // The one column of each DataRow.
     const values = serverMessages(Buffer.concat(received))
