@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { CARE_ROUND_LOCK } from '../store/access-request-repository.js';
 import { person, silentLogger, testPseudonymizer, until } from '../../test/support/helpers.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { createAccessService } from './access-service.js';
@@ -199,14 +200,15 @@ describe('care-relation watch on real PostgreSQL', () => {
     assert.equal(care.state.lookups, 0);
   });
 
-  it('two replicas: one runs the round, the other skips it, and the grant ends once', async () => {
+  it('two replicas checking at once take turns, and the grant ends once', async () => {
     const id = await attending();
     care.team.get(olivia.id)!.clear();
     const before = care.state.lookups; // the request's own look-up
     const [a, b] = await Promise.all([watch().checkNow(), watch().checkNow()]);
     assert.equal(a.ended + b.ended, 1);
-    // Whichever ran second either found the lock held (skipped) or found the grant already ended.
+    // Whichever ran second waited for the first, and found the grant already ended.
     assert.equal(care.state.lookups - before, 1);
+    assert.ok(!a.skipped && !b.skipped);
     const revokes = await db.db
       .selectFrom('audit_events')
       .select('seq')
@@ -268,5 +270,25 @@ describe('care-relation watch on real PostgreSQL', () => {
     const after = care.state.lookups;
     await sleep(200);
     assert.equal(care.state.lookups, after, 'no round after stop()');
+  });
+
+  it('a timed round skips while another replica holds the round, and the next one runs', async () => {
+    const id = await attending();
+    care.team.get(olivia.id)!.clear();
+    const other = await db.pool.connect();
+    await other.query('select pg_advisory_lock($1)', [CARE_ROUND_LOCK]);
+    const w = watch({ intervalMs: 50 });
+    try {
+      const before = care.state.lookups;
+      w.start();
+      await sleep(300);
+      assert.equal(care.state.lookups, before, 'no look-up while another replica runs its round');
+      assert.equal((await statusOf(id)).status, 'active');
+      await other.query('select pg_advisory_unlock($1)', [CARE_ROUND_LOCK]);
+      await until(async () => (await statusOf(id)).status === 'revoked', 'ended by the next timed round');
+    } finally {
+      other.release();
+      await w.stop();
+    }
   });
 });

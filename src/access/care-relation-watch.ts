@@ -14,8 +14,8 @@
  *
  * A look-up that fails leaves the grant to the next round (and says so in the log): ending every care grant whenever
  * the protected database stumbles would turn the check into an outage, and the grant's own end still bounds it.
- * With several replicas, one runs each round (an advisory lock in the store), so the protected databases see one
- * look-up per grant; the conditional update would end a grant once anyway.
+ * With several replicas, one runs each timed round (an advisory lock in the store; the others skip theirs), so the
+ * protected databases see one look-up per grant; the conditional update would end a grant once anyway.
  */
 import { appendAudit } from '../audit/audit-log.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
@@ -57,13 +57,13 @@ export interface CareRoundResult {
   readonly ended: number;
   /** Grants whose relation could not be looked up (left to the next round). */
   readonly unknown: number;
-  /** True when another replica was running a round, so this one did nothing. */
+  /** True when a timed round found another replica's round running, and so did nothing. */
   readonly skipped: boolean;
 }
 
 export interface CareRelationWatch {
   start(): void;
-  /** One round now (after any round already running); safe on several replicas at once. */
+  /** One round now, after any round already running here or on another replica; safe on several at once. */
   checkNow(): Promise<CareRoundResult>;
   stop(): Promise<void>;
 }
@@ -134,12 +134,16 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
     return { ...counts, skipped: false };
   };
 
-  const lockedRound = async (): Promise<CareRoundResult> =>
-    (await withCareRoundLock(o.db, round)) ?? { checked: 0, ended: 0, unknown: 0, skipped: true };
+  /** A round under the store's lock; `wait` for another replica's round to end, or else skip this one. */
+  const lockedRound = async (wait: boolean): Promise<CareRoundResult> =>
+    (await withCareRoundLock(o.db, wait, round)) ?? { checked: 0, ended: 0, unknown: 0, skipped: true };
 
-  const checkNow = (): Promise<CareRoundResult> => {
+  const queueRound = (wait: boolean): Promise<CareRoundResult> => {
     const previous = running ?? Promise.resolve(undefined);
-    const next = previous.then(lockedRound, lockedRound);
+    const next = previous.then(
+      () => lockedRound(wait),
+      () => lockedRound(wait),
+    );
     running = next;
     const settled = (): void => {
       if (running === next) running = undefined;
@@ -153,11 +157,11 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
       if (timer !== undefined || stopped) return;
       timer = setInterval(() => {
         if (running !== undefined) return; // a slow round is still going: skip rather than pile up
-        checkNow().catch((err: unknown) => o.logger.error({ err }, 'care relation round failed'));
+        queueRound(false).catch((err: unknown) => o.logger.error({ err }, 'care relation round failed'));
       }, o.intervalMs);
       timer.unref();
     },
-    checkNow,
+    checkNow: () => queueRound(true),
     async stop() {
       stopped = true;
       clearInterval(timer);

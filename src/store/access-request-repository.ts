@@ -251,18 +251,26 @@ export async function revokeUnexpired(
 }
 
 /** Held while one replica runs a round of care-relation checks, so the protected databases see one look-up each. */
-const CARE_ROUND_LOCK = 0x70_68_03;
+export const CARE_ROUND_LOCK = 0x70_68_03;
 
 /**
- * Runs `round` on one connection holding the care-round lock, or returns undefined at once when another replica
- * holds it. A session-level lock: it is released when the round ends, or when the connection dies.
+ * Runs `round` on one connection holding the care-round lock: waiting for it when `wait`, or else returning undefined
+ * at once when another replica holds it. A session-level lock: released when the round ends, or the connection dies.
  */
-export async function withCareRoundLock<T>(db: Db, round: () => Promise<T>): Promise<T | undefined> {
+export async function withCareRoundLock<T>(
+  db: Db,
+  wait: boolean,
+  round: () => Promise<T>,
+): Promise<T | undefined> {
   return db.connection().execute(async (conn) => {
-    const got = await sql<{ got: boolean }>`select pg_try_advisory_lock(${CARE_ROUND_LOCK}) as got`.execute(
-      conn,
-    );
-    if (got.rows[0]?.got !== true) return undefined;
+    if (wait) {
+      await sql`select pg_advisory_lock(${CARE_ROUND_LOCK})`.execute(conn);
+    } else {
+      const got = await sql<{ got: boolean }>`select pg_try_advisory_lock(${CARE_ROUND_LOCK}) as got`.execute(
+        conn,
+      );
+      if (got.rows[0]?.got !== true) return undefined;
+    }
     try {
       return await round();
     } finally {

@@ -242,8 +242,8 @@ describe('minimum necessary through the gateway', () => {
       assert.equal((await status())['status'], 'active');
 
       await leave('2026-01-01');
-      const round = await f.phigate.careRelations.checkNow();
-      assert.ok(round.ended >= 1, JSON.stringify(round));
+      // A round now (the minute's timed round may have been first: either way the grant has ended after it).
+      await f.phigate.careRelations.checkNow();
       const ended = await status();
       assert.equal(ended['status'], 'revoked');
       assert.equal(ended['endReason'], 'care-relation-ended');
