@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Duplex } from 'node:stream';
 import * as fe from './frontend-encode.js';
-import { startRelay } from './relay.js';
+import { startRelay, type RelayOptions } from './relay.js';
 
 /** A socket stand-in that keeps every write the relay makes, and whether it was ended or destroyed. */
 class RecordingSocket extends Duplex {
@@ -25,7 +25,7 @@ class RecordingSocket extends Duplex {
   }
 }
 
-function relay(options: { auditDelayMs?: number } = {}) {
+function relay(options: { auditDelayMs?: number; guard?: RelayOptions['guard'] } = {}) {
   const client = new RecordingSocket();
   const upstream = new RecordingSocket();
   const audited: string[] = [];
@@ -39,6 +39,7 @@ function relay(options: { auditDelayMs?: number } = {}) {
       if (options.auditDelayMs) await new Promise((r) => setTimeout(r, options.auditDelayMs));
       audited.push(`${s.kind} ${s.sql}`);
     },
+    ...(options.guard === undefined ? {} : { guard: options.guard }),
     endsAt: new Date(Date.now() + 60_000),
     grantLabel: 'the test grant',
     onEnd: (reason) => ends.push(reason),
@@ -105,23 +106,13 @@ describe('relay writes to the server', () => {
   });
 
   it('drops what is held when a statement of the same chunk is refused inside its batch', async () => {
-    const client = new RecordingSocket();
-    const upstream = new RecordingSocket();
-    startRelay({
-      client,
-      upstream,
-      parameters: new Map(),
-      cancelKey: { processId: 1, secretKey: 2 },
-      audit: async () => undefined,
+    const r = relay({
       guard: async (sql) =>
         sql.includes('pg_read_file')
           ? { ok: false, code: '42501', reason: 'refused by the test guard' }
           : { ok: true },
-      endsAt: new Date(Date.now() + 60_000),
-      grantLabel: 'the test grant',
-      onEnd: () => undefined,
     });
-    client.push(
+    r.client.push(
       Buffer.concat([
         fe.parse('a', 'select 1'),
         fe.bind('', 'a', []),
@@ -130,10 +121,10 @@ describe('relay writes to the server', () => {
         fe.sync(),
       ]),
     );
-    await new Promise((r) => setTimeout(r, 30));
+    await r.settled();
     // The batch's first statement never reaches the server: nothing of a batch with a refused statement runs.
-    assert.deepEqual(upstream.writes, []);
-    assert.match(Buffer.concat(client.writes).toString('latin1'), /refused by the test guard/);
-    assert.ok(upstream.destroyed);
+    assert.deepEqual(r.upstream.writes, []);
+    assert.match(Buffer.concat(r.client.writes).toString('latin1'), /refused by the test guard/);
+    assert.ok(r.upstream.destroyed);
   });
 });
