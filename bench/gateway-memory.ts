@@ -16,11 +16,15 @@ import { createServer as createTcpServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/store/embedded-postgres.js';
 import { connection, fmt, grant } from './support/bench-tools.js';
 import { holdSessions } from './support/hold-sessions.js';
 import { startLocalIssuer } from './support/local-issuer.js';
+import {
+  createProtectedBenchDatabase,
+  runSql,
+  type ProtectedBenchDatabase,
+} from './support/protected-database.js';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 500);
 const SESSIONS_PER_GRANT = 10;
@@ -115,7 +119,8 @@ async function measure(o: {
   issuer: string;
   token: string;
   auditWait: 'durable' | 'queued';
-  pg: { url: string; port: number };
+  pg: { port: number };
+  db: ProtectedBenchDatabase;
 }): Promise<{ before: number; during: number; sessions: number }> {
   const stops: (() => unknown)[] = [];
   try {
@@ -136,11 +141,11 @@ async function measure(o: {
         '  resources:',
         '    bench:',
         `      { host: 127.0.0.1, port: ${o.pg.port}, database: bench, tls: { mode: disable },`,
-        `        adminUrl: "postgres://bench_provisioner:bench-provisioner@127.0.0.1:${o.pg.port}/bench" }`,
+        `        adminUrl: "${o.db.adminUrl}" }`,
         '',
       ].join('\n'),
     );
-    const phigate = await serve(o.dir, o.pg.url.replace(/\/postgres$/, '/phigate_store'));
+    const phigate = await serve(o.dir, o.db.storeUrl);
     stops.push(() => phigate.stop());
 
     // Warm the paths a session takes (grant, token, login, a statement, its record) before the first reading.
@@ -193,23 +198,14 @@ async function main(): Promise<void> {
   });
   const stops: (() => unknown)[] = [() => server.stop()];
   try {
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query('create database bench');
-    await admin.query('create database phigate_store');
-    await admin.query(`create role bench_provisioner login createrole password 'bench-provisioner'`);
-    await admin.query('grant pg_signal_backend to bench_provisioner');
-    await admin.end();
-    const bench = new pg.Client({ connectionString: server.url.replace(/\/postgres$/, '/bench') });
-    await bench.connect();
     // SYNTHETIC rows: the sessions only need something to be granted.
-    await bench.query(`create table visits (id int primary key, code text);
-                       insert into visits select g, 'SYN-' || g from generate_series(1, 100) g`);
-    await bench.query('grant connect on database bench to bench_provisioner with grant option');
-    await bench.query('grant usage on schema public to bench_provisioner with grant option');
-    await bench.query('grant select on all tables in schema public to bench_provisioner');
-    await bench.query('grant create on database bench to bench_provisioner');
-    await bench.end();
+    const protectedDb = await createProtectedBenchDatabase(server.url, 'bench', (url) =>
+      runSql(
+        url,
+        `create table visits (id int primary key, code text);
+         insert into visits select g, 'SYN-' || g from generate_series(1, 100) g`,
+      ),
+    );
 
     // A local OIDC issuer (discovery + JWKS over HTTP) for the benchmark's one analyst.
     const idp = await startLocalIssuer(AUDIENCE);
@@ -222,7 +218,7 @@ async function main(): Promise<void> {
       `phigate serve in its own process, ${SESSIONS} gateway sessions (TLS, select 1/s each); target ≤ 200 MB`,
     );
     for (const auditWait of ['durable', 'queued'] as const) {
-      const r = await measure({ dir, issuer, token, auditWait, pg: server });
+      const r = await measure({ dir, issuer, token, auditWait, pg: server, db: protectedDb });
       console.log(
         `   ${auditWait.padEnd(7)} audit (${auditWait === 'durable' ? 'the default' : 'gateway.auditWait: queued'}): ` +
           `RSS ${fmt(r.before)} MB before, ${fmt(r.during)} MB with ${r.sessions} sessions ` +

@@ -50,6 +50,7 @@ import {
 } from './support/bench-tools.js';
 import { percentile } from './bench-db.js';
 import { holdSessions } from './support/hold-sessions.js';
+import { createProtectedBenchDatabase } from './support/protected-database.js';
 
 const DATABASE = 'bench';
 const pgbench = (e: Endpoint, args: string[]) => pgbenchOn(e, DATABASE, args);
@@ -172,25 +173,10 @@ async function main(): Promise<void> {
       user: superuser.username,
       password: decodeURIComponent(superuser.password),
     };
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query('create database bench');
-    await admin.query('create database phigate_store');
-    await admin.query(`create role bench_provisioner login createrole password 'bench-provisioner'`);
-    await admin.query('grant pg_signal_backend to bench_provisioner');
-    await admin.end();
-    console.log(`initialising pgbench scale ${SCALE} …`);
-    await run('pgbench', ['-i', '-q', '-s', String(SCALE)], pgEnv(su, DATABASE));
-    const bench = new pg.Client({ connectionString: server.url.replace(/\/postgres$/, '/bench') });
-    await bench.connect();
-    await bench.query('grant connect on database bench to bench_provisioner with grant option');
-    await bench.query('grant usage on schema public to bench_provisioner with grant option');
-    await bench.query('grant select on all tables in schema public to bench_provisioner');
-    await bench.query('grant create on database bench to bench_provisioner');
-    await bench.end();
-
-    const storeUrl = server.url.replace(/\/postgres$/, '/phigate_store');
-    const adminUrl = `postgres://bench_provisioner:bench-provisioner@127.0.0.1:${server.port}/bench`;
+    const { adminUrl, storeUrl } = await createProtectedBenchDatabase(server.url, DATABASE, async () => {
+      console.log(`initialising pgbench scale ${SCALE} …`);
+      await run('pgbench', ['-i', '-q', '-s', String(SCALE)], pgEnv(su, DATABASE));
+    });
     // The benchmark asks for hundreds of grants and connections as one person: lift the per-person API rate limit.
     const configPath = path.join(dir, 'phigate.yaml');
     writeFileSync(configPath, 'server: { rateLimit: { max: 1000000, window: 1m } }\n');

@@ -29,6 +29,7 @@ import { createGrantRole, dropGrantRole } from '../src/provisioner/provisioner.j
 import { startPhigate } from '../src/server/start.js';
 import { startEmbeddedPostgres } from '../src/store/embedded-postgres.js';
 import { percentile } from './bench-db.js';
+import { createProtectedBenchDatabase, runSql } from './support/protected-database.js';
 import {
   connection,
   fmt,
@@ -120,34 +121,20 @@ async function main(): Promise<void> {
   });
   const cleanups: (() => unknown)[] = [() => server.stop()];
   try {
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query(`create database ${DATABASE}`);
-    await admin.query('create database phigate_store');
-    await admin.query(`create role bench_provisioner login createrole password 'bench-provisioner'`);
-    await admin.query('grant pg_signal_backend to bench_provisioner');
-    await admin.end();
-    const clinicUrl = server.url.replace(/\/postgres$/, `/${DATABASE}`);
-    const clinic = new pg.Client({ connectionString: clinicUrl });
-    await clinic.connect();
     // SYNTHETIC visits: made-up names, never-issued 000 SSNs.
-    await clinic.query(`
-      create table visits (id serial primary key, mrn text not null, name text not null, ssn text not null,
-                           visit_date date not null, code text not null);
-      insert into visits (mrn, name, ssn, visit_date, code)
-        select 'MRN-SYN-' || lpad(p::text, 6, '0'), 'Synthetic Person ' || p, '000-00-' || lpad((p % 10000)::text, 4, '0'),
-               date '2024-01-01' + (p * 7 + v) % 700, 'LOINC:' || (p % 97)
-          from generate_series(1, ${PATIENTS}) p, generate_series(1, 2) v;
-      create index on visits (mrn);
-      analyze visits;
-      grant connect on database ${DATABASE} to bench_provisioner with grant option;
-      grant create on database ${DATABASE} to bench_provisioner;
-      grant usage on schema public to bench_provisioner;
-      grant select on visits to bench_provisioner;`);
-    await clinic.end();
-    const adminUrl = new URL(clinicUrl);
-    adminUrl.username = 'bench_provisioner';
-    adminUrl.password = 'bench-provisioner';
+    const { adminUrl, storeUrl } = await createProtectedBenchDatabase(server.url, DATABASE, (url) =>
+      runSql(
+        url,
+        `create table visits (id serial primary key, mrn text not null, name text not null, ssn text not null,
+                              visit_date date not null, code text not null);
+         insert into visits (mrn, name, ssn, visit_date, code)
+           select 'MRN-SYN-' || lpad(p::text, 6, '0'), 'Synthetic Person ' || p, '000-00-' || lpad((p % 10000)::text, 4, '0'),
+                  date '2024-01-01' + (p * 7 + v) % 700, 'LOINC:' || (p % 97)
+             from generate_series(1, ${PATIENTS}) p, generate_series(1, 2) v;
+         create index on visits (mrn);
+         analyze visits;`,
+      ),
+    );
 
     const configPath = path.join(dir, 'phigate.yaml');
     writeFileSync(configPath, 'server: { rateLimit: { max: 1000000, window: 1m } }\n');
@@ -158,7 +145,7 @@ async function main(): Promise<void> {
       logLevel: 'error',
       policy: { source: POLICY, sourceName: 'bench-masking-policy.yaml' },
       env: {
-        PHIGATE_DATABASE_URL: server.url.replace(/\/postgres$/, '/phigate_store'),
+        PHIGATE_DATABASE_URL: storeUrl,
         PHIGATE_DATA_DIR: path.join(dir, 'state'),
       },
       gateway: {
@@ -170,7 +157,7 @@ async function main(): Promise<void> {
             host: '127.0.0.1',
             port: server.port,
             database: DATABASE,
-            adminUrl: adminUrl.toString(),
+            adminUrl,
             tls: { mode: 'disable' },
           },
         },
@@ -256,7 +243,7 @@ async function main(): Promise<void> {
       `\n3. provisioning a grant scoped to ${SCOPE} patients (role, privileges on the shared views, patient set)`,
     );
     const role = compilePolicyOrThrow(POLICY, 'bench').roles.get('masked')!;
-    const provisioner = new pg.Pool({ connectionString: adminUrl.toString(), max: 2 });
+    const provisioner = new pg.Pool({ connectionString: adminUrl, max: 2 });
     cleanups.push(() => provisioner.end());
     const made: string[] = [];
     const timeOne = async (i: number): Promise<number> => {
