@@ -64,7 +64,7 @@ export interface AccessServiceOptions {
   readonly db: Db;
   readonly policies: Pick<PolicyRegistry, 'current' | 'version' | 'ensurePersisted'>;
   readonly clock: Clock;
-  readonly bus: Pick<GrantEventBus, 'publish'>;
+  readonly bus: Pick<GrantEventBus, 'announce'>;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Turns patient ids into the audit log's keyed tokens. */
   readonly pseudonymizer: Pseudonymizer;

@@ -42,7 +42,7 @@ export interface CareRelationWatchOptions {
   readonly db: Db;
   readonly policies: Pick<PolicyRegistry, 'current' | 'version'>;
   readonly careRelations: CareRelations | undefined;
-  readonly bus: Pick<GrantEventBus, 'publish'>;
+  readonly bus: Pick<GrantEventBus, 'announce'>;
   readonly clock: Clock;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   readonly pseudonymizer: Pseudonymizer;
@@ -85,7 +85,7 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
 
   const end = async (row: AccessRequestRow, why: PhigateError): Promise<boolean> => {
     const now = o.clock.now();
-    const ended = await o.db.transaction().execute(async (tx) => {
+    const deliver = await o.db.transaction().execute(async (tx) => {
       const updated = await revokeUnexpired(tx, row.id, now, {
         end_reason: CARE_RELATION_ENDED,
         ended_by: 'system',
@@ -93,10 +93,10 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
       if (updated === undefined) return undefined; // revoked meanwhile, or its time ran out: the scheduler's to end
       const detail = { authority: 'care-relation', code: why.code, ...why.details };
       await appendAudit(tx, [audit.system('grant.revoke', updated, detail)], now);
-      return updated;
+      return o.bus.announce(tx, [grantEvent('grant.revoked', updated)]);
     });
-    if (ended === undefined) return false;
-    o.bus.publish(grantEvent('grant.revoked', ended));
+    if (deliver === undefined) return false;
+    deliver();
     o.logger.info({ grantId: row.id, code: why.code }, 'ended a grant whose care relation ended');
     return true;
   };

@@ -43,18 +43,24 @@ describe('grant event bus (in-process + LISTEN/NOTIFY)', () => {
     await db.drop();
   });
 
+  /** Announces in a transaction of its own, commits, then delivers in-process, as the access lifecycle does. */
+  const publish = async (bus: GrantEventBusHandle, ...events: GrantEvent[]): Promise<void> => {
+    const deliver = await db.db.transaction().execute((tx) => bus.announce(tx, events));
+    deliver();
+  };
+
   it('delivers to local subscribers at once and to the other replica exactly once, ignoring own echoes', async () => {
     const seenA: string[] = [];
     const seenB: string[] = [];
     const offA = a.subscribe((e) => seenA.push(e.grantId));
     const offB = b.subscribe((e) => seenB.push(e.grantId));
-    a.publish(event('g1'));
-    assert.deepEqual(seenA, ['g1'], 'in-process delivery is synchronous');
-    b.publish(event('g2', 'grant.expired'));
+    await publish(a, event('g1'));
+    assert.deepEqual(seenA, ['g1'], 'in-process delivery follows the commit');
+    await publish(b, event('g2', 'grant.expired'));
     await until(() => seenA.length === 2 && seenB.length === 2, 'cross-replica delivery');
     await sleep(150); // an echo would arrive within this window
     assert.deepEqual(seenA, ['g1', 'g2']);
-    assert.deepEqual(seenB, ['g2', 'g1']);
+    assert.deepEqual(seenB, ['g1', 'g2']);
     offA();
     offB();
   });
@@ -63,7 +69,7 @@ describe('grant event bus (in-process + LISTEN/NOTIFY)', () => {
     const seen: string[] = [];
     const off = b.subscribe((e) => seen.push(e.grantId));
     const ids = Array.from({ length: 500 }, (_, i) => `burst-${i}`);
-    for (const id of ids) a.publish(event(id, 'grant.expired'));
+    await publish(a, ...ids.map((id) => event(id, 'grant.expired')));
     await until(() => seen.length === ids.length, 'the whole burst');
     assert.deepEqual(seen, ids);
     off();
@@ -75,7 +81,7 @@ describe('grant event bus (in-process + LISTEN/NOTIFY)', () => {
       throw new Error('boom');
     });
     const off2 = b.subscribe((e) => seen.push(e.grantId));
-    a.publish(event('g3'));
+    await publish(a, event('g3'));
     await until(() => seen.length === 1, 'delivery despite a failing handler');
     off1();
     off2();
@@ -88,7 +94,7 @@ describe('grant event bus (in-process + LISTEN/NOTIFY)', () => {
       '{"origin":"x","event":{"type":"nope"}}',
     ]);
     await db.pool.query(`select pg_notify('phigate_grant_events', 'not json')`);
-    a.publish(event('g4'));
+    await publish(a, event('g4'));
     await until(() => seen.length >= 1, 'the valid event');
     await sleep(100);
     assert.deepEqual(
@@ -108,13 +114,52 @@ describe('grant event bus (in-process + LISTEN/NOTIFY)', () => {
     assert.ok(killed.rows[0]!.n >= 1, 'the listener backends were found and terminated');
     // Keep publishing until B's new listener is in place, then expect delivery.
     await until(
-      () => {
-        a.publish(event(`r${seen.length}`));
+      async () => {
+        await publish(a, event(`r${seen.length}`));
         return seen.length > 0;
       },
       'delivery after reconnect',
       10_000,
     );
+    off();
+  });
+
+  it('delivers to other replicas with the commit alone: the announcing process may die right after it', async () => {
+    const seen: string[] = [];
+    // Only this test's events: the reconnect test above may still have announcements on their way.
+    const off = b.subscribe((e) => e.grantId === 'committed-then-killed' && seen.push(e.grantId));
+    // Committed, and the in-process delivery never called: as if replica A were killed the instant it committed.
+    await db.db.transaction().execute((tx) => a.announce(tx, [event('committed-then-killed')]));
+    await until(() => seen.length === 1, 'delivery by the commit');
+    assert.deepEqual(seen, ['committed-then-killed']);
+    off();
+  });
+
+  it('announces nothing when the change rolls back', async () => {
+    const seen: string[] = [];
+    const off = b.subscribe((e) => e.grantId.includes('rollback') && seen.push(e.grantId));
+    await assert.rejects(
+      db.db.transaction().execute(async (tx) => {
+        await a.announce(tx, [event('rolled-back')]);
+        throw new Error('the change failed after announcing');
+      }),
+      /the change failed/,
+    );
+    await publish(a, event('after-rollback'));
+    await until(() => seen.length >= 1, 'the later event');
+    await sleep(100);
+    assert.deepEqual(seen, ['after-rollback']);
+    off();
+  });
+
+  it('asks subscribers to read the store again when its listener is back after a loss', async () => {
+    let resyncs = 0;
+    const off = b.onResync(() => resyncs++);
+    await db.pool.query(
+      `select pg_terminate_backend(pid) from pg_stat_activity
+        where datname = current_database() and query ilike 'listen%' and application_name = 'phigate'`,
+    );
+    await until(() => resyncs >= 1, 'a resync after the reconnect', 10_000);
     off();
   });
 });

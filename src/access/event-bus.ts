@@ -1,10 +1,15 @@
 /**
  * The grant event bus: in-process fan-out plus PostgreSQL LISTEN/NOTIFY, so a grant activated, expired or revoked
- * on one replica reaches the gateways and schedulers of every replica. Publish only after the change committed.
+ * on one replica reaches the gateways and schedulers of every replica.
  *
- * Delivery across replicas is best effort (NOTIFY is lost while a listener is disconnected); the expiry scheduler's
- * periodic sweep over the store is the backstop, never the bus alone.
+ * The NOTIFY is issued inside the transaction that changes the grant (`announce`): PostgreSQL queues it with the
+ * transaction and delivers it to every listener at commit, so a replica that answers "revoked" and dies a moment
+ * later cannot take the announcement with it. In-process subscribers are called after the commit.
+ *
+ * A listener that loses its connection misses what is announced until it is back; then `onResync` handlers run so
+ * that subscribers read the store again (the gateway checks its sessions' grants, the scheduler sweeps).
  */
+import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../lib/logger.js';
 import type { GrantEvent, GrantEventBus } from './types.js';
@@ -44,8 +49,8 @@ export function createGrantEventBus(options: GrantEventBusOptions): GrantEventBu
   if (!CHANNEL.test(channel)) throw new Error(`invalid event bus channel name: ${channel}`);
   const backoff = options.reconnectMs ?? { initial: 100, max: 10_000 };
   const handlers = new Set<(event: GrantEvent) => void>();
-  const inFlight = new Set<Promise<unknown>>();
-  let outbox: GrantEvent[] = [];
+  const resyncHandlers = new Set<() => void>();
+  let listenedBefore = false;
   let client: pg.Client | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -72,35 +77,6 @@ export function createGrantEventBus(options: GrantEventBusOptions): GrantEventBu
     }
     if (envelope.origin === replicaId) return;
     for (const event of envelope.events) deliver(event);
-  };
-
-  /** Sends everything published in this tick in as few notifications as fit, in one statement. */
-  const flush = (): void => {
-    const events = outbox;
-    outbox = [];
-    if (events.length === 0) return;
-    const payloads: string[] = [];
-    let chunk: string[] = [];
-    let size = 0;
-    const head = `{"origin":${JSON.stringify(replicaId)},"events":[`;
-    for (const event of events) {
-      const json = JSON.stringify(event);
-      if (chunk.length > 0 && head.length + size + json.length + 2 > MAX_PAYLOAD_BYTES) {
-        payloads.push(`${head}${chunk.join(',')}]}`);
-        chunk = [];
-        size = 0;
-      }
-      chunk.push(json);
-      size += json.length + 1;
-    }
-    payloads.push(`${head}${chunk.join(',')}]}`);
-    const p = pool
-      .query('select pg_notify($1, payload) from unnest($2::text[]) as payload', [channel, payloads])
-      .catch((err: unknown) => {
-        logger.error({ err, events: events.length }, 'could not notify other replicas');
-      })
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
   };
 
   const scheduleReconnect = (): void => {
@@ -140,40 +116,79 @@ export function createGrantEventBus(options: GrantEventBusOptions): GrantEventBu
       }
       delay = backoff.initial;
       markReady();
+      // Back after a loss: whatever was announced meanwhile did not reach this replica.
+      if (listenedBefore) for (const resync of resyncHandlers) runResync(resync);
+      listenedBefore = true;
     } catch (err) {
       lost(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+
+  const runResync = (resync: () => void): void => {
+    try {
+      resync();
+    } catch (err) {
+      logger.error({ err }, 'grant event resync handler failed');
     }
   };
 
   void connect();
 
   return {
-    publish(event) {
-      deliver(event);
-      if (closed) return;
-      if (outbox.length === 0) setImmediate(flush);
-      outbox.push(event);
+    async announce(tx, events) {
+      if (events.length > 0) {
+        const payloads = envelopes(replicaId, events);
+        await sql`select pg_notify(${channel}, payload) from unnest(${payloads}::text[]) as payload`.execute(
+          tx,
+        );
+      }
+      return () => {
+        for (const event of events) deliver(event);
+      };
     },
     subscribe(handler) {
       handlers.add(handler);
       return () => void handlers.delete(handler);
     },
+    onResync(handler) {
+      resyncHandlers.add(handler);
+      return () => void resyncHandlers.delete(handler);
+    },
     ready: () => readyPromise,
     async close() {
       if (closed) return;
-      flush();
       closed = true;
       clearTimeout(retryTimer);
-      await Promise.allSettled([...inFlight]);
       const c = client;
       client = undefined;
       handlers.clear();
+      resyncHandlers.clear();
       if (c !== undefined) {
         c.removeAllListeners('notification');
         await c.end().catch(() => undefined);
       }
     },
   };
+}
+
+/** The NOTIFY payloads for `events`: as few as fit under PostgreSQL's payload limit. */
+function envelopes(origin: string, events: readonly GrantEvent[]): string[] {
+  const payloads: string[] = [];
+  const head = `{"origin":${JSON.stringify(origin)},"events":[`;
+  let chunk: string[] = [];
+  let size = 0;
+  for (const event of events) {
+    const json = JSON.stringify(event);
+    if (chunk.length > 0 && head.length + size + json.length + 2 > MAX_PAYLOAD_BYTES) {
+      payloads.push(`${head}${chunk.join(',')}]}`);
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(json);
+    size += json.length + 1;
+  }
+  payloads.push(`${head}${chunk.join(',')}]}`);
+  return payloads;
 }
 
 function parseEnvelope(payload: string): Envelope | undefined {

@@ -141,17 +141,22 @@ describe('expiry scheduler on real PostgreSQL', () => {
     b.subscribe((e) => {
       if (e.type === 'grant.expired' && e.grantId === id) seenAt = Date.now();
     });
-    // As the access service does after committing an activation.
-    b.publish({
-      type: 'grant.activated',
-      grantId: id!,
-      requesterId: 'iss#dan',
-      resource: 'ehr',
-      role: 'analyst',
-      activatedAt: new Date().toISOString(),
-      expiresAt: expiresAt.toISOString(),
-      emergency: false,
-    });
+    // As the access service does when it commits an activation.
+    const announced = await db.db.transaction().execute((tx) =>
+      b.announce(tx, [
+        {
+          type: 'grant.activated',
+          grantId: id!,
+          requesterId: 'iss#dan',
+          resource: 'ehr',
+          role: 'analyst',
+          activatedAt: new Date().toISOString(),
+          expiresAt: expiresAt.toISOString(),
+          emergency: false,
+        },
+      ]),
+    );
+    announced();
     assert.deepEqual(await statuses(db, [id!]), ['active']);
     await until(() => seenAt > 0, 'the expiry event');
     const late = seenAt - expiresAt.getTime();

@@ -32,7 +32,7 @@ import type { GrantEventBus } from './types.js';
 
 export interface ExpirySchedulerOptions {
   readonly db: Db;
-  readonly bus: Pick<GrantEventBus, 'publish' | 'subscribe'>;
+  readonly bus: Pick<GrantEventBus, 'announce' | 'subscribe' | 'onResync'>;
   readonly clock: Clock;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Turns patient ids into the audit log's keyed tokens. */
@@ -76,6 +76,7 @@ export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpirySc
   let timer: NodeJS.Timeout | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
+  let unsubscribeResync: (() => void) | undefined;
   let running: Promise<void> | undefined;
   let rerun = false;
   let stopped = false;
@@ -141,17 +142,18 @@ export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpirySc
     now: Date,
     batch: { expire?: readonly string[]; timeOut?: readonly string[]; limit?: number },
   ): Promise<{ expired: AccessRequestRow[]; timedOut: AccessRequestRow[] }> => {
-    const result = await db.transaction().execute(async (tx) => {
+    const { deliver, ...result } = await db.transaction().execute(async (tx) => {
       const limit = batch.limit ?? batchSize;
       const expired =
         batch.expire?.length === 0 ? [] : await expireDue(tx, { now, ids: batch.expire, limit });
       const timedOut =
         batch.timeOut?.length === 0 ? [] : await timeOutDue(tx, { now, ids: batch.timeOut, limit });
       await audit(tx, accessAudit, now, expired, timedOut);
-      return { expired, timedOut };
+      // Announced with the commit: every replica cuts sessions and drops roles of grants that have really ended.
+      const events = expired.map((row) => grantEvent('grant.expired', row));
+      return { expired, timedOut, deliver: await bus.announce(tx, events) };
     });
-    // After commit only: subscribers cut sessions and drop roles for grants that have really ended.
-    for (const row of result.expired) bus.publish(grantEvent('grant.expired', row));
+    deliver();
     return result;
   };
 
@@ -191,6 +193,10 @@ export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpirySc
         if (event.type === 'grant.activated') track(event.grantId, new Date(event.expiresAt), 'expire');
         else tracked.delete(event.grantId);
       });
+      // Activations announced while this replica's listener was away are in the store.
+      unsubscribeResync = bus.onResync(() => {
+        sweep().catch((err: unknown) => logger.error({ err }, 'expiry sweep failed'));
+      });
       await loadDeadlines(undefined);
       started = true;
       arm();
@@ -209,6 +215,7 @@ export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpirySc
       clearTimeout(timer);
       clearInterval(sweepTimer);
       unsubscribe?.();
+      unsubscribeResync?.();
       await running;
     },
   };

@@ -1,6 +1,7 @@
 /**
  * How every change to a request runs: idempotency first, then the checks and the change, with the audit record and
- * the idempotency record in the same transaction; refusals are audited too; events are published only after commit.
+ * the idempotency record in the same transaction; refusals are audited too; grant events are announced in the same
+ * transaction (delivered to other replicas at commit) and to this process's subscribers after it.
  */
 import type { Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-log.js';
@@ -60,8 +61,7 @@ type TxOutcome =
   | {
       readonly kind: 'done';
       readonly view: AccessRequestView;
-      readonly row: AccessRequestRow;
-      readonly done: Done;
+      readonly deliver: () => void;
     }
   | { readonly kind: 'refused'; readonly error: PhigateError }
   | { readonly kind: 'replay'; readonly body: unknown };
@@ -69,7 +69,7 @@ type TxOutcome =
 export interface MutationRunnerDeps {
   readonly db: Db;
   readonly clock: Clock;
-  readonly bus: Pick<GrantEventBus, 'publish'>;
+  readonly bus: Pick<GrantEventBus, 'announce'>;
   readonly logger: Pick<Logger, 'error'>;
   readonly replicaId: string | undefined;
   readonly audit: AccessAudit;
@@ -174,7 +174,11 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
           const answer = answerOf({ request: view, created: done.created });
           await saveIdempotencyRecord(tx, { principalId: p.id, key, fingerprint: print, ...answer });
         }
-        return { kind: 'done', view, row: done.row, done };
+        const deliver = await bus.announce(
+          tx,
+          done.publish.map((type) => grantEvent(type, done.row)),
+        );
+        return { kind: 'done', view, deliver };
       });
     } catch (err) {
       if (isPhigateError(err)) throw err;
@@ -194,7 +198,7 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
       case 'refused':
         throw outcome.error;
       case 'done':
-        for (const type of outcome.done.publish) bus.publish(grantEvent(type, outcome.row));
+        outcome.deliver();
         return { request: outcome.view, replayed: false };
     }
   };

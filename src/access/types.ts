@@ -4,6 +4,8 @@
  */
 import type { Principal } from '../identity/principal.js';
 import type { ApprovalRequirement, Reason, ResourceDefinition, RoleDefinition } from '../policy/types.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/schema.js';
 
 export type RequestStatus =
   'pending' | 'active' | 'expired' | 'revoked' | 'denied' | 'cancelled' | 'timed-out';
@@ -158,7 +160,18 @@ export interface CareRelations {
 }
 
 export interface GrantEventBus {
-  publish(event: GrantEvent): void;
+  /**
+   * Announces a change's grant events inside the change's own transaction. The NOTIFY is part of the transaction:
+   * PostgreSQL delivers it to every replica's listener when, and only when, the change commits — so an event that
+   * phigate acknowledged cannot be lost with the process that answered (a publish after commit could be). Returns
+   * the in-process delivery, to call once the transaction has committed.
+   */
+  announce(tx: Transaction<Database>, events: readonly GrantEvent[]): Promise<() => void>;
   /** Returns an unsubscribe function. Handlers must not throw; errors are logged and swallowed. */
   subscribe(handler: (event: GrantEvent) => void): () => void;
+  /**
+   * Called when the listener is back after losing its connection: events announced meanwhile were missed, so a
+   * subscriber that acts on them reads the store again. Returns an unsubscribe function.
+   */
+  onResync(handler: () => void): () => void;
 }

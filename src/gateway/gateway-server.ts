@@ -47,7 +47,7 @@ export interface GatewayServerOptions {
   readonly auditWait: AuditWait;
   /** Rate-limited record of failed logins (password guessing must not flood the log). */
   readonly refusals: RefusalRecorder;
-  readonly bus: Pick<GrantEventBus, 'subscribe'>;
+  readonly bus: Pick<GrantEventBus, 'subscribe' | 'onResync'>;
   /** The grant's stored request (its patients are not in the activation event), or undefined if unknown. */
   readonly findGrant: (grantId: string) => Promise<AccessRequestRow | undefined>;
   readonly clock: Clock;
@@ -66,6 +66,7 @@ export interface GatewayServer {
 interface Session {
   readonly id: string;
   readonly grantId: string;
+  readonly resource: string;
   readonly relay: RelaySession;
   readonly upstream: Upstream;
   readonly backendKey: UpstreamConnection['backendKey'];
@@ -175,6 +176,30 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       });
   };
 
+  /** A grant's end as this replica heard it announced, or else as the store has it; undefined while it lasts. */
+  const endOf = async (grantId: string): Promise<{ reason: string; endedAt: Date } | undefined> => {
+    const heard = ended.get(grantId);
+    if (heard !== undefined) return { reason: heard.reason, endedAt: heard.at };
+    const grant = await o.findGrant(grantId);
+    if (grant === undefined) return undefined;
+    const endedAt = grant.ended_at ?? grant.expires_at;
+    if (grant.status === 'revoked' && endedAt !== null) return { reason: 'grant-revoked', endedAt };
+    if (grant.status === 'expired' && endedAt !== null) return { reason: 'grant-ended', endedAt };
+    if (grant.expires_at !== null && grant.expires_at <= o.clock.now())
+      return { reason: 'grant-ended', endedAt: grant.expires_at };
+    return undefined;
+  };
+
+  /** After the bus's listener was away: ends the sessions of grants that ended meanwhile, as the events would have. */
+  const resync = async (): Promise<void> => {
+    const live = new Map<string, string>();
+    for (const [grantId, set] of byGrant) for (const s of set) live.set(grantId, s.resource);
+    for (const [grantId, resource] of live) {
+      const end = await endOf(grantId);
+      if (end !== undefined) await endGrant(grantId, resource, end.endedAt, end.reason);
+    }
+  };
+
   const onGrantEvent = (event: GrantEvent): void => {
     if (event.type === 'grant.activated') {
       // Made now, so that the first connection (or `--direct` credentials) finds it ready; should this fail, the
@@ -187,6 +212,9 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     background(endGrant(event.grantId, event.resource, endedAt, reason), 'could not end a grant’s sessions');
   };
   const unsubscribe = o.bus.subscribe(onGrantEvent);
+  const unsubscribeResync = o.bus.onResync(() =>
+    background(resync(), 'could not check live sessions’ grants after the event listener reconnected'),
+  );
 
   const register = (session: Session): void => {
     let set = byGrant.get(session.grantId);
@@ -329,6 +357,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       endsAt: grant.expires_at!,
       grantLabel: `grant ${grant.id} (${grant.role} on ${grant.resource})`,
       idleTimeoutMs: role.idleTimeoutMs,
+      whyTerminated: () => endOf(grant.id),
       onEnd: (reason) => {
         cancelKeys.release(cancelKey);
         if (target.session) unregister(target.session);
@@ -346,6 +375,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     const session: Session = {
       id: context.sessionId,
       grantId: grant.id,
+      resource: grant.resource,
       relay,
       upstream,
       backendKey: connection.backendKey,
@@ -412,6 +442,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     async close() {
       closing = true;
       unsubscribe();
+      unsubscribeResync();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const set of byGrant.values())

@@ -34,7 +34,7 @@ export interface GatewayOptions {
   /** The shared secret (the audit HMAC key) tokens and role passwords are derived from. */
   readonly secret: Buffer;
   readonly verifier: TokenVerifier;
-  readonly bus: Pick<GrantEventBus, 'subscribe'>;
+  readonly bus: Pick<GrantEventBus, 'subscribe' | 'onResync'>;
   /** The protected databases (shared with care-relation look-ups; their owner closes them). */
   readonly upstreams: Upstreams;
   readonly clock: Clock;
@@ -113,6 +113,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     sweep().catch((err: unknown) => logger.warn({ err }, 'grant role sweep failed'));
   }, o.sweepIntervalMs ?? 60_000);
   sweepTimer.unref();
+  // Roles of grants that ended while this replica's event listener was away are dropped now, not at the next sweep.
+  const unsubscribeResync = o.bus.onResync(() => {
+    sweep().catch((err: unknown) => logger.warn({ err }, 'grant role sweep failed'));
+  });
   const host =
     config.publicHost ??
     (address.address === '::' || address.address === '0.0.0.0' ? 'localhost' : address.address);
@@ -139,6 +143,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     },
     async close() {
       clearInterval(sweepTimer);
+      unsubscribeResync();
       await server.close();
     },
   };

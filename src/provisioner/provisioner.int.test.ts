@@ -96,6 +96,31 @@ for (const target of testTargets()) {
       await assert.rejects(connectAs(role, password).connect());
     });
 
+    it('replicas racing to remove the same role all succeed quietly, and the role is gone', async () => {
+      // Every replica that hears of a grant's end removes its role; a race is the normal case, not an error.
+      for (let round = 0; round < 5; round++) {
+        const { role, password } = await grant();
+        const client = connectAs(role, password);
+        client.on('error', () => undefined);
+        await client.connect();
+        const pools = [admin, new pg.Pool({ connectionString: protectedDb.url, max: 2 })];
+        try {
+          const results = await Promise.allSettled(
+            [0, 1, 2, 3].map((i) => dropGrantRole(pools[i % 2]!, role)),
+          );
+          const failed = results.filter((r) => r.status === 'rejected');
+          assert.deepEqual(failed, [], 'no replica fails: the second finds the work done');
+          const terminated = results.map((r) => (r.status === 'fulfilled' ? r.value.terminated : 0));
+          assert.equal(Math.max(...terminated), 1, 'the live session was terminated');
+        } finally {
+          await pools[1]!.end();
+          await client.end().catch(() => undefined);
+        }
+        const left = await admin.query('select 1 from pg_roles where rolname = $1', [role]);
+        assert.equal(left.rowCount, 0);
+      }
+    });
+
     it('sweeps the roles of grants that ended while phigate was down, and keeps active ones', async () => {
       const activeId = randomUUID();
       const active = await grant(activeId);

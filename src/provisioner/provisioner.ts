@@ -140,10 +140,17 @@ export async function ensureGrantRole(
 /** Ends a grant's role: no new logins, live sessions terminated, privileges revoked, role dropped. Idempotent. */
 export async function dropGrantRole(admin: pg.Pool, role: string): Promise<{ terminated: number }> {
   if (!role.startsWith(ROLE_PREFIX)) throw new RangeError(`${role} is not a phigate grant role`);
-  const exists = await admin.query('select 1 from pg_roles where rolname = $1', [role]);
-  if (exists.rowCount === 0) return { terminated: 0 };
   const r = quoteIdent(role);
-  await admin.query(`alter role ${r} nologin`);
+  // Every replica that hears of a grant's end drops its role, so drops race by design. Each step runs under the
+  // provisioning lock and looks again whether the role is still there: the replica that comes second finds the
+  // work done instead of failing ("role does not exist", "tuple concurrently updated").
+  const closed = await inTransaction(admin, async (client) => {
+    if (!(await roleExists(client, role))) return false;
+    await client.query(`alter role ${r} nologin`);
+    return true;
+  });
+  if (!closed) return { terminated: 0 };
+  // After the NOLOGIN has committed, so that no new session slips in between the termination and the drop.
   const killed = await admin.query<{ ok: boolean }>(
     'select pg_terminate_backend(pid) as ok from pg_stat_activity where usename = $1',
     [role],
@@ -151,12 +158,17 @@ export async function dropGrantRole(admin: pg.Pool, role: string): Promise<{ ter
   // DROP OWNED needs the role's privileges: since PostgreSQL 16 a CREATEROLE account only administers the roles it
   // made, so it first takes membership (which it may grant, as their admin), then drops.
   await inTransaction(admin, async (client) => {
+    if (!(await roleExists(client, role))) return;
     for (const statement of [`grant ${r} to current_user`, `drop owned by ${r}`, `drop role ${r}`])
       await client.query(statement);
     if (await hasMetaSchema(client))
       await client.query(`delete from ${GRANT_PATIENTS} where role_name = $1`, [role]);
   });
   return { terminated: killed.rows.filter((row) => row.ok).length };
+}
+
+async function roleExists(client: pg.PoolClient, role: string): Promise<boolean> {
+  return ((await client.query('select 1 from pg_roles where rolname = $1', [role])).rowCount ?? 0) > 0;
 }
 
 /**

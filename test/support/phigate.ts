@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startPhigate, type RunningPhigate } from '../../src/server/start.js';
 import { createEmptyDatabase } from './database.js';
+import { startReplicaProcess, type ReplicaProcess } from './replica-process.js';
 
 export interface TestPhigate {
   readonly phigate: RunningPhigate;
@@ -14,6 +15,8 @@ export interface TestPhigate {
   readonly dir: string;
   /** Starts another phigate on the same store, state directory and configuration (a second replica). */
   startReplica(): Promise<RunningPhigate>;
+  /** The same, in a process of its own (one a test may kill), with development tokens for `mint`'s users. */
+  startReplicaProcess(mint: readonly string[]): Promise<ReplicaProcess>;
   stop(): Promise<void>;
 }
 
@@ -31,22 +34,29 @@ export async function startTestPhigate(options: TestPhigateOptions = {}): Promis
   for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(path.join(dir, name), text);
   if (options.config !== undefined) writeFileSync(path.join(dir, 'phigate.yaml'), options.config);
   const database = await createEmptyDatabase();
+  const configPath = path.join(dir, 'phigate.yaml');
+  const env = { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') };
   try {
     const start = () =>
       startPhigate({
-        ...(options.config !== undefined ? { configPath: path.join(dir, 'phigate.yaml') } : {}),
+        ...(options.config !== undefined ? { configPath } : {}),
         port: 0,
         dev: true,
         // PHIGATE_TEST_LOG_LEVEL=error shows why a test's phigate refused something (its logs are silent otherwise).
         logLevel: process.env.PHIGATE_TEST_LOG_LEVEL ?? 'silent',
         ...(options.policy ? { policy: options.policy } : {}),
-        env: { PHIGATE_DATABASE_URL: database.url, PHIGATE_DATA_DIR: path.join(dir, 'state') },
+        env,
       });
     const phigate = await start();
     return {
       phigate,
       dir,
       startReplica: start,
+      startReplicaProcess(mint) {
+        if (options.config === undefined || options.policy !== undefined)
+          throw new Error('a replica process needs the configuration and policy in files');
+        return startReplicaProcess({ configPath, env, mint });
+      },
       async stop() {
         await phigate.stop();
         await database.drop();

@@ -12,10 +12,11 @@ import {
   backendKeyData,
   errorResponse,
   parameterStatus,
+  parseErrorFields,
   readyForQuery,
 } from './backend-messages.js';
 import { decodeFrontend } from './frontend-messages.js';
-import { MessageFramer } from './message-framer.js';
+import { MessageFramer, type Frame } from './message-framer.js';
 import { ProtocolError } from './protocol-error.js';
 import {
   StatementTracker,
@@ -58,6 +59,12 @@ export interface RelayOptions {
   readonly grantLabel: string;
   /** Automatic logoff: the session is closed after this long without a client message while nothing runs. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Asked when the database terminates the session itself (FATAL 57P01: another replica ended the grant and
+   * terminated its backends before this one heard of it): the grant's end if it has ended, so that the client is
+   * told which grant ended and when rather than seeing the database's bare shutdown message.
+   */
+  whyTerminated?(): Promise<{ readonly reason: string; readonly endedAt: Date } | undefined>;
   /** Called once when the session ends, for whatever reason ('grant-ended', 'client-closed', 'upstream-closed', 'error'). */
   onEnd(reason: string): void;
 }
@@ -78,6 +85,13 @@ const EXTENDED = new Set(['parse', 'bind', 'describe', 'execute']);
 
 /** Messages the server answers: what the relay holds back is written out at each. */
 const ANSWERED_AT = new Set(['sync', 'flush', 'query', 'function-call', 'copy-done', 'copy-fail']);
+
+/** The database's own "terminating connection due to administrator command" (pg_terminate_backend). */
+function isAdminShutdown(frame: Frame): boolean {
+  if (frame.type !== 0x45) return false;
+  const error = parseErrorFields(frame.body);
+  return error.severity === 'FATAL' && error.code === '57P01';
+}
 
 export function startRelay(o: RelayOptions): RelaySession {
   const framer = new MessageFramer();
@@ -333,27 +347,62 @@ export function startRelay(o: RelayOptions): RelaySession {
     }
     chain = chain.then(writeHeld);
   });
+  // The database is terminating the session (FATAL 57P01): what the client is told waits for `whyTerminated`.
+  let terminating = false;
+  /** Tells the client why the database ended the session: the grant's end when that is why, else its own words. */
+  const explainTermination = (fatal: Buffer): void => {
+    terminating = true;
+    const fallback = (): void => {
+      if (finished) return;
+      o.client.write(fatal);
+      finish('upstream-closed');
+    };
+    o.whyTerminated!().then(
+      (end) => (end === undefined ? fallback() : cut(end.reason, end.endedAt)),
+      fallback,
+    );
+  };
   o.upstream.on('data', (chunk: Buffer) => {
-    if (finished) return;
-    o.client.write(chunk);
+    if (finished || terminating) return;
+    let frames;
     try {
-      for (const f of upstreamFramer.push(chunk)) {
-        if (f.type === 0x5a && f.body.length === 1)
-          transactionStatus = String.fromCharCode(f.body[0]!) as 'I' | 'T' | 'E';
-        for (const result of tracker.backend(f.type!, f.body)) {
-          const statement = inFlight.get(result.id);
-          inFlight.delete(result.id);
-          if (statement) o.completed?.(statement, result);
-        }
-      }
+      frames = upstreamFramer.push(chunk);
     } catch {
+      o.client.write(chunk);
       finish('error');
+      return;
     }
+    let shutdown = o.whyTerminated === undefined ? -1 : frames.findIndex(isAdminShutdown);
+    if (shutdown < 0) o.client.write(chunk);
+    else {
+      // Whatever precedes the shutdown notice goes through untouched; when part of the notice already went out
+      // with an earlier chunk (rare: ~100 bytes split across reads), it all goes through as it came.
+      const tail = frames.slice(shutdown).reduce((n, f) => n + f.raw.length, 0);
+      const before = chunk.length - tail - upstreamFramer.buffered;
+      if (before < 0) {
+        o.client.write(chunk);
+        shutdown = -1;
+      } else if (before > 0) o.client.write(chunk.subarray(0, before));
+    }
+    for (const f of shutdown < 0 ? frames : frames.slice(0, shutdown)) {
+      if (f.type === 0x5a && f.body.length === 1)
+        transactionStatus = String.fromCharCode(f.body[0]!) as 'I' | 'T' | 'E';
+      for (const result of tracker.backend(f.type!, f.body)) {
+        const statement = inFlight.get(result.id);
+        inFlight.delete(result.id);
+        if (statement) o.completed?.(statement, result);
+      }
+    }
+    if (shutdown >= 0) explainTermination(frames[shutdown]!.raw);
   });
   o.client.on('close', () => finish('client-closed'));
   o.client.on('error', () => finish('error'));
-  o.upstream.on('close', () => finish('upstream-closed'));
-  o.upstream.on('error', () => finish('error'));
+  o.upstream.on('close', () => {
+    if (!terminating) finish('upstream-closed');
+  });
+  o.upstream.on('error', () => {
+    if (!terminating) finish('error');
+  });
 
   return {
     cut,
