@@ -51,12 +51,12 @@ export async function startReplicaProcess(o: ReplicaProcessOptions): Promise<Rep
         if (word === 'READY') started = { url: a!, gatewayPort: Number(b) };
         if (word === 'TOKEN') tokens.set(a!, b!);
         if (started !== undefined && tokens.size === o.mint.length) {
-          child.stdout!.off('data', onData);
+          child.stdout.off('data', onData);
           resolve(started);
         }
       }
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     void exited.then((how) => reject(new Error(`the replica process exited (${how}) before it was ready`)));
   });
   return {
