@@ -12,7 +12,7 @@ import { CARE_ROUND_LOCK } from '../store/access-request-repository.js';
 import { person, silentLogger, testPseudonymizer, until } from '../../test/support/helpers.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { createAccessService } from './access-service.js';
-import { CARE_RELATION_ENDED, createCareRelationWatch } from './care-relation-watch.js';
+import { createCareRelationWatch } from './care-relation-watch.js';
 import { createGrantEventBus, type GrantEventBusHandle } from './event-bus.js';
 import { createPolicyRegistry, type PolicyRegistry } from './policy-registry.js';
 import type { AccessService, CareRelations, GrantEvent } from './types.js';
@@ -152,7 +152,7 @@ describe('care-relation watch on real PostgreSQL', () => {
     assert.deepEqual(result, { checked: 2, ended: 1, unknown: 0, skipped: false });
     assert.deepEqual(await statusOf(all), {
       status: 'revoked',
-      end_reason: CARE_RELATION_ENDED,
+      end_reason: 'care-relation-ended',
       ended_by: 'system',
     });
     assert.equal((await statusOf(one)).status, 'active');

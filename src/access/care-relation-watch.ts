@@ -17,26 +17,21 @@
  * With several replicas, one runs each timed round (an advisory lock in the store; the others skip theirs), so the
  * protected databases see one look-up per grant; the conditional update would end a grant once anyway.
  */
-import { appendAudit } from '../audit/audit-log.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import type { Clock } from '../lib/clock.js';
 import type { PhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import {
   listActivePatientGrants,
-  revokeUnexpired,
   withCareRoundLock,
   type AccessRequestRow,
 } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
-import { createAccessAudit } from './access-audit.js';
 import type { PolicyPair } from './approver-checks.js';
 import { createCareRelationChecks } from './care-relation-checks.js';
-import { grantEvent } from './grant-event.js';
 import type { PolicyRegistry } from './policy-registry.js';
+import { createSystemRevocation } from './system-revocation.js';
 import type { CareRelations, GrantEventBus } from './types.js';
-
-export const CARE_RELATION_ENDED = 'care-relation-ended';
 
 export interface CareRelationWatchOptions {
   readonly db: Db;
@@ -70,7 +65,7 @@ export interface CareRelationWatch {
 
 export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelationWatch {
   const checks = createCareRelationChecks({ careRelations: o.careRelations, logger: o.logger });
-  const audit = createAccessAudit(o.pseudonymizer);
+  const revocation = createSystemRevocation(o);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<CareRoundResult> | undefined;
   let stopped = false;
@@ -84,21 +79,13 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
   };
 
   const end = async (row: AccessRequestRow, why: PhigateError): Promise<boolean> => {
-    const now = o.clock.now();
-    const deliver = await o.db.transaction().execute(async (tx) => {
-      const updated = await revokeUnexpired(tx, row.id, now, {
-        end_reason: CARE_RELATION_ENDED,
-        ended_by: 'system',
-      });
-      if (updated === undefined) return undefined; // revoked meanwhile, or its time ran out: the scheduler's to end
-      const detail = { authority: 'care-relation', code: why.code, ...why.details };
-      await appendAudit(tx, [audit.system('grant.revoke', updated, detail)], now);
-      return o.bus.announce(tx, [grantEvent('grant.revoked', updated)]);
+    const ended = await revocation.revoke(row.id, 'care-relation-ended', {
+      authority: 'care-relation',
+      code: why.code,
+      ...why.details,
     });
-    if (deliver === undefined) return false;
-    deliver();
-    o.logger.info({ grantId: row.id, code: why.code }, 'ended a grant whose care relation ended');
-    return true;
+    if (ended) o.logger.info({ grantId: row.id, code: why.code }, 'ended a grant whose care relation ended');
+    return ended;
   };
 
   /** Whether `row` was checked, and what came of it; an error with one grant never stops the round. */

@@ -4,10 +4,12 @@
  * `direct`, the grant role's own credentials for tools that cannot use the gateway (their sessions end with the
  * grant too: the role is dropped and its backends terminated). Both are recorded before they are handed out.
  */
+import type { SystemRevocation } from '../access/system-revocation.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Principal } from '../identity/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { PhigateError } from '../lib/errors.js';
+import { isEligible } from '../policy/eligibility.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { grantRolePassword } from '../provisioner/role-password.js';
 import { findActiveGrant } from '../store/access-request-repository.js';
@@ -68,6 +70,7 @@ export function createConnectionService(deps: {
   readonly secret: Buffer;
   readonly gateway: { readonly host: string; readonly port: number; readonly tls: boolean };
   readonly tokenTtlMs: number;
+  readonly revocation: Pick<SystemRevocation, 'revoke'>;
 }): ConnectionService {
   return {
     async connect(p, request, clientAddress) {
@@ -85,6 +88,19 @@ export function createConnectionService(deps: {
           request.grantId !== undefined
             ? `grant ${request.grantId} is not an active grant of yours on ${request.resource}`
             : `you hold no active grant for ${request.resource}: ask with \`phigate request --resource ${request.resource} …\``,
+        );
+      }
+      const role = deps.policy().roles.get(grant.role);
+      if (role !== undefined && !isEligible(role, p.groups)) {
+        await deps.revocation.revoke(grant.id, 'eligibility-lost', {
+          authority: 'connection',
+          eligibleGroups: role.eligibleGroups,
+        });
+        throw new PhigateError(
+          'forbidden',
+          'grant.eligibility-lost',
+          `you are no longer in a group eligible for ${grant.role} (${role.eligibleGroups.join(', ')}): ` +
+            `grant ${grant.id} has ended`,
         );
       }
       const expiresAt = grant.expires_at!;

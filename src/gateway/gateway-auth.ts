@@ -3,10 +3,16 @@
  * `phigate connect` for one grant) or an OIDC access token; the user name must name the same person. The database
  * name is a policy resource, and the person must hold an active grant on it right now — looked up in the store at
  * every connection, so a revoked grant opens nothing whatever token is presented.
+ *
+ * Eligibility is checked again here: a person whose groups (as their OIDC token states them now) no longer include
+ * one of the role's eligible groups is refused, and the grant ends (`eligibility-lost`) — a grant outlives nothing
+ * it was granted for. A connection token carries no groups: they were checked when it was minted, minutes ago.
  */
+import type { SystemRevocation } from '../access/system-revocation.js';
 import { splitPrincipalId } from '../identity/principal.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Clock } from '../lib/clock.js';
+import { isEligible } from '../policy/eligibility.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { findActiveGrant, type AccessRequestRow } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
@@ -18,6 +24,8 @@ export interface GatewayPrincipal {
   /** The connection token's grant, when the password was one. */
   readonly grantId: string | undefined;
   readonly tokenId: string | undefined;
+  /** The groups an OIDC token states; undefined for a connection token (checked when it was minted). */
+  readonly groups: readonly string[] | undefined;
 }
 
 export interface GatewayAuth {
@@ -44,6 +52,7 @@ export function createGatewayAuth(deps: {
   readonly verifier: TokenVerifier;
   readonly policy: () => CompiledPolicy;
   readonly clock: Clock;
+  readonly revocation: Pick<SystemRevocation, 'revoke'>;
 }): GatewayAuth {
   return {
     async authenticate(user, password) {
@@ -51,11 +60,16 @@ export function createGatewayAuth(deps: {
         const claims = deps.tokens.verify(password, deps.clock.now());
         if (claims === undefined || !userMatches(user, claims.principalId))
           throw new GatewayAuthError('bad connection token');
-        return { id: claims.principalId, grantId: claims.grantId, tokenId: claims.tokenId };
+        return {
+          id: claims.principalId,
+          grantId: claims.grantId,
+          tokenId: claims.tokenId,
+          groups: undefined,
+        };
       }
       const p = await deps.verifier.verify(password);
       if (!userMatches(user, p.id, p.email)) throw new GatewayAuthError('token of another user');
-      return { id: p.id, grantId: undefined, tokenId: p.tokenId };
+      return { id: p.id, grantId: undefined, tokenId: p.tokenId, groups: p.groups };
     },
 
     async authorize(principal, database) {
@@ -85,6 +99,20 @@ export function createGatewayAuth(deps: {
           hint:
             `ask for access: phigate request --resource ${resource.name} --role ROLE --purpose CODE ` +
             `--justification "why" (phigate roles lists the roles), then phigate connect ${resource.name}`,
+        };
+      }
+      const role = deps.policy().roles.get(grant.role);
+      if (role !== undefined && principal.groups !== undefined && !isEligible(role, principal.groups)) {
+        await deps.revocation.revoke(grant.id, 'eligibility-lost', {
+          authority: 'gateway',
+          eligibleGroups: role.eligibleGroups,
+        });
+        return {
+          ok: false,
+          code: 'grant.eligibility-lost',
+          message:
+            `you are no longer in a group eligible for ${grant.role} (${role.eligibleGroups.join(', ')}): ` +
+            `grant ${grant.id} has ended`,
         };
       }
       return { ok: true, grant };

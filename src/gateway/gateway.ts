@@ -3,6 +3,7 @@
  * the API uses to hand out connection details. Started after the expiry scheduler (ended grants are ended first),
  * it sweeps the roles of grants that ended while phigate was down before it accepts anyone.
  */
+import type { SystemRevocation } from '../access/system-revocation.js';
 import type { GrantEventBus } from '../access/types.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   readonly secret: Buffer;
   readonly verifier: TokenVerifier;
   readonly bus: Pick<GrantEventBus, 'subscribe' | 'onResync'>;
+  /** Ends grants whose holder is no longer eligible for their role. */
+  readonly revocation: Pick<SystemRevocation, 'revoke'>;
   /** The protected databases (shared with care-relation look-ups; their owner closes them). */
   readonly upstreams: Upstreams;
   readonly clock: Clock;
@@ -90,7 +93,14 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     handshakeTimeoutMs: durationMs(config.handshakeTimeout),
     maxConnections: config.maxConnections,
     policy: o.policy,
-    auth: createGatewayAuth({ db: o.db, tokens, verifier: o.verifier, policy: o.policy, clock: o.clock }),
+    auth: createGatewayAuth({
+      db: o.db,
+      tokens,
+      verifier: o.verifier,
+      policy: o.policy,
+      clock: o.clock,
+      revocation: o.revocation,
+    }),
     upstreams,
     roles,
     writer: o.writer,
@@ -137,6 +147,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       secret: o.secret,
       gateway: { host, port: address.port, tls: tls !== undefined },
       tokenTtlMs: durationMs(config.connectionTokenTtl),
+      revocation: o.revocation,
     }),
     get sessions() {
       return server.sessions;

@@ -12,6 +12,7 @@ import { createGrantEventBus } from '../access/event-bus.js';
 import { createCareRelationWatch, type CareRelationWatch } from '../access/care-relation-watch.js';
 import { createExpiryScheduler } from '../access/expiry-scheduler.js';
 import { createPolicyRegistry } from '../access/policy-registry.js';
+import { createSystemRevocation } from '../access/system-revocation.js';
 import { durationMs, loadConfig } from '../config/load.js';
 import type { IssuerConfig } from '../config/schema.js';
 import { loadAuditKeys } from '../audit/audit-keys.js';
@@ -193,6 +194,12 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
         secret: keys.hmacKey,
         verifier,
         bus,
+        revocation: createSystemRevocation({
+          db: store.db,
+          bus,
+          clock: systemClock,
+          pseudonymizer: audit.pseudonymizer,
+        }),
         upstreams,
         clock: systemClock,
         logger,
