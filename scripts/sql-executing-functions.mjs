@@ -15,6 +15,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { URL } from 'node:url';
 import pg from 'pg';
 
 const SQL_RUNNERS = [
