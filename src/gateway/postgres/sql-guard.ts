@@ -5,18 +5,44 @@
  * multi-statement Query is checked; what cannot be parsed is refused.
  *
  * Refused: COPY to or from a program or a server file; SET ROLE, SET SESSION AUTHORIZATION, RESET ROLE, and
- * changing `search_path` (through which the grant's masked views are found), in SET and set_config spellings;
- * ALTER SYSTEM; CREATE EXTENSION, FUNCTION, PROCEDURE, LANGUAGE; DO blocks; large-object and server-file functions;
- * dblink; and every statement that creates, changes or drops an object (temporary ones and SELECT INTO included) —
- * a grant reads and writes data, and an object of the user's could shadow the views.
+ * changing `search_path` (through which the grant's masked views are found); `set_config` in any spelling (SET is
+ * how a session changes what it may); functions that run SQL given to them as a value, out of the guard's sight
+ * (sql-executing-functions.ts); ALTER SYSTEM; CREATE EXTENSION, FUNCTION, PROCEDURE, LANGUAGE; DO blocks;
+ * large-object and server-file functions; dblink; and every statement that creates, changes or drops an object
+ * (temporary ones and SELECT INTO included) — a grant reads and writes data, and an object of the user's could
+ * shadow the views. Function calls are found anywhere in the tree (WHERE, FROM, CTEs, sub-selects, arguments,
+ * VALUES, PREPARE, DECLARE, EXPLAIN, COPY's query), in the same walk as everything else.
  */
 import libpgQuery from 'libpg-query';
+import { sqlExecutingFunction } from './sql-executing-functions.js';
+
+/** The reason codes of refused statements, as their audit records carry them (`reasonCode`). */
+export type GuardCode =
+  | 'guard.alter-system'
+  | 'guard.copy-file'
+  | 'guard.create-extension'
+  | 'guard.create-function'
+  | 'guard.create-language'
+  | 'guard.ddl'
+  | 'guard.do-block'
+  | 'guard.foreign-data'
+  | 'guard.forbidden-function'
+  | 'guard.function-executes-sql'
+  | 'guard.load'
+  | 'guard.search-path'
+  | 'guard.set-config'
+  | 'guard.set-role'
+  | 'guard.unparsable'
+  /** The FunctionCall protocol message, refused by the relay itself (relay.ts). */
+  | 'guard.function-call';
 
 export type GuardVerdict =
   | { readonly ok: true; readonly statements: number }
-  | { readonly ok: false; readonly code: string; readonly reason: string; readonly statement: number };
+  | { readonly ok: false; readonly code: GuardCode; readonly reason: string; readonly statement: number };
 
-const FORBIDDEN_STATEMENTS: Readonly<Record<string, [code: string, reason: string]>> = {
+type Refusal = readonly [code: GuardCode, reason: string];
+
+const FORBIDDEN_STATEMENTS: Readonly<Record<string, Refusal>> = {
   AlterSystemStmt: ['guard.alter-system', 'ALTER SYSTEM is not allowed through phigate'],
   CreateExtensionStmt: ['guard.create-extension', 'CREATE EXTENSION is not allowed through phigate'],
   CreateFunctionStmt: [
@@ -92,16 +118,34 @@ function firstStringArg(args: unknown): string | undefined {
   return typeof sval?.['sval'] === 'string' ? sval['sval'].toLowerCase() : undefined;
 }
 
-const SEARCH_PATH_REFUSAL: [string, string] = [
+const SET_ROLE_REFUSAL: Refusal = [
+  'guard.set-role',
+  'changing the session role is not allowed through phigate',
+];
+const SEARCH_PATH_REFUSAL: Refusal = [
   'guard.search-path',
   'changing search_path is not allowed through phigate (it decides which tables your queries reach)',
 ];
-const OBJECT_REFUSAL: [string, string] = [
+const OBJECT_REFUSAL: Refusal = [
   'guard.ddl',
   'creating, altering or dropping objects is not allowed through phigate: a grant reads and writes data',
 ];
 
-function check(kind: string, node: Node): [string, string] | undefined {
+/**
+ * set_config is refused whatever it sets: its setting and value may be computed, per row, anywhere in a query, where
+ * SET names its setting in the statement. A literal naming the role or search_path keeps that refusal's own code.
+ */
+function setConfigRefusal(args: unknown): Refusal {
+  const setting = firstStringArg(args);
+  if (setting !== undefined && IDENTITY_SETTINGS.has(setting)) return SET_ROLE_REFUSAL;
+  if (setting === SEARCH_PATH) return SEARCH_PATH_REFUSAL;
+  return [
+    'guard.set-config',
+    'set_config() is not allowed through phigate: use SET for the settings a session may change',
+  ];
+}
+
+function check(kind: string, node: Node): Refusal | undefined {
   const forbidden = FORBIDDEN_STATEMENTS[kind];
   if (forbidden) return forbidden;
   if (kind === 'CopyStmt' && (node['is_program'] === true || typeof node['filename'] === 'string')) {
@@ -109,8 +153,7 @@ function check(kind: string, node: Node): [string, string] | undefined {
   }
   if (kind === 'VariableSetStmt' && typeof node['name'] === 'string') {
     const setting = node['name'].toLowerCase();
-    if (IDENTITY_SETTINGS.has(setting))
-      return ['guard.set-role', 'changing the session role is not allowed through phigate'];
+    if (IDENTITY_SETTINGS.has(setting)) return SET_ROLE_REFUSAL;
     if (setting === SEARCH_PATH) return SEARCH_PATH_REFUSAL;
   }
   if (kind === 'SelectStmt' && node['intoClause'] !== undefined) return OBJECT_REFUSAL;
@@ -119,12 +162,13 @@ function check(kind: string, node: Node): [string, string] | undefined {
     const name = lastName(node['funcname']);
     if (FORBIDDEN_FUNCTION.test(name))
       return ['guard.forbidden-function', `${name}() is not allowed through phigate`];
-    if (name === 'set_config') {
-      const setting = firstStringArg(node['args']);
-      if (setting === undefined || IDENTITY_SETTINGS.has(setting)) {
-        return ['guard.set-role', 'changing the session role is not allowed through phigate'];
-      }
-      if (setting === SEARCH_PATH) return SEARCH_PATH_REFUSAL;
+    if (name === 'set_config') return setConfigRefusal(node['args']);
+    const args = node['args'];
+    if (sqlExecutingFunction(name, Array.isArray(args) ? args.length : 0) !== undefined) {
+      return [
+        'guard.function-executes-sql',
+        `${name}() runs SQL given to it as a value, which phigate can neither check nor record: it is not allowed through phigate`,
+      ];
     }
   }
   return undefined;
