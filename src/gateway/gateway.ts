@@ -82,6 +82,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     roles.sweep(servedUpstreams(), (grantId) => isGrantActive(o.db, grantId, o.clock.now()));
   await sweep();
 
+  // Bounded records of refused sign-ins and probing; closed after the listener, so no count is left unwritten.
+  const refusals = createRefusalRecorder({ writer: o.writer, clock: o.clock, logger });
   const server = createGatewayServer({
     host: config.host,
     port: config.port,
@@ -89,6 +91,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     allowPlaintext: config.allowPlaintext,
     handshakeTimeoutMs: durationMs(config.handshakeTimeout),
     maxConnections: config.maxConnections,
+    maxPreAuthPerAddress: config.maxPreAuthPerAddress,
     policy: o.policy,
     auth: createGatewayAuth({ db: o.db, tokens, verifier: o.verifier, policy: o.policy, clock: o.clock }),
     upstreams,
@@ -96,7 +99,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     writer: o.writer,
     events: createStatementEvents(o.pseudonymizer),
     auditWait: config.auditWait,
-    refusals: createRefusalRecorder({ writer: o.writer, clock: o.clock, logger }),
+    refusals,
     bus: o.bus,
     findGrant: (grantId) => findRequest(o.db, grantId),
     clock: o.clock,
@@ -107,6 +110,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     address = await server.listen();
   } catch (err) {
     await server.close();
+    await refusals.close();
     throw err;
   }
   const sweepTimer = setInterval(() => {
@@ -140,6 +144,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     async close() {
       clearInterval(sweepTimer);
       await server.close();
+      await refusals.close();
     },
   };
 }
