@@ -137,6 +137,8 @@ async function measure(o: {
         '  enabled: true',
         `  port: ${gatewayPort}`,
         '  maxConnections: 5000',
+        // Every session comes from this one address and signs in at the same time.
+        '  maxPreAuthPerAddress: 5000',
         `  auditWait: ${o.auditWait}`,
         '  resources:',
         '    bench:',

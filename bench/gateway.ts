@@ -192,6 +192,8 @@ async function main(): Promise<void> {
           enabled: true,
           port: 0,
           maxConnections: 5000,
+          // Every session comes from this one address and signs in at the same time.
+          maxPreAuthPerAddress: 5000,
           auditWait,
           resources: {
             bench: {

@@ -97,6 +97,14 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ cwd: dirWith({}), env: {} }).config.gateway.careRelationRecheck, '1m');
   });
 
+  it('limits connections signing in per address to 20 unless configured, and refuses a limit under 1', () => {
+    assert.equal(loadConfig({ cwd: dirWith({}), env: {} }).config.gateway.maxPreAuthPerAddress, 20);
+    const ok = dirWith({ 'phigate.yaml': 'gateway:\n  maxPreAuthPerAddress: 200\n' });
+    assert.equal(loadConfig({ cwd: ok, env: {} }).config.gateway.maxPreAuthPerAddress, 200);
+    const zero = dirWith({ 'phigate.yaml': 'gateway:\n  maxPreAuthPerAddress: 0\n' });
+    assert.throws(() => loadConfig({ cwd: zero, env: {} }), /phigate\.yaml:2: gateway\.maxPreAuthPerAddress/);
+  });
+
   it('parses durations', () => {
     assert.equal(durationMs('1h30m'), 5_400_000);
     assert.equal(durationMs('500ms'), 500);

@@ -93,6 +93,11 @@ const gatewaySchema = z
     /** Client connections at once; more are refused (53300). */
     maxConnections: z.number().int().min(1).max(100_000).default(2000),
     /**
+     * Connections from one client address that may be signing in at once (TLS, startup, token, grant check); more
+     * are refused (53300). Clients behind one NAT or a pooler that opens many connections at once share it.
+     */
+    maxPreAuthPerAddress: z.number().int().min(1).max(100_000).default(20),
+    /**
      * Before a statement is forwarded, its audit record is `durable` (committed and flushed: nothing runs that a
      * crash could leave unrecorded; each statement waits for a WAL flush) or `queued` (sequenced in phigate's writer
      * and durable milliseconds later: much faster, and a crash can lose the records of the last statements).
@@ -118,6 +123,7 @@ const gatewaySchema = z
     allowPlaintext: false,
     handshakeTimeout: '10s',
     maxConnections: 2000,
+    maxPreAuthPerAddress: 20,
     auditWait: 'durable',
     connectionTokenTtl: '1h',
     careRelationRecheck: '1m',

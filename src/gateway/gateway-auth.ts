@@ -18,6 +18,7 @@ import { findActiveGrant, type AccessRequestRow } from '../store/access-request-
 import type { Db } from '../store/database.js';
 import { CONNECTION_TOKEN_PREFIX, type ConnectionTokens } from './connection-token.js';
 import type { Refusal } from './postgres/connect-phase.js';
+import { GATEWAY_REFUSAL } from './refusal-reasons.js';
 
 export interface GatewayPrincipal {
   readonly id: string;
@@ -77,7 +78,7 @@ export function createGatewayAuth(deps: {
       if (resource === undefined) {
         return {
           ok: false,
-          code: 'gateway.unknown-resource',
+          code: GATEWAY_REFUSAL.unknownResource,
           message: `phigate has no resource named "${printable(database)}": the database name is the resource`,
           hint: 'list what you may ask for with `phigate roles`',
         };
@@ -91,7 +92,7 @@ export function createGatewayAuth(deps: {
       if (grant === undefined) {
         return {
           ok: false,
-          code: 'gateway.no-active-grant',
+          code: GATEWAY_REFUSAL.noActiveGrant,
           message:
             principal.grantId !== undefined
               ? `grant ${principal.grantId} for ${resource.name} is not active (it ended or was revoked)`

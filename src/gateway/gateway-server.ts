@@ -7,6 +7,10 @@
  * (grant-roles.ts) → login upstream as that role (upstream-connect.ts) → `session.open` recorded → the relay.
  * Its end, whatever the reason, releases the cancel key, records `session.close`, and — when the grant ended —
  * terminates the backend so nothing keeps running on the database.
+ *
+ * Limits, each a FATAL 53300 the client can act on and an audit record: connections to the gateway as a whole
+ * (`maxConnections`), connections from one address still signing in (`maxPreAuthPerAddress`: a client cannot hold
+ * every slot with handshakes it never finishes), and sessions of one grant (its role's `maxConnections`).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -25,8 +29,15 @@ import { errorResponse } from './postgres/backend-messages.js';
 import { acceptConnection, type AcceptedConnection } from './postgres/connect-phase.js';
 import { startRelay, type RelayOptions, type RelaySession } from './postgres/relay.js';
 import { guardSql, type GuardVerdict } from './postgres/sql-guard.js';
-import { connectUpstream, sendCancelRequest, type UpstreamConnection } from './postgres/upstream-connect.js';
+import {
+  connectUpstream,
+  sendCancelRequest,
+  UpstreamRefused,
+  type UpstreamConnection,
+} from './postgres/upstream-connect.js';
+import { GATEWAY_REFUSAL, REPEATABLE_REFUSALS, type GatewayRefusalCode } from './refusal-reasons.js';
 import { createSessionAudit, type AuditWait } from './session-audit.js';
+import { SlotCounter } from './slot-counter.js';
 import type { SessionContext, StatementEvents } from './statement-events.js';
 import type { Upstream, Upstreams } from './upstreams.js';
 
@@ -37,6 +48,8 @@ export interface GatewayServerOptions {
   readonly allowPlaintext: boolean;
   readonly handshakeTimeoutMs: number;
   readonly maxConnections: number;
+  /** Connections from one client address that may be signing in (startup not yet past the grant check) at once. */
+  readonly maxPreAuthPerAddress: number;
   readonly policy: () => CompiledPolicy;
   readonly auth: GatewayAuth;
   readonly upstreams: Upstreams;
@@ -45,8 +58,8 @@ export interface GatewayServerOptions {
   readonly events: StatementEvents;
   /** Whether a statement waits for its record to be durable (default) or only sequenced (session-audit.ts). */
   readonly auditWait: AuditWait;
-  /** Rate-limited record of failed logins (password guessing must not flood the log). */
-  readonly refusals: RefusalRecorder;
+  /** Rate-limited record of failed logins and probing (password guessing must not flood the log). */
+  readonly refusals: Pick<RefusalRecorder, 'record'>;
   readonly bus: Pick<GrantEventBus, 'subscribe' | 'onResync'>;
   /** The grant's stored request (its patients are not in the activation event), or undefined if unknown. */
   readonly findGrant: (grantId: string) => Promise<AccessRequestRow | undefined>;
@@ -81,6 +94,14 @@ function patientColumnTest(
   return { isPatientColumn: (relation, attnum) => keys.has(`${relation}:${attnum}`) };
 }
 
+/** PostgreSQL's too_many_connections: its own limits (roles, databases, the server) and the gateway's. */
+const TOO_MANY_CONNECTIONS = '53300';
+/**
+ * PostgreSQL's message when a role's CONNECTION LIMIT is reached. A server with translated messages words it
+ * otherwise: its refusal is then reported as the database being full, still as 53300.
+ */
+const ROLE_LIMIT_MESSAGE = /too many connections for role/;
+
 /** Grants that ended recently, so a connection that was being set up while the end was announced is cut too. */
 const ENDED_MEMORY_MS = 10 * 60_000;
 
@@ -90,6 +111,10 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
   const ended = new Map<string, { at: Date; reason: string }>();
   const cancelKeys = new CancelKeys<{ session?: Session }>();
   const sockets = new Set<Socket>();
+  /** Connections still signing in, per client address. */
+  const preAuth = new SlotCounter();
+  /** Sessions past the grant check and not yet registered, per grant (they count against its limit too). */
+  const opening = new SlotCounter();
   const work = new Set<Promise<unknown>>();
   let closing = false;
 
@@ -122,10 +147,17 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     return verdict;
   };
 
-  const cancel = (processId: number, secretKey: number): void => {
-    const session = cancelKeys.find(processId, secretKey)?.session;
-    if (session?.backendKey === undefined) return;
-    background(sendCancelRequest(session.upstream, session.backendKey), 'could not forward a cancel request');
+  /** False when the key names no session (a guess): the connect phase records that. */
+  const cancel = (processId: number, secretKey: number): boolean => {
+    const target = cancelKeys.find(processId, secretKey);
+    if (target === undefined) return false;
+    const session = target.session;
+    if (session?.backendKey !== undefined)
+      background(
+        sendCancelRequest(session.upstream, session.backendKey),
+        'could not forward a cancel request',
+      );
+    return true;
   };
 
   const endGrant = async (
@@ -233,6 +265,8 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     readonly database: string | undefined;
     readonly clientAddress: string;
     readonly principal?: GatewayPrincipal;
+    /** The grant the refused connection was for, when it got that far. */
+    readonly grantId?: string;
   }): Promise<void> => {
     if (r.principal === undefined) {
       await o.refusals.record({
@@ -240,6 +274,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
         clientAddress: r.clientAddress,
         method: 'postgres',
         route: 'gateway startup',
+        repeatable: REPEATABLE_REFUSALS.has(r.reasonCode),
       });
       return;
     }
@@ -250,14 +285,59 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
           outcome: 'refused',
           reasonCode: r.reasonCode,
           who: { actor: r.principal.id },
-          what: { resource: r.database?.slice(0, 200) },
+          what: { resource: r.database?.slice(0, 200), requestId: r.grantId },
           how: { clientAddress: r.clientAddress, tokenId: r.principal.tokenId },
         },
       ])
       .catch((err: unknown) => logger.warn({ err }, 'could not audit a refused gateway connection'));
   };
 
+  const refuseGrantLimit = async (
+    accepted: AcceptedConnection<GatewayPrincipal, AccessRequestRow>,
+    address: string,
+    limit: number,
+  ): Promise<void> => {
+    await recordRefusal({
+      reasonCode: GATEWAY_REFUSAL.grantConnectionLimit,
+      user: undefined,
+      database: accepted.database,
+      clientAddress: address,
+      principal: accepted.principal,
+      grantId: accepted.grant.id,
+    });
+    fatal(
+      accepted.socket,
+      TOO_MANY_CONNECTIONS,
+      `grant ${accepted.grant.id} allows ${limit} connection${limit === 1 ? '' : 's'} at once ` +
+        '(--direct ones count too): close one and try again',
+    );
+  };
+
+  /**
+   * The grant's limit is its role's CONNECTION LIMIT in the database; counted here first, so that a connection over
+   * it (on this replica) never reaches the database, and a role made under an older policy with a higher limit does
+   * not let more in. Other replicas' and `--direct` sessions show as the database's refusal (handled in openSession).
+   */
   const open = async (
+    accepted: AcceptedConnection<GatewayPrincipal, AccessRequestRow>,
+    address: string,
+  ): Promise<void> => {
+    const { grant } = accepted;
+    const limit = o.policy().roles.get(grant.role)?.maxConnections;
+    const live = (byGrant.get(grant.id)?.size ?? 0) + opening.count(grant.id);
+    if (limit !== undefined && live >= limit) {
+      await refuseGrantLimit(accepted, address, limit);
+      return;
+    }
+    const release = opening.take(grant.id);
+    try {
+      await openSession(accepted, address);
+    } finally {
+      release();
+    }
+  };
+
+  const openSession = async (
     accepted: AcceptedConnection<GatewayPrincipal, AccessRequestRow>,
     address: string,
   ): Promise<void> => {
@@ -291,6 +371,19 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       if (err instanceof GrantRoleEnded) {
         // The grant ended while this connection was being set up.
         fatal(accepted.socket, '57P01', `grant ${grant.id} has ended: ask again with \`phigate request\``);
+        return;
+      }
+      if (err instanceof UpstreamRefused && err.sqlState === TOO_MANY_CONNECTIONS) {
+        if (ROLE_LIMIT_MESSAGE.test(err.message)) {
+          await refuseGrantLimit(accepted, address, role.maxConnections);
+          return;
+        }
+        logger.warn({ resource: grant.resource }, 'the database refused a session: too many connections');
+        fatal(
+          accepted.socket,
+          TOO_MANY_CONNECTIONS,
+          `${grant.resource} has too many connections right now; try again later`,
+        );
         return;
       }
       logger.error(
@@ -387,29 +480,60 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     if (end !== undefined) relay.cut(end.reason, end.at);
   };
 
+  /**
+   * Refused as soon as accepted, before a byte is read: the client has not been answered `S`, so a plaintext
+   * ErrorResponse is what it can read.
+   */
+  const refuseAtAccept = (
+    socket: Socket,
+    address: string,
+    reasonCode: GatewayRefusalCode,
+    message: string,
+  ): void => {
+    socket.end(errorResponse({ severity: 'FATAL', code: TOO_MANY_CONNECTIONS, message }));
+    // Read and discard what the client already sent, or its FIN is never seen and the socket never closes; a
+    // client that keeps it open anyway is dropped after the handshake timeout.
+    socket.resume();
+    socket.setTimeout(o.handshakeTimeoutMs, () => socket.destroy());
+    if (!closing)
+      background(
+        recordRefusal({ reasonCode, user: undefined, database: undefined, clientAddress: address }),
+        'could not audit a refused gateway connection',
+      );
+  };
+
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
-    const refused = closing || sockets.size >= o.maxConnections;
+    const full = closing || sockets.size >= o.maxConnections;
     // Tracked even when refused, so that close() can destroy it: a client that never closes its side would
     // otherwise hold the listener open.
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (refused) {
-      socket.end(
-        errorResponse({
-          severity: 'FATAL',
-          code: '53300',
-          message: 'the phigate gateway has too many connections',
-        }),
+    const address = socket.remoteAddress ?? 'unknown';
+    if (full) {
+      refuseAtAccept(
+        socket,
+        address,
+        GATEWAY_REFUSAL.gatewayFull,
+        'the phigate gateway has too many connections',
       );
-      // Read and discard what the client already sent, or its FIN is never seen and the socket never closes; a
-      // client that keeps it open anyway is dropped after the handshake timeout.
-      socket.resume();
-      socket.setTimeout(o.handshakeTimeoutMs, () => socket.destroy());
       return;
     }
-    const address = socket.remoteAddress ?? 'unknown';
+    // Until it is past the grant check, a connection holds one of its address's sign-in slots: handshakes that are
+    // never finished cannot take every connection the gateway has.
+    if (preAuth.count(address) >= o.maxPreAuthPerAddress) {
+      refuseAtAccept(
+        socket,
+        address,
+        GATEWAY_REFUSAL.preAuthLimit,
+        `too many connections from your address are waiting to sign in (at most ${o.maxPreAuthPerAddress}): ` +
+          'finish or close them, then try again',
+      );
+      return;
+    }
+    const signedIn = preAuth.take(address);
+    socket.once('close', signedIn);
     background(
       acceptConnection<GatewayPrincipal, AccessRequestRow>(socket, {
         tls: o.tls,
@@ -419,7 +543,9 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
         authorize: (principal, database) => o.auth.authorize(principal, database),
         onCancel: cancel,
         recordRefusal,
-      }).then((accepted) => (accepted ? open(accepted, address) : undefined)),
+      })
+        .finally(signedIn)
+        .then((accepted) => (accepted ? open(accepted, address) : undefined)),
       'gateway connection failed',
     );
   });

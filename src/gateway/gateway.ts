@@ -85,6 +85,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     roles.sweep(servedUpstreams(), (grantId) => isGrantActive(o.db, grantId, o.clock.now()));
   await sweep();
 
+  // Bounded records of refused sign-ins and probing; closed after the listener, so no count is left unwritten.
+  const refusals = createRefusalRecorder({ writer: o.writer, clock: o.clock, logger });
   const server = createGatewayServer({
     host: config.host,
     port: config.port,
@@ -92,6 +94,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     allowPlaintext: config.allowPlaintext,
     handshakeTimeoutMs: durationMs(config.handshakeTimeout),
     maxConnections: config.maxConnections,
+    maxPreAuthPerAddress: config.maxPreAuthPerAddress,
     policy: o.policy,
     auth: createGatewayAuth({
       db: o.db,
@@ -106,7 +109,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     writer: o.writer,
     events: createStatementEvents(o.pseudonymizer),
     auditWait: config.auditWait,
-    refusals: createRefusalRecorder({ writer: o.writer, clock: o.clock, logger }),
+    refusals,
     bus: o.bus,
     findGrant: (grantId) => findRequest(o.db, grantId),
     clock: o.clock,
@@ -117,6 +120,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     address = await server.listen();
   } catch (err) {
     await server.close();
+    await refusals.close();
     throw err;
   }
   const sweepTimer = setInterval(() => {
@@ -156,6 +160,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       clearInterval(sweepTimer);
       unsubscribeResync();
       await server.close();
+      await refusals.close();
     },
   };
 }

@@ -54,6 +54,15 @@ describe('PostgreSQL gateway', () => {
     purposes: [HOPERAT]
     approval: auto
     idleTimeout: 1s
+  pair:
+    resource: ${RESOURCE}
+    eligibleGroups: [analysts]
+    access:
+      public.encounters: { columns: [id], operations: [SELECT] }
+    duration: { default: 10m, max: 1h }
+    purposes: [HOPERAT]
+    approval: auto
+    maxConnections: 2
   bencher:
     resource: ${RESOURCE}
     eligibleGroups: [analysts]
@@ -415,6 +424,83 @@ describe('PostgreSQL gateway', () => {
       await f.revoke('dan', grantId);
     },
   );
+
+  describe('a grant’s connection limit (its role’s maxConnections: 2)', () => {
+    /** Clients connected through the gateway with the grant's connection token; ended after the test. */
+    const open: pg.Client[] = [];
+    const connected = async (password: string): Promise<pg.Client> => {
+      const c = f.client('dan', password);
+      c.on('error', () => undefined); // the grant's revocation ends it with a FATAL
+      await c.connect();
+      open.push(c);
+      return c;
+    };
+    const assertGrantLimit = (err: Error & { code?: string }, grantId: string) => {
+      assert.equal(err.code, '53300', err.message);
+      assert.match(err.message, new RegExp(`grant ${grantId} allows 2 connections at once`));
+      assert.match(err.message, /close one and try again/);
+    };
+    const refusals = async (grantId: string) =>
+      (await f.auditActions(grantId)).filter(
+        (e) => e.action === 'session.refuse' && e.canonical.includes('"gateway.grant-connection-limit"'),
+      ).length;
+    after(async () => {
+      await Promise.all(open.map((c) => c.end().catch(() => undefined)));
+    });
+
+    it('the third session gets 53300 naming the grant’s limit, and the refusal is recorded (issue 12)', async () => {
+      const grantId = await f.grant('dan', 'pair');
+      const { body } = await f.connection('dan', { grantId });
+      await connected(body.gateway.password);
+      const second = await connected(body.gateway.password);
+      assertGrantLimit(await connectError(f.client('dan', body.gateway.password)), grantId);
+      assert.equal(await refusals(grantId), 1);
+      // A session that ends gives its place back.
+      await second.end();
+      await until(
+        () =>
+          connected(body.gateway.password).then(
+            () => true,
+            () => false,
+          ),
+        'a place freed by the closed session',
+      );
+      await f.revoke('dan', grantId);
+    });
+
+    it('counts --direct sessions too: the database’s refusal for the role becomes the same 53300 (issue 12)', async () => {
+      const grantId = await f.grant('dan', 'pair');
+      const { body } = await f.connection('dan', { grantId, direct: true });
+      const direct = body.direct!;
+      const directClient = new pg.Client({
+        host: direct.host,
+        port: direct.port,
+        user: direct.user,
+        password: direct.password,
+        database: direct.database,
+      });
+      directClient.on('error', () => undefined);
+      await directClient.connect();
+      open.push(directClient);
+      await connected(body.gateway.password);
+      // One session in the gateway: its own count lets the next through, and the database refuses the role.
+      assertGrantLimit(await connectError(f.client('dan', body.gateway.password)), grantId);
+      assert.equal(await refusals(grantId), 1);
+      await f.revoke('dan', grantId);
+    });
+
+    it('holds to the policy’s limit even when the role in the database allows more (issue 12)', async () => {
+      const grantId = await f.grant('dan', 'pair');
+      const { body } = await f.connection('dan', { grantId });
+      const first = await connected(body.gateway.password);
+      const role = (await first.query<{ u: string }>('select current_user as u')).rows[0]!.u;
+      // As if the role had been made under an older policy with a higher limit.
+      await f.protectedDb.query(`alter role ${role} connection limit 5`);
+      await connected(body.gateway.password);
+      assertGrantLimit(await connectError(f.client('dan', body.gateway.password)), grantId);
+      await f.revoke('dan', grantId);
+    });
+  });
 
   it('answers POST /v1/connections without an active grant with 409 grant.not-active', async () => {
     const r = await f.connection('alice');

@@ -19,12 +19,21 @@ export function readAll(socket: Socket | TLSSocket, ms = 5_000): Promise<Buffer>
   });
 }
 
-export async function openTls(port: number): Promise<TLSSocket> {
-  const tcp = connect(port, '127.0.0.1');
+/**
+ * A TCP connection to the gateway from `from` (any 127.x.y.z address reaches 127.0.0.1 on Linux: tests that count
+ * per client address use their own), once the gateway has accepted it and answered its SSLRequest `S`.
+ */
+export async function openAnsweredS(port: number, from = '127.0.0.1'): Promise<Socket> {
+  const tcp = connect({ port, host: '127.0.0.1', localAddress: from });
   await new Promise((resolve) => tcp.once('connect', resolve));
   tcp.write(fe.sslRequest());
   const answer = await new Promise<Buffer>((resolve) => tcp.once('data', resolve));
-  assert.equal(answer.toString(), 'S');
+  assert.equal(answer.toString('latin1'), 'S');
+  return tcp;
+}
+
+export async function openTls(port: number, from = '127.0.0.1'): Promise<TLSSocket> {
+  const tcp = await openAnsweredS(port, from);
   const secure = tlsConnect({ socket: tcp, rejectUnauthorized: false });
   await new Promise((resolve) => secure.once('secureConnect', resolve));
   return secure;
@@ -36,9 +45,10 @@ export async function session(
   port: number,
   user = 'dan',
   grantId?: string,
+  from?: string,
 ): Promise<TLSSocket> {
   const { body } = await f.connection(user, grantId === undefined ? {} : { grantId });
-  const s = await openTls(port);
+  const s = await openTls(port, from);
   s.write(fe.startupMessage({ user, database: RESOURCE }));
   await new Promise((resolve) => s.once('data', resolve)); // AuthenticationCleartextPassword
   s.write(fe.passwordMessage(body.gateway.password));

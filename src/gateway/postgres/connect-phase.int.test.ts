@@ -75,6 +75,7 @@ describe('gateway connection startup', () => {
       recordRefusal: async (r) => {
         refusals.push({ reasonCode: r.reasonCode, user: r.user });
       },
+      onCancel: (processId, secretKey) => processId === 1 && secretKey === 2,
     };
     // A stand-in for the relay: admits the client, then answers every query with an error naming itself.
     server = createServer((socket) => {
@@ -176,6 +177,21 @@ describe('gateway connection startup', () => {
       setTimeout(() => s.destroy(), waitMs);
     });
 
+  /** SSLRequest, the `S` (not returned), then `bytes` where the client's TLS ClientHello belongs. */
+  const rawAfterS = (bytes: Buffer) =>
+    new Promise<Buffer>((resolve) => {
+      const s = createConnection(port, '127.0.0.1');
+      const got: Buffer[] = [];
+      s.on('data', (c: Buffer) => {
+        if (got.length === 0) s.write(bytes);
+        got.push(c);
+      });
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Buffer.concat(got)));
+      s.write(fe.sslRequest());
+      setTimeout(() => s.destroy(), 1500);
+    });
+
   it('declines GSSAPI encryption with N, then goes on (ATTACKS 24)', async () => {
     const answer = await raw(fe.gssencRequest(), 300);
     assert.equal(answer.toString(), 'N');
@@ -192,11 +208,40 @@ describe('gateway connection startup', () => {
   it('cuts off SSLRequest followed by silence, and a startup packet declaring gigabytes (ATTACKS 22, 23)', async () => {
     const start = Date.now();
     const silent = await raw(fe.sslRequest(), 3000);
-    assert.equal(silent.toString('latin1', 0, 1), 'S');
+    // After `S` the client reads TLS: the timeout closes the connection without a plaintext ErrorResponse.
+    assert.equal(silent.toString('latin1'), 'S', 'nothing but the S answer');
     assert.ok(Date.now() - start < 2900, 'closed by the gateway, not by the test');
     const huge = Buffer.alloc(8);
     huge.writeInt32BE(0x7fffffff, 0);
     const answer = await raw(huge);
     assert.match(answer.toString('latin1'), /startup packet length/);
+  });
+
+  it('closes a connection that sends no TLS after S, without writing plaintext into it (issue 12)', async () => {
+    const start = Date.now();
+    const answer = await rawAfterS(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    assert.equal(answer.toString('latin1'), 'S', 'nothing but the S answer');
+    assert.ok(Date.now() - start < 1400, 'closed by the gateway, not by the test');
+  });
+
+  it('records malformed startup packets and CancelRequests with unknown keys, not a known key (issue 12)', async () => {
+    refusals.length = 0;
+    const huge = Buffer.alloc(8);
+    huge.writeInt32BE(0x7fffffff, 0);
+    await raw(huge);
+    await raw(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const noUser = fe.startupMessage({ database: 'clinic-db' });
+    await raw(noUser);
+    assert.equal((await raw(fe.cancelRequest(1, 2), 300)).length, 0, 'a known key: no answer');
+    assert.equal((await raw(fe.cancelRequest(1, 3), 300)).length, 0, 'an unknown key: no answer either');
+    assert.deepEqual(
+      refusals.map((r) => r.reasonCode),
+      [
+        'gateway.startup-malformed',
+        'gateway.startup-malformed',
+        'gateway.startup-malformed',
+        'gateway.cancel-unknown',
+      ],
+    );
   });
 });

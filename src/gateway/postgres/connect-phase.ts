@@ -3,13 +3,17 @@
  * active grant for the database it names: TLS negotiation (required unless plaintext is explicitly allowed),
  * GSSAPI encryption declined, cleartext password over TLS (the password is a phigate connection token or an OIDC
  * access token), the grant check. Every refusal is a FATAL ErrorResponse with the SQLSTATE clients expect and a
- * message that says what to do; authentication and grant refusals are audited.
+ * message that says what to do; authentication and grant refusals are audited, and so are the refusals that only
+ * show probing (malformed startup packets, CancelRequests with unknown keys), which the caller records bounded.
+ * Once SSLRequest is answered `S` the client speaks TLS: a handshake that fails or times out is closed without a
+ * word, since a plaintext ErrorResponse would only be garbage inside what the client reads as TLS.
  *
  * What happens after (the upstream connection as the grant's role, the relay) is the caller's.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { GATEWAY_REFUSAL } from '../refusal-reasons.js';
 import {
   authenticationCleartextPassword,
   errorResponse,
@@ -39,9 +43,12 @@ export interface ConnectDeps<P, G> {
   authenticate(user: string, password: string): Promise<P>;
   /** The active grant that lets this person into this database, or why not. */
   authorize(principal: P, database: string): Promise<{ readonly ok: true; readonly grant: G } | Refusal>;
-  /** A CancelRequest arrived with these keys (the gateway's own, handed out by the relay). */
-  onCancel?(processId: number, secretKey: number): void;
-  /** Records an authentication or authorization refusal (with the address it came from). */
+  /**
+   * A CancelRequest arrived with these keys (the gateway's own, handed out by the relay); false when they name no
+   * session, which is recorded as a refusal.
+   */
+  onCancel?(processId: number, secretKey: number): boolean;
+  /** Records a refusal (with the address it came from): authentication, authorization, probing. */
   recordRefusal(refusal: {
     readonly reasonCode: string;
     readonly user: string | undefined;
@@ -75,8 +82,10 @@ export async function acceptConnection<P, G>(
   let socket: Duplex = raw;
   let reader = new PacketReader(raw);
   let tls = false;
+  // Set from the `S` answer until the handshake completes: no plaintext may be written meanwhile.
+  let handshaking: TLSSocket | undefined;
+  let packet: StartupPacket | undefined;
   try {
-    let packet: StartupPacket;
     for (;;) {
       packet = parseStartupPacket((await reader.next(timeout)).body);
       if (packet.kind === 'gssenc-request') {
@@ -95,6 +104,7 @@ export async function acceptConnection<P, G>(
         reader.detach();
         raw.write(SSL_ACCEPT);
         const secure = new TLSSocket(raw, { isServer: true, secureContext: deps.tls });
+        handshaking = secure;
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(
             () => reject(new ProtocolError('TLS handshake timed out', '08006')),
@@ -109,6 +119,7 @@ export async function acceptConnection<P, G>(
             reject(err);
           });
         });
+        handshaking = undefined;
         socket = secure;
         reader = new PacketReader(secure);
         tls = true;
@@ -118,13 +129,20 @@ export async function acceptConnection<P, G>(
     }
     if (packet.kind === 'cancel') {
       // The keys are the gateway's own; the caller maps them to the database's. No answer is sent, as in PostgreSQL.
-      deps.onCancel?.(packet.processId, packet.secretKey);
+      const known = deps.onCancel?.(packet.processId, packet.secretKey) ?? false;
       socket.end();
+      if (!known)
+        await deps.recordRefusal({
+          reasonCode: GATEWAY_REFUSAL.cancelUnknown,
+          user: undefined,
+          database: undefined,
+          clientAddress,
+        });
       return undefined;
     }
     if (!tls && !deps.allowPlaintext) {
       await deps.recordRefusal({
-        reasonCode: 'gateway.tls-required',
+        reasonCode: GATEWAY_REFUSAL.tlsRequired,
         user: packet.user,
         database: packet.database,
         clientAddress,
@@ -147,7 +165,7 @@ export async function acceptConnection<P, G>(
       principal = await deps.authenticate(packet.user, password);
     } catch {
       await deps.recordRefusal({
-        reasonCode: 'gateway.password',
+        reasonCode: GATEWAY_REFUSAL.password,
         user: packet.user,
         database: packet.database,
         clientAddress,
@@ -185,7 +203,23 @@ export async function acceptConnection<P, G>(
     };
   } catch (err) {
     reader.detach();
+    if (handshaking !== undefined) {
+      handshaking.on('error', () => undefined);
+      handshaking.destroy();
+      raw.destroy();
+      return undefined;
+    }
     const e = err instanceof ProtocolError ? err : new ProtocolError('connection startup failed');
+    // Bytes that are no valid startup (08006 is the client going silent or away, not malformed bytes).
+    if (err instanceof ProtocolError && err.sqlState !== '08006')
+      await deps
+        .recordRefusal({
+          reasonCode: GATEWAY_REFUSAL.startupMalformed,
+          user: packet?.kind === 'startup' ? packet.user : undefined,
+          database: packet?.kind === 'startup' ? packet.database : undefined,
+          clientAddress,
+        })
+        .catch(() => undefined);
     if (!socket.destroyed) {
       fatal(socket, { code: e.sqlState, message: e.message });
       // end() lets the error reach the client; a peer that never reads is cut off shortly after.
