@@ -98,7 +98,7 @@ const NUL = /\u0000/;
 
 /** Refusal codes that mean "not yours to do" rather than "malformed". */
 const FORBIDDEN_REASON =
-  /not-eligible|mfa|forbidden|not-allowed|self|emergency|hours|outside-care-relation|no-care-relation/;
+  /not-eligible|mfa|forbidden|not-allowed|self|emergency|hours|outside-care-relation|no-care-relation|person\.unknown/;
 /** Refusal codes that mean "phigate could not find out", not "no": worth trying again later. */
 const UNAVAILABLE_REASON = /care-relation-unknown/;
 
@@ -151,6 +151,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     if (!samePerson(person, requester)) return undefined;
     const linked = person.id !== requester.id;
     const message = OWN_REQUEST_MESSAGES[code] + (linked ? ', under another account either' : '');
+    // Which kinds of key linked the accounts (never the keys): the caller may not know they were linked.
     return refuse(
       p,
       spec,
@@ -325,7 +326,6 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     const requester = people.requesterOf(row);
     const check = checkApprover(person, requester, row, pair, now);
     if (!check.ok) {
-      // Which kind of key linked the accounts (never the key): the approver may not know they were linked.
       const own =
         check.reason.code === 'approval.self' ? ownRequestRefusal(p, spec, row, 'approval.self') : undefined;
       if (own !== undefined) throw own;
@@ -421,8 +421,9 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
                 role.cumulativeMaxMs,
                 now,
               );
+        const requesterKeys = people.keysOf(p);
         const decision = policy.decide({
-          principal: p,
+          principal: { ...p, personKeys: requesterKeys },
           request: facts,
           now,
           chainedMs: chained,
@@ -459,7 +460,6 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
 
         await policies.ensurePersisted(tx, policy);
         const id = randomUUID();
-        const requesterKeys = people.keysOf(p);
         const emergency = decision.outcome === 'allow' && decision.mode === 'break-glass';
         const stored: StoredDecision =
           decision.outcome === 'allow'
@@ -565,7 +565,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
             { scopeHashNow: hashNow },
           );
         }
-        const req = requirementsFor(row, pair, now);
+        const req = requirementsFor(row, requester, pair, now);
         if (!req.ok) throw new Error('requirements vanished between checks');
         const given = [
           ...countableApprovals(row, await listApprovals(tx, [row.id]), people),

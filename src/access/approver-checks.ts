@@ -28,9 +28,14 @@ export interface PolicyPair {
   readonly current: CompiledPolicy;
 }
 
-function requesterFacts(row: AccessRequestRow): PrincipalFacts {
+function requesterFacts(row: AccessRequestRow, requester: KnownPerson): PrincipalFacts {
   const r = row.requester as PersonSnapshot;
-  return { id: row.requester_id, groups: r.groups, mfa: { satisfied: r.mfa } };
+  return {
+    id: row.requester_id,
+    groups: r.groups,
+    mfa: { satisfied: r.mfa },
+    personKeys: requester.personKeys,
+  };
 }
 
 export type Requirements =
@@ -41,7 +46,12 @@ export type Requirements =
  * The approval requirement under each policy. The current one comes from deciding the same request again under the
  * policy in force: if that policy now refuses the request outright, nobody may approve it.
  */
-export function requirementsFor(row: AccessRequestRow, policies: PolicyPair, now: Date): Requirements {
+export function requirementsFor(
+  row: AccessRequestRow,
+  requester: KnownPerson,
+  policies: PolicyPair,
+  now: Date,
+): Requirements {
   const decided = (row.decision as StoredDecision).requirement;
   if (decided === undefined) {
     return {
@@ -51,7 +61,7 @@ export function requirementsFor(row: AccessRequestRow, policies: PolicyPair, now
   }
   const request = requestFactsOf(row);
   const again = policies.current.decide({
-    principal: requesterFacts(row),
+    principal: requesterFacts(row, requester),
     request,
     now,
     chainedMs: 0,
@@ -99,7 +109,7 @@ export function checkApprover(
       },
     };
   }
-  const req = requirementsFor(row, policies, now);
+  const req = requirementsFor(row, requester, policies, now);
   if (!req.ok) return req;
   const lenient = (r: ApprovalRequirement): ApprovalRequirement =>
     options.ignoreSignIn ? { ...r, requireMfa: false, requirePerson: false } : r;

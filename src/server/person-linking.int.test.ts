@@ -157,6 +157,12 @@ describe('one person under several accounts (ATTACKS 12)', () => {
         email: 'dan.analyst@clinic.example',
         email_verified: false,
       }),
+      mint('eve', partner, 'eve', {
+        name: 'Eve Unverified',
+        email: 'eve@partner.example',
+        email_verified: false,
+        groups: ['analysts'],
+      }),
       mint('carol', hospital, 'carol', lead('Carol Lead', 'carol.lead@clinic.example')),
       mint('carol@partner', partner, 'c.lead', lead('Carol L.', 'Carol.Lead@clinic.example')),
       mint('carol-2', hospital, 'carol-2', lead('Carol Lead', 'carol.lead+oncall@clinic.example')),
@@ -258,6 +264,17 @@ describe('one person under several accounts (ATTACKS 12)', () => {
       assert.equal(await statusOf(strict), 'pending');
       const known = await call('carol', 'POST', `/v1/requests/${strict}/approve`, {});
       assert.equal(known.body['status'], 'active');
+
+      // And the requester must be someone it can link too, or their own keyless account could approve.
+      const stranger = await call('eve', 'POST', '/v1/requests', {
+        resource: 'clinic-db',
+        role: 'audited',
+        duration: '30m',
+        purpose: 'HOPERAT',
+        justification: 'Readmission analysis for the quality board',
+      });
+      assert.equal(stranger.status, 403);
+      assert.equal(stranger.body['code'], 'person.unknown');
     });
 
     it('does not show the request to the requester’s other accounts as one they may approve', async () => {
@@ -350,6 +367,18 @@ describe('one person under several accounts (ATTACKS 12)', () => {
       const twice = await review('priya');
       assert.equal(twice.status, 409);
       assert.equal(twice.body['code'], 'review.not-open');
+
+      const ordinary = await ask('dan', 'analyst');
+      const notAuditor = await call('carol', 'POST', `/v1/grants/${ordinary}/review`, {
+        outcome: 'appropriate',
+      });
+      assert.equal(notAuditor.status, 403, 'an approver sees the request, but reviews are for auditors');
+      assert.equal(notAuditor.body['code'], 'review.forbidden');
+      const notGlass = await call('priya', 'POST', `/v1/grants/${ordinary}/review`, {
+        outcome: 'appropriate',
+      });
+      assert.equal(notGlass.status, 409);
+      assert.equal(notGlass.body['code'], 'review.not-open');
 
       const audit = await auditOf(id);
       assert.deepEqual(
