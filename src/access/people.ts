@@ -62,11 +62,6 @@ export function linkedBy(a: PersonRef, b: PersonRef): readonly string[] {
   return [...new Set(sharedPersonKeys(a, b).map(personKeyKind))].sort();
 }
 
-/** The kinds of a person's keys, for answers that must not carry even the tokens. */
-export function keyKinds(keys: readonly string[]): readonly string[] {
-  return [...new Set(keys.map(personKeyKind))].sort();
-}
-
 /**
  * What an audit record keeps of a separation-of-duties decision: the tokens of both sides' keys (never an address),
  * so that an auditor can see what phigate knew and check that they share none — and which kinds linked them when
