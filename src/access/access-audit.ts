@@ -27,6 +27,7 @@ export type AccessAction =
   | 'request.cancel'
   | 'grant.activate'
   | 'grant.revoke'
+  | 'review.close'
   | 'idempotency.replay';
 
 export interface AccessEventSpec {

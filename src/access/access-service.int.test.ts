@@ -140,6 +140,40 @@ for (const target of testTargets())
       assert.equal((await access.approve(chris, request.id)).request.status, 'active');
     });
 
+    it('links accounts recorded before phigate kept person keys through the e-mail their snapshot holds (ATTACKS 12)', async () => {
+      const verified = (who: ReturnType<typeof person>, email: string) => ({
+        ...who,
+        email,
+        emailVerified: true,
+      });
+      const danAtWork = verified(dan, 'dan@clinic.example');
+      const danAsLead = verified(
+        { ...person('dan-lead', ['leads']), id: 'https://other-idp.test#dan' },
+        'DAN@clinic.example',
+      );
+      const carolAtWork = verified(carol, 'carol@clinic.example');
+      const carolElsewhere = verified(
+        { ...person('carol', ['leads']), id: 'https://other-idp.test#carol' },
+        'carol+2@clinic.example',
+      );
+      const { request } = await access.createRequest(danAtWork, chart);
+      await access.approve(carolAtWork, request.id);
+      // As written by the version before person keys: NULL, with the e-mail in the snapshots only.
+      await sql`update access_requests set requester_person_keys = null where id = ${request.id}::uuid`.execute(
+        db.db,
+      );
+      await sql`update approvals set approver_person_keys = null where request_id = ${request.id}::uuid`.execute(
+        db.db,
+      );
+
+      assert.equal((await refusal(access.approve(danAsLead, request.id))).code, 'approval.self');
+      const again = await refusal(access.approve(carolElsewhere, request.id));
+      assert.equal(again.code, 'approval.same-person');
+      assert.deepEqual(again.details, { linkedBy: ['email'] });
+      assert.equal((await access.getRequest(dan, request.id)).status, 'pending');
+      assert.equal((await access.approve(chris, request.id)).request.status, 'active');
+    });
+
     it('requires the approver’s MFA when the rule does (ATTACKS 7)', async () => {
       const { request } = await access.createRequest(dan, review);
       const err = await refusal(access.approve(person('carol', ['leads'], false), request.id));

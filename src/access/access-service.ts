@@ -31,7 +31,7 @@ import {
 import { insertAlertEvent } from '../store/alert-event-repository.js';
 import { findApproval, insertApproval, listApprovals } from '../store/approval-repository.js';
 import type { Db } from '../store/database.js';
-import { openReviewItem } from '../store/review-item-repository.js';
+import { closeReviewItem, openReviewItem } from '../store/review-item-repository.js';
 import type { Database } from '../store/schema.js';
 import { createAccessAudit, type AccessAction } from './access-audit.js';
 import {
@@ -42,6 +42,7 @@ import {
   type PolicyPair,
 } from './approver-checks.js';
 import { chainedMs } from './chain.js';
+import { createPeople, linkedBy, personRecord, type KnownPerson, type Person } from './people.js';
 import { createRequestListing } from './request-listing.js';
 import { UUID, createMutationRunner, Refusal, type Done, type MutationSpec } from './mutation-runner.js';
 import type { PolicyRegistry } from './policy-registry.js';
@@ -50,14 +51,16 @@ import { currentScopeHash, toRequestView, type PersonSnapshot, type StoredDecisi
 import { scopeHash } from './scope-hash.js';
 import { GRANT_STATUSES, REQUEST_STATUSES, transition, type LifecycleEvent } from './state-machine.js';
 import { createCareRelationChecks } from './care-relation-checks.js';
-import type {
-  AccessService,
-  CareRelations,
-  GrantEventBus,
-  MutationOptions,
-  NewRequest,
-  RequestStatus,
-  RoleView,
+import { samePerson } from '../policy/person-ref.js';
+import {
+  REVIEW_OUTCOMES,
+  type AccessService,
+  type CareRelations,
+  type GrantEventBus,
+  type MutationOptions,
+  type NewRequest,
+  type RequestStatus,
+  type RoleView,
 } from './types.js';
 
 export interface AccessServiceOptions {
@@ -74,6 +77,20 @@ export interface AccessServiceOptions {
   readonly careRelations?: CareRelations;
 }
 
+/** Refusals of acting on a request of one's own (separation of duties), with the sentence each starts with. */
+type OwnRequestCode = 'approval.self' | 'review.self';
+const OWN_REQUEST_MESSAGES: Readonly<Record<OwnRequestCode, string>> = {
+  'approval.self': 'nobody approves their own request',
+  'review.self': 'nobody reviews their own break-glass access',
+};
+
+/** What a verdict is given as: the policies it is checked under, the approver and the requester as people. */
+interface VerdictRight {
+  readonly pair: PolicyPair;
+  readonly person: Person;
+  readonly requester: KnownPerson;
+}
+
 /** As the API's body schema: a comment or a revocation reason. */
 const COMMENT_MAX = 2_000;
 // eslint-disable-next-line no-control-regex
@@ -81,7 +98,7 @@ const NUL = /\u0000/;
 
 /** Refusal codes that mean "not yours to do" rather than "malformed". */
 const FORBIDDEN_REASON =
-  /not-eligible|mfa|forbidden|not-allowed|self|emergency|hours|outside-care-relation|no-care-relation/;
+  /not-eligible|mfa|forbidden|not-allowed|self|emergency|hours|outside-care-relation|no-care-relation|person\.unknown/;
 /** Refusal codes that mean "phigate could not find out", not "no": worth trying again later. */
 const UNAVAILABLE_REASON = /care-relation-unknown/;
 
@@ -89,6 +106,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
   const { db, policies, clock, bus, logger } = options;
   const replicaId = options.replicaId;
   const audit = createAccessAudit(options.pseudonymizer);
+  const people = createPeople(options.pseudonymizer);
 
   const pairFor = async (row: AccessRequestRow): Promise<PolicyPair> => ({
     decided: await policies.version(row.policy_hash),
@@ -101,7 +119,9 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
   const canSee = async (p: Principal, row: AccessRequestRow, now: Date): Promise<boolean> => {
     if (row.requester_id === p.id || isOverseer(p, policies.current())) return true;
     if ((row.decision as StoredDecision).requirement === undefined) return false;
-    return checkApprover(p, row, await pairFor(row), now, { ignoreMfa: true }).ok;
+    return checkApprover(people.of(p), people.requesterOf(row), row, await pairFor(row), now, {
+      ignoreSignIn: true,
+    }).ok;
   };
 
   const { mutate, recordRefusal, refuse } = createMutationRunner({
@@ -112,21 +132,57 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     replicaId,
     audit,
   });
-  const { list } = createRequestListing({ db, clock, policies, recordRefusal, pairFor, audit });
+  const { list } = createRequestListing({ db, clock, policies, recordRefusal, pairFor, audit, people });
 
   const notFound = (): PhigateError => new PhigateError('not-found', 'request.not-found', 'no such request');
 
-  /** Locks the request for the change, or refuses with 404 when it is unknown or not the caller's to see. */
+  /**
+   * The refusal of someone acting on a request of their own — under the requester's account or another account of
+   * the same person — where separation of duties forbids it; undefined when they are another person.
+   */
+  const ownRequestRefusal = (
+    p: Principal,
+    spec: MutationSpec,
+    row: AccessRequestRow,
+    code: OwnRequestCode,
+  ): Refusal | undefined => {
+    const person = people.of(p);
+    const requester = people.requesterOf(row);
+    if (!samePerson(person, requester)) return undefined;
+    const linked = person.id !== requester.id;
+    const message = OWN_REQUEST_MESSAGES[code] + (linked ? ', under another account either' : '');
+    // Which kinds of key linked the accounts (never the keys): the caller may not know they were linked.
+    return refuse(
+      p,
+      spec,
+      new PhigateError('forbidden', code, message, linked ? { linkedBy: linkedBy(person, requester) } : {}),
+      row,
+      { person: personRecord(person, requester) },
+    );
+  };
+
+  /**
+   * Locks the request for the change, or refuses with 404 when it is unknown or not the caller's to see. Visibility
+   * follows accounts, not people (a person key shared by mistake must never show anyone another's request), so
+   * another account of the requester does not see it; with `own`, it is told why it may not act instead.
+   */
   const lockVisible = async (
     tx: Transaction<Database>,
     p: Principal,
     spec: MutationSpec,
     id: string,
     now: Date,
+    own?: OwnRequestCode,
   ): Promise<AccessRequestRow> => {
     if (!UUID.test(id)) throw refuse(p, spec, notFound(), undefined, { idGiven: id.slice(0, 64) });
     const row = await lockRequest(tx, id);
-    if (row === undefined || !(await canSee(p, row, now))) throw refuse(p, spec, notFound(), undefined);
+    if (row === undefined) throw refuse(p, spec, notFound(), undefined);
+    if (!(await canSee(p, row, now))) {
+      throw (
+        (own !== undefined ? ownRequestRefusal(p, spec, row, own) : undefined) ??
+        refuse(p, spec, notFound(), undefined)
+      );
+    }
     return row;
   };
 
@@ -254,8 +310,9 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
   };
 
   /**
-   * May this person give a verdict (approve or deny) on this request now? Eligible under both policy versions, and
-   * not already on record for it: one person's verdict counts once.
+   * May this person give a verdict (approve or deny) on this request now? Eligible under both policy versions, not
+   * the requester under any account, and not already on record for it under any account: one person's verdict
+   * counts once.
    */
   const requireVerdictRight = async (
     tx: Transaction<Database>,
@@ -263,10 +320,15 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
     spec: MutationSpec,
     row: AccessRequestRow,
     now: Date,
-  ): Promise<PolicyPair> => {
+  ): Promise<VerdictRight> => {
     const pair = await pairFor(row);
-    const check = checkApprover(p, row, pair, now);
+    const person = people.of(p);
+    const requester = people.requesterOf(row);
+    const check = checkApprover(person, requester, row, pair, now);
     if (!check.ok) {
+      const own =
+        check.reason.code === 'approval.self' ? ownRequestRefusal(p, spec, row, 'approval.self') : undefined;
+      if (own !== undefined) throw own;
       const kind = check.reason.code === 'approval.policy-refuses' ? 'conflict' : 'forbidden';
       throw refuse(
         p,
@@ -283,7 +345,21 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       );
       throw refuse(p, spec, duplicate, row);
     }
-    return pair;
+    const earlier = (await listApprovals(tx, [row.id])).find((a) => samePerson(person, people.approverOf(a)));
+    if (earlier !== undefined) {
+      const other = people.approverOf(earlier);
+      const samePersonError = new PhigateError(
+        'forbidden',
+        'approval.same-person',
+        'you have already given your verdict on this request under another account',
+        { linkedBy: linkedBy(person, other) },
+      );
+      throw refuse(p, spec, samePersonError, row, {
+        person: personRecord(person, requester),
+        linkedTo: other.id,
+      });
+    }
+    return { pair, person, requester };
   };
 
   /** The outcome of a change to an existing request: its new row, one success event, what to publish. */
@@ -345,8 +421,9 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
                 role.cumulativeMaxMs,
                 now,
               );
+        const requesterKeys = people.keysOf(p);
         const decision = policy.decide({
-          principal: p,
+          principal: { ...p, personKeys: requesterKeys },
           request: facts,
           now,
           chainedMs: chained,
@@ -393,6 +470,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           id,
           requester_id: p.id,
           requester: snapshot(p),
+          requester_person_keys: [...requesterKeys],
           resource: facts.resource,
           role: facts.role,
           duration_ms: facts.durationMs,
@@ -416,7 +494,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
             action: 'request.create',
             outcome: 'success',
             row,
-            detail: { ...detail, mode: active ? decision.mode : undefined },
+            detail: { ...detail, mode: active ? decision.mode : undefined, personKeys: requesterKeys },
           }),
         ];
         if (active) events.push(activationEvent(p, row, []));
@@ -469,9 +547,9 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       const spec: MutationSpec = { action: 'request.approve', target: id, body: { comment }, options };
       return mutate(p, spec, async (tx, now) => {
         const text = validComment(p, spec, comment, 'comment');
-        const row = await lockVisible(tx, p, spec, id, now);
+        const row = await lockVisible(tx, p, spec, id, now, 'approval.self');
         requireTransition(p, spec, row, 'approve', now);
-        const pair = await requireVerdictRight(tx, p, spec, row, now);
+        const { pair, person, requester } = await requireVerdictRight(tx, p, spec, row, now);
         const hashNow = currentScopeHash(row);
         if (hashNow !== row.scope_hash) {
           // The scope was edited after the request was made: no approval can vouch for it.
@@ -487,13 +565,13 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
             { scopeHashNow: hashNow },
           );
         }
-        const req = requirementsFor(row, pair, now);
+        const req = requirementsFor(row, requester, pair, now);
         if (!req.ok) throw new Error('requirements vanished between checks');
         const given = [
-          ...countableApprovals(row, await listApprovals(tx, [row.id])),
-          { approverId: p.id, approverGroups: p.groups },
+          ...countableApprovals(row, await listApprovals(tx, [row.id]), people),
+          { approverId: p.id, approverGroups: p.groups, personKeys: person.personKeys },
         ];
-        const satisfied = approvalsSatisfied(row, given, pair, req);
+        const satisfied = approvalsSatisfied(requester, given, pair, req);
         const careRefusal = satisfied ? await careChecks.recheck(row, pair, now) : undefined;
         if (careRefusal !== undefined) throw refuse(p, spec, careRefusal, row);
         if (satisfied) {
@@ -528,6 +606,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           request_id: row.id,
           approver_id: p.id,
           approver: snapshot(p),
+          approver_person_keys: [...person.personKeys],
           verdict: 'approve',
           scope_hash: hashNow,
           policy_hash: pair.current.hash,
@@ -546,6 +625,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
               approvalsCounted: given.length,
               satisfied,
               currentPolicyHash: pair.current.hash,
+              person: personRecord(person, requester),
               replicaId,
             },
           }),
@@ -567,13 +647,14 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       const spec: MutationSpec = { action: 'request.deny', target: id, body: { comment }, options };
       return mutate(p, spec, async (tx, now) => {
         const text = validComment(p, spec, comment, 'comment');
-        const row = await lockVisible(tx, p, spec, id, now);
+        const row = await lockVisible(tx, p, spec, id, now, 'approval.self');
         const to = requireTransition(p, spec, row, 'deny', now);
-        const pair = await requireVerdictRight(tx, p, spec, row, now);
+        const { pair, person, requester } = await requireVerdictRight(tx, p, spec, row, now);
         await insertApproval(tx, {
           request_id: row.id,
           approver_id: p.id,
           approver: snapshot(p),
+          approver_person_keys: [...person.personKeys],
           verdict: 'deny',
           scope_hash: currentScopeHash(row),
           policy_hash: pair.current.hash,
@@ -586,7 +667,10 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           end_reason: 'denied',
           ended_by: p.id,
         });
-        return changed(p, options, 'request.deny', result, { comment: text });
+        return changed(p, options, 'request.deny', result, {
+          comment: text,
+          person: personRecord(person, requester),
+        });
       });
     },
 
@@ -623,7 +707,9 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
             ? 'grantee'
             : current.isAdmin(p)
               ? 'admin'
-              : checkApprover(p, row, await pairFor(row), now, { ignoreMfa: true }).ok
+              : checkApprover(people.of(p), people.requesterOf(row), row, await pairFor(row), now, {
+                    ignoreSignIn: true,
+                  }).ok
                 ? 'approver'
                 : undefined;
         if (authority === undefined) {
@@ -645,6 +731,71 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           ended_by: p.id,
         });
         return changed(p, options, 'grant.revoke', result, { authority, reason: text }, ['grant.revoked']);
+      });
+    },
+
+    reviewBreakGlass(p, id, input, options) {
+      const spec: MutationSpec = { action: 'review.close', target: id, body: input, options };
+      return mutate(p, spec, async (tx, now) => {
+        const outcome = (input as { outcome?: unknown } | undefined)?.outcome;
+        if (!REVIEW_OUTCOMES.includes(outcome as never)) {
+          throw refuse(
+            p,
+            spec,
+            new PhigateError(
+              'invalid',
+              'review.outcome-invalid',
+              `the outcome of a review is one of ${REVIEW_OUTCOMES.join(', ')}`,
+              { allowed: REVIEW_OUTCOMES },
+            ),
+            undefined,
+          );
+        }
+        const notes = validComment(p, spec, input.notes, 'notes');
+        const row = await lockVisible(tx, p, spec, id, now, 'review.self');
+        // Whoever broke the glass never signs off on it, under any account of theirs — auditor or not.
+        const own = ownRequestRefusal(p, spec, row, 'review.self');
+        if (own !== undefined) throw own;
+        const person = people.of(p);
+        const requester = people.requesterOf(row);
+        if (!isOverseer(p, policies.current())) {
+          throw refuse(
+            p,
+            spec,
+            new PhigateError(
+              'forbidden',
+              'review.forbidden',
+              'only auditors and administrators review break-glass access',
+            ),
+            row,
+          );
+        }
+        const closed = await closeReviewItem(tx, {
+          requestId: row.id,
+          kind: 'break-glass',
+          closedAt: now,
+          closedBy: p.id,
+          outcome: input.outcome,
+          notes: notes ?? null,
+        });
+        if (closed === undefined) {
+          throw refuse(
+            p,
+            spec,
+            new PhigateError(
+              'conflict',
+              'review.not-open',
+              'this request has no open break-glass review (it was not break-glass, or it was reviewed)',
+            ),
+            row,
+          );
+        }
+        return changed(p, options, 'review.close', row, {
+          reviewItemId: closed.id,
+          outcome: input.outcome,
+          notes,
+          person: personRecord(person, requester),
+        });
       });
     },
 

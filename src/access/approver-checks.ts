@@ -1,17 +1,21 @@
 /**
  * Who may see, approve, deny and revoke a request. Approvers are checked under BOTH the policy version the request
  * was decided under and the policy in force now, and the stricter wins (ATTACKS 13): joining an approver group, or
- * loosening the policy, after a request was made does not let anyone approve it.
+ * loosening the policy, after a request was made does not let anyone approve it. People, not accounts, are compared
+ * (ATTACKS 12): the requester's other accounts are the requester.
  */
+import { samePerson } from '../policy/person-ref.js';
 import type {
   ApprovalRequirement,
   ApproverCheck,
   CompiledPolicy,
   GivenApproval,
+  PersonRef,
   PrincipalFacts,
 } from '../policy/types.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
 import type { ApprovalRow } from '../store/approval-repository.js';
+import type { KnownPerson, People, Person } from './people.js';
 import {
   currentScopeHash,
   requestFactsOf,
@@ -24,9 +28,14 @@ export interface PolicyPair {
   readonly current: CompiledPolicy;
 }
 
-function requesterFacts(row: AccessRequestRow): PrincipalFacts {
+function requesterFacts(row: AccessRequestRow, requester: KnownPerson): PrincipalFacts {
   const r = row.requester as PersonSnapshot;
-  return { id: row.requester_id, groups: r.groups, mfa: { satisfied: r.mfa } };
+  return {
+    id: row.requester_id,
+    groups: r.groups,
+    mfa: { satisfied: r.mfa },
+    personKeys: requester.personKeys,
+  };
 }
 
 export type Requirements =
@@ -37,7 +46,12 @@ export type Requirements =
  * The approval requirement under each policy. The current one comes from deciding the same request again under the
  * policy in force: if that policy now refuses the request outright, nobody may approve it.
  */
-export function requirementsFor(row: AccessRequestRow, policies: PolicyPair, now: Date): Requirements {
+export function requirementsFor(
+  row: AccessRequestRow,
+  requester: KnownPerson,
+  policies: PolicyPair,
+  now: Date,
+): Requirements {
   const decided = (row.decision as StoredDecision).requirement;
   if (decided === undefined) {
     return {
@@ -47,7 +61,7 @@ export function requirementsFor(row: AccessRequestRow, policies: PolicyPair, now
   }
   const request = requestFactsOf(row);
   const again = policies.current.decide({
-    principal: requesterFacts(row),
+    principal: requesterFacts(row, requester),
     request,
     now,
     chainedMs: 0,
@@ -69,47 +83,66 @@ export function requirementsFor(row: AccessRequestRow, policies: PolicyPair, now
 }
 
 /**
- * May this person approve or deny the request? `ignoreMfa` answers "is this one of its approvers" (for visibility
- * and revocation, where a missing second factor must not hide the request or block taking access away).
+ * May this person approve or deny the request of `requester` (as the request recorded them)? Never the requester
+ * under any of their accounts. `ignoreSignIn` answers "is this one of its approvers", leaving aside how they signed
+ * in — a second factor, a verified e-mail or person claim (for visibility and revocation, where a missing one must
+ * not hide the request or block taking access away, and for a refusal that says what is missing rather than 404).
  */
 export function checkApprover(
-  person: PrincipalFacts,
+  person: Person,
+  requester: KnownPerson,
   row: AccessRequestRow,
   policies: PolicyPair,
   now: Date,
-  options: { ignoreMfa?: boolean } = {},
+  options: { ignoreSignIn?: boolean } = {},
 ): ApproverCheck {
-  if (person.id === row.requester_id) {
-    return { ok: false, reason: { code: 'approval.self', message: 'nobody approves their own request' } };
+  // Before the policy is asked: a request the policy no longer allows is still nobody's to approve for themselves.
+  if (samePerson(person, requester)) {
+    return {
+      ok: false,
+      reason: {
+        code: 'approval.self',
+        message:
+          person.id === requester.id
+            ? 'nobody approves their own request'
+            : 'nobody approves their own request, under another account either',
+      },
+    };
   }
-  const req = requirementsFor(row, policies, now);
+  const req = requirementsFor(row, requester, policies, now);
   if (!req.ok) return req;
-  const facts: PrincipalFacts = options.ignoreMfa ? { ...person, mfa: { satisfied: true } } : person;
-  const underDecided = policies.decided.canApprove(facts, row.requester_id, req.decided);
+  const lenient = (r: ApprovalRequirement): ApprovalRequirement =>
+    options.ignoreSignIn ? { ...r, requireMfa: false, requirePerson: false } : r;
+  const underDecided = policies.decided.canApprove(person, requester, lenient(req.decided));
   if (!underDecided.ok) return underDecided;
-  return policies.current.canApprove(facts, row.requester_id, req.current);
+  return policies.current.canApprove(person, requester, lenient(req.current));
 }
 
-/** Approvals that count: verdict approve, given for exactly the scope the request has now. */
+/** Approvals that count: verdict approve, given for exactly the scope the request has now, with who gave them. */
 export function countableApprovals(
   row: AccessRequestRow,
   approvals: readonly ApprovalRow[],
+  people: Pick<People, 'approverOf'>,
 ): GivenApproval[] {
   const hash = currentScopeHash(row);
   return approvals
     .filter((a) => a.request_id === row.id && a.verdict === 'approve' && a.scope_hash === hash)
-    .map((a) => ({ approverId: a.approver_id, approverGroups: (a.approver as PersonSnapshot).groups }));
+    .map((a) => ({
+      approverId: a.approver_id,
+      approverGroups: (a.approver as PersonSnapshot).groups,
+      personKeys: people.approverOf(a).personKeys,
+    }));
 }
 
 /** Satisfied only when the requirement is met under both policies. */
 export function approvalsSatisfied(
-  row: AccessRequestRow,
+  requester: PersonRef,
   approvals: readonly GivenApproval[],
   policies: PolicyPair,
   req: Extract<Requirements, { ok: true }>,
 ): boolean {
   return (
-    policies.decided.approvalProgress(req.decided, row.requester_id, approvals).satisfied &&
-    policies.current.approvalProgress(req.current, row.requester_id, approvals).satisfied
+    policies.decided.approvalProgress(req.decided, requester, approvals).satisfied &&
+    policies.current.approvalProgress(req.current, requester, approvals).satisfied
   );
 }

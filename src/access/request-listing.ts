@@ -12,6 +12,7 @@ import type { Db } from '../store/database.js';
 import type { AccessAudit } from './access-audit.js';
 import { checkApprover, type PolicyPair } from './approver-checks.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import type { People } from './people.js';
 import type { PolicyRegistry } from './policy-registry.js';
 import { toRequestView } from './request-view.js';
 import { REQUEST_STATUSES } from './state-machine.js';
@@ -26,6 +27,7 @@ export interface RequestListingDeps {
   readonly policies: Pick<PolicyRegistry, 'current'>;
   readonly recordRefusal: (event: AuditEventInput) => Promise<void>;
   readonly pairFor: (row: AccessRequestRow) => Promise<PolicyPair>;
+  readonly people: Pick<People, 'of' | 'requesterOf'>;
 }
 
 export interface RequestListing {
@@ -37,7 +39,7 @@ export interface RequestListing {
 }
 
 export function createRequestListing(deps: RequestListingDeps): RequestListing {
-  const { db, clock, policies, recordRefusal, pairFor } = deps;
+  const { db, clock, policies, recordRefusal, pairFor, people } = deps;
   const isOverseer = (p: Principal): boolean => {
     const policy = policies.current();
     return policy.isAdmin(p) || policy.isAuditor(p);
@@ -89,6 +91,7 @@ export function createRequestListing(deps: RequestListingDeps): RequestListing {
     }
     // Which requests a person may approve is policy logic, not SQL: scan pages of candidates and filter.
     const now = clock.now();
+    const person = people.of(p);
     const approvableStatuses = filter?.status ? statuses : statuses.filter((s) => s === 'pending');
     const found: AccessRequestRow[] = [];
     let cursor = after;
@@ -103,7 +106,8 @@ export function createRequestListing(deps: RequestListingDeps): RequestListing {
       for (const row of batch) {
         scanned++;
         cursor = { createdAt: row.created_at, id: row.id };
-        if (checkApprover(p, row, await pairFor(row), now, { ignoreMfa: true }).ok) {
+        const requester = people.requesterOf(row);
+        if (checkApprover(person, requester, row, await pairFor(row), now, { ignoreSignIn: true }).ok) {
           found.push(row);
           if (found.length === limit) return page(found, true);
         }

@@ -23,6 +23,15 @@ export interface NewRequest {
   readonly patientIds?: readonly string[] | undefined;
 }
 
+/** How a reviewer closes the review of a break-glass access. */
+export const REVIEW_OUTCOMES = Object.freeze(['appropriate', 'inappropriate'] as const);
+export type ReviewOutcome = (typeof REVIEW_OUTCOMES)[number];
+
+export interface ReviewInput {
+  readonly outcome: ReviewOutcome;
+  readonly notes?: string | undefined;
+}
+
 export interface ApprovalView {
   readonly approverId: string;
   readonly approverName: string;
@@ -124,6 +133,16 @@ export interface AccessService {
     principal: Principal,
     id: string,
     reason?: string,
+    options?: MutationOptions,
+  ): Promise<MutationResult>;
+  /**
+   * Closes the review a break-glass access opened: an auditor or administrator who is not the person who broke the
+   * glass (under any of their accounts) says whether it was appropriate.
+   */
+  reviewBreakGlass(
+    principal: Principal,
+    id: string,
+    input: ReviewInput,
     options?: MutationOptions,
   ): Promise<MutationResult>;
   rolesFor(principal: Principal): readonly RoleView[];

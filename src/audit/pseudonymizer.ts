@@ -1,6 +1,6 @@
 /**
- * Keyed tokens for values the audit log must be able to find but must never hold: patient identifiers and SQL
- * literals. HMAC-SHA-256 under a key that lives outside the store (a file or the config), so that someone who reads or
+ * Keyed tokens for values the audit log must be able to find but must never hold: patient identifiers, SQL
+ * literals and person keys. HMAC-SHA-256 under a key that lives outside the store (a file or the config), so that someone who reads or
  * steals the database cannot test guesses ("is MRN 12345 in here?") without the key, while the same patient always
  * gives the same token and a disclosures report can find every event about them.
  *
@@ -16,6 +16,12 @@ export interface Pseudonymizer {
   patient(id: string): PatientToken;
   /** `lt_` + 16 base64url characters (96 bits): enough to tell literals apart within and across statements. */
   literal(value: string): string;
+  /**
+   * `pk_` + 22 base64url characters (128 bits): a person key (a normalised verified e-mail, an employee number) as
+   * the store and the audit log keep it, so that accounts of one person can be linked without either holding the
+   * address. `kind` and `value` are hashed as one unambiguous pair.
+   */
+  person(kind: string, value: string): string;
   /** Public identifier of the key, safe to store and print. */
   readonly keyId: string;
 }
@@ -39,6 +45,7 @@ export function createPseudonymizer(key: Buffer): Pseudonymizer {
   return {
     patient: (id) => `pt_${mac('phigate/patient/v1', id, 16)}` as PatientToken,
     literal: (value) => `lt_${mac('phigate/literal/v1', value, 12)}`,
+    person: (kind, value) => `pk_${mac('phigate/person/v1', JSON.stringify([kind, value]), 16)}`,
     keyId: `hk_${createHash('sha256').update('phigate/hmac-key-id/v1\u0000').update(secret).digest().subarray(0, 9).toString('base64url')}`,
   };
 }

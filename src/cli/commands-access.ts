@@ -1,4 +1,4 @@
-/** `roles`, `request`, `requests`, `show`, `approve`, `deny`, `cancel`, `grants`, `revoke`. */
+/** `roles`, `request`, `requests`, `show`, `approve`, `deny`, `cancel`, `grants`, `revoke`, `review`. */
 import type { Command } from 'commander';
 import { createApiClient, type GlobalOptions } from './api-client.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -204,5 +204,22 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
         opts.reason ? { reason: opts.reason } : {},
       );
       print(g, r, () => `${safe(r.id)}: ${safe(r.status)}`);
+    });
+
+  program
+    .command('review')
+    .argument('<id>', 'break-glass grant id')
+    .requiredOption('--outcome <outcome>', 'appropriate or inappropriate')
+    .option('--notes <text>', 'what the review found (stored as data in the audit log)')
+    .description('close the review of a break-glass grant (auditors and admins; never your own)')
+    .action(async (id: string, opts: { outcome: string; notes?: string }) => {
+      const g = globals();
+      const r = await (
+        await createApiClient(g)
+      ).call<RequestLike>('POST', `/v1/grants/${encodeURIComponent(id)}/review`, {
+        outcome: opts.outcome,
+        ...(opts.notes ? { notes: opts.notes } : {}),
+      });
+      print(g, r, () => `${safe(r.id)}: reviewed (${safe(opts.outcome)})`);
     });
 }

@@ -18,7 +18,13 @@ export interface RequestLike {
   endReason?: string;
   decision?: { outcome: string; reasons: { code: string; message: string }[] };
   requirement?: { count: number; groups: string[]; fromEachGroup: boolean };
-  approvals?: { approverName: string; verdict: string; valid: boolean; comment?: string }[];
+  approvals?: {
+    approverId: string;
+    approverName: string;
+    verdict: string;
+    valid: boolean;
+    comment?: string;
+  }[];
 }
 
 export function minutes(ms: number): string {
@@ -58,9 +64,10 @@ export function requestDetail(r: RequestLike): string {
       `  needs          ${r.requirement.count} approval(s) from ${r.requirement.groups.map(safe).join(r.requirement.fromEachGroup ? ' and ' : ' or ')}`,
     );
   }
+  // Each approver with their account: display names are not unique, and two lines must never look like one person.
   for (const a of r.approvals ?? []) {
     lines.push(
-      `  ${a.verdict === 'approve' ? 'approved by' : 'denied by  '}    ${safe(a.approverName)}${a.valid ? '' : ' (for another scope: void)'}${a.comment ? ` — ${safe(a.comment)}` : ''}`,
+      `  ${a.verdict === 'approve' ? 'approved by' : 'denied by  '}    ${safe(a.approverName)} <${safe(a.approverId)}>${a.valid ? '' : ' (for another scope: void)'}${a.comment ? ` — ${safe(a.comment)}` : ''}`,
     );
   }
   if (r.expiresAt) lines.push(`  expires        ${safe(r.expiresAt)}`);

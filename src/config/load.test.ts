@@ -35,6 +35,19 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads person claims, and refuses claims that cannot name a person', () => {
+    const ok = loadConfig({
+      cwd: dirWith({ 'phigate.yaml': 'identity:\n  personClaims: [employee_number]\n' }),
+      env: {},
+    });
+    assert.deepEqual(ok.config.identity.personClaims, ['employee_number']);
+    assert.deepEqual(loadConfig({ cwd: dirWith({}), env: {} }).config.identity.personClaims, []);
+    for (const bad of ['[sub]', '[email]', '[email_verified]', '[employee_number, employee_number]']) {
+      const dir = dirWith({ 'phigate.yaml': `identity:\n  personClaims: ${bad}\n` });
+      assert.throws(() => loadConfig({ cwd: dir, env: {} }), /identity\.personClaims/, bad);
+    }
+  });
+
   it('refuses unknown keys (a typo must not silently fall back to a default)', () => {
     const dir = dirWith({ 'phigate.yaml': 'server:\n  host: 127.0.0.1\n  prot: 1\n' });
     assert.throws(

@@ -50,6 +50,22 @@ export const issuerSchema = z.strictObject({
   cliClientId: z.string().min(1).default('phigate-cli'),
 });
 
+/**
+ * Claims that cannot be person claims: the JWT's own (a `sub` is unique per issuer only, so equal subjects at two
+ * issuers are not one person), and the e-mail claims, which link only when verified and are always used.
+ */
+const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'email',
+  'email_verified',
+]);
+
 /** How the gateway reaches one protected database (secrets here, not in the policy). */
 export const upstreamSchema = z.strictObject({
   /** Overrides the policy resource's `connection.host` / `port` / `database`. */
@@ -178,8 +194,27 @@ export const configSchema = z.strictObject({
       issuers: z.array(issuerSchema).default([]),
       /** The built-in development issuer with demo users. Never for production: it signs any demo user in. */
       devIssuer: z.boolean().default(false),
+      /**
+       * Claims that name the human behind an account (e.g. `employee_number`), read from every trusted issuer's
+       * tokens: two accounts with the same value, or the same verified e-mail, are one person for separation of
+       * duties and quorums. Every trusted issuer is trusted to assert them; use claims users cannot edit.
+       */
+      personClaims: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .max(200)
+            .refine((c) => !RESERVED_CLAIMS.has(c), {
+              message:
+                'a registered claim or the e-mail claims cannot name a person (the e-mail is always used)',
+            }),
+        )
+        .max(10)
+        .refine((cs) => new Set(cs).size === cs.length, 'a person claim is listed twice')
+        .default([]),
     })
-    .default({ issuers: [], devIssuer: false }),
+    .default({ issuers: [], devIssuer: false, personClaims: [] }),
   audit: z
     .strictObject({
       /** The log's name in signed checkpoints (visible ASCII, no spaces); distinguishes logs that share a key. */

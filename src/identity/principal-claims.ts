@@ -5,9 +5,13 @@
  */
 import type { JWTPayload } from 'jose';
 import type { IssuerConfig } from '../config/schema.js';
+import { personClaimValue } from './person.js';
 import { principalId, type MfaEvidence, type Principal } from './principal.js';
 
-type ClaimsConfig = Pick<IssuerConfig, 'issuer' | 'nameClaim' | 'groupsClaim' | 'mfa'>;
+type ClaimsConfig = Pick<IssuerConfig, 'issuer' | 'nameClaim' | 'groupsClaim' | 'mfa'> & {
+  /** `identity.personClaims`: claims naming the human behind the account (the same for every trusted issuer). */
+  readonly personClaims?: readonly string[];
+};
 
 /** Bounds what one token can make us hold per request. */
 const MAX_GROUPS = 1_000;
@@ -19,6 +23,16 @@ function stringArray(value: unknown): readonly string[] {
 
 function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** The configured person claims present with a usable value (a claim of another shape is left out, not guessed). */
+function personClaimsOf(names: readonly string[], claims: JWTPayload): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = Object.hasOwn(claims, name) ? personClaimValue(claims[name]) : undefined;
+    if (value !== undefined) out[name] = value;
+  }
+  return Object.freeze(out);
 }
 
 export function mfaEvidence(config: Pick<IssuerConfig, 'mfa'>, claims: JWTPayload): MfaEvidence {
@@ -42,6 +56,7 @@ export function principalFromClaims(
       nonEmptyString(claims[config.nameClaim]) ?? nonEmptyString(claims['preferred_username']) ?? claims.sub,
     email: nonEmptyString(claims['email']),
     emailVerified: claims['email_verified'] === true,
+    personClaims: personClaimsOf(config.personClaims ?? [], claims),
     groups: stringArray(claims[config.groupsClaim]),
     mfa: mfaEvidence(config, claims),
     tokenId: nonEmptyString(claims.jti),

@@ -18,6 +18,11 @@ export interface Principal {
   readonly email: string | undefined;
   /** The issuer asserted that the e-mail address is the person's (`email_verified: true`). */
   readonly emailVerified?: boolean;
+  /**
+   * The configured person claims (`identity.personClaims`) the token carried, by claim name: with a verified e-mail,
+   * what links this account to other accounts of the same human (see person.ts).
+   */
+  readonly personClaims?: Readonly<Record<string, string>>;
   /** Group names from the configured claim; the policy maps them to job functions. */
   readonly groups: readonly string[];
   readonly mfa: MfaEvidence;

@@ -148,6 +148,29 @@ describe('token verifier', () => {
     assert.equal(principal.tokenExpiresAt.getTime(), exp * 1000);
   });
 
+  it('reads the configured person claims, and only usable values of them', async () => {
+    const withClaims = createTokenVerifier({
+      issuers: [issuerConfig(idp.issuer)],
+      personClaims: ['employee_number', 'badge', 'staff_id'],
+    });
+    const principal = await withClaims.verify(
+      await sign(
+        claims({
+          email_verified: true,
+          employee_number: ' E-1001 ',
+          badge: 77,
+          staff_id: ['S-1'],
+          payroll_id: 'P-9',
+        }),
+      ),
+    );
+    assert.equal(principal.emailVerified, true);
+    assert.deepEqual(principal.personClaims, { employee_number: 'E-1001', badge: '77' });
+    const plain = await verifier.verify(await sign(claims({ employee_number: 'E-1001' })));
+    assert.deepEqual(plain.personClaims, {}, 'no person claims unless configured');
+    assert.equal(plain.emailVerified, false, 'no email_verified: the address is not verified');
+  });
+
   it('refuses missing and malformed tokens', async () => {
     await rejectsWith(verifier.verify(''), 'token.missing');
     await rejectsWith(verifier.verify('not-a-jwt'), 'token.malformed');

@@ -26,6 +26,8 @@ import { tokenError } from './token-errors.js';
 
 export interface TokenVerifierOptions {
   readonly issuers: readonly IssuerConfig[];
+  /** `identity.personClaims`: claims that name the human behind an account, read from every issuer's tokens. */
+  readonly personClaims?: readonly string[];
   /** Used for discovery and JWKS downloads (tests and proxies); defaults to the global fetch. */
   readonly fetch?: typeof fetch;
   /** Time for `exp`/`nbf` checks. The JWKS cache and cooldown follow the system clock (jose's own). */
@@ -45,6 +47,8 @@ const MAX_FAILURE_BACKOFF_MS = 5_000;
 
 interface IssuerEntry {
   readonly config: IssuerConfig;
+  /** How this issuer's claims become a Principal (its own settings, and the person claims every issuer shares). */
+  readonly claims: Parameters<typeof principalFromClaims>[0];
   readonly keys: IssuerKeys;
   readonly verifyOptions: Parameters<typeof jwtVerify>[2] & object;
 }
@@ -53,6 +57,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const clock = options.clock ?? systemClock;
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const byIssuer = new Map<string, IssuerEntry>();
+  const personClaims = Object.freeze([...(options.personClaims ?? [])]);
   for (const config of options.issuers) {
     const url = new URL(config.issuer);
     if (!isSecureOrLoopback(url)) {
@@ -72,6 +77,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const cooldown = durationMs(config.jwksCooldown);
     byIssuer.set(config.issuer, {
       config,
+      claims: { ...config, personClaims },
       keys: createIssuerKeys({
         issuer: config.issuer,
         jwksCooldownMs: cooldown,
@@ -129,7 +135,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
           throw tokenError('token.subject-missing', 'the token has no subject');
         }
-        return principalFromClaims(entry.config, payload as JWTPayload & { sub: string; exp: number });
+        return principalFromClaims(entry.claims, payload as JWTPayload & { sub: string; exp: number });
       } catch (err) {
         throw isPhigateError(err) ? err : mapJoseError(err);
       }

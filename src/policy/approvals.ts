@@ -1,24 +1,34 @@
 /**
  * Who may approve, and when enough have. Separation of duties is not configurable: the requester never approves
- * their own request — not directly, not through membership in an approver group — and one person counts once.
+ * their own request — not directly, not through membership in an approver group, not under another account of
+ * theirs — and one person counts once, whatever accounts they approve under.
  */
+import { personGroups, samePerson } from './person-ref.js';
 import type {
   ApprovalProgress,
   ApprovalRequirement,
   ApproverCheck,
   GivenApproval,
+  PersonRef,
   PrincipalFacts,
 } from './types.js';
 
 export function canApprove(
   approver: PrincipalFacts,
-  requesterId: string,
+  requester: PersonRef,
   requirement: ApprovalRequirement,
 ): ApproverCheck {
-  if (approver.id === requesterId) {
+  if (samePerson(approver, requester)) {
     return {
       ok: false,
-      reason: { code: 'approval.self', message: 'a requester cannot approve their own request' },
+      reason: {
+        code: 'approval.self',
+        message:
+          approver.id === requester.id
+            ? 'a requester cannot approve their own request'
+            : 'a requester cannot approve their own request, under another account either',
+        ...(approver.id === requester.id ? {} : { details: { linkedAccount: true } }),
+      },
     };
   }
   if (!approver.groups.some((g) => requirement.groups.includes(g))) {
@@ -28,6 +38,17 @@ export function canApprove(
         code: 'approval.not-approver',
         message: `approvers must belong to ${requirement.groups.join(' or ')}`,
         details: { groups: requirement.groups },
+      },
+    };
+  }
+  if (requirement.requirePerson && (approver.personKeys ?? []).length === 0) {
+    return {
+      ok: false,
+      reason: {
+        code: 'approval.person-unknown',
+        message:
+          'approving this request requires a sign-in with a verified e-mail address or a person claim, ' +
+          'so that phigate can tell the approver from the requester',
       },
     };
   }
@@ -43,15 +64,29 @@ export function canApprove(
   return { ok: true };
 }
 
-/** Distinct approvers other than the requester, in the order they approved. */
-function distinctApprovers(requesterId: string, approvals: readonly GivenApproval[]): GivenApproval[] {
-  const seen = new Set<string>([requesterId]);
+/**
+ * The approvals that count as distinct people other than the requester, in the order they were given: of linked
+ * accounts only the first approval counts, and none linked to the requester does. Under `requirePerson`, an
+ * approval without person keys does not count either (it could be anyone's second account).
+ */
+function distinctApprovers(
+  requester: PersonRef,
+  approvals: readonly GivenApproval[],
+  requirePerson: boolean,
+): GivenApproval[] {
+  const groups = personGroups([
+    requester,
+    ...approvals.map((a) => ({ id: a.approverId, personKeys: a.personKeys })),
+  ]);
+  const seen = new Set<number>([groups[0]!]);
   const out: GivenApproval[] = [];
-  for (const a of approvals) {
-    if (seen.has(a.approverId)) continue;
-    seen.add(a.approverId);
+  approvals.forEach((a, i) => {
+    const person = groups[i + 1]!;
+    if (seen.has(person)) return;
+    seen.add(person);
+    if (requirePerson && (a.personKeys ?? []).length === 0) return;
     out.push(a);
-  }
+  });
   return out;
 }
 
@@ -94,10 +129,10 @@ function matchToGroups(
 
 export function approvalProgress(
   requirement: ApprovalRequirement,
-  requesterId: string,
+  requester: PersonRef,
   approvals: readonly GivenApproval[],
 ): ApprovalProgress {
-  const people = distinctApprovers(requesterId, approvals).filter((a) =>
+  const people = distinctApprovers(requester, approvals, requirement.requirePerson).filter((a) =>
     a.approverGroups.some((g) => requirement.groups.includes(g)),
   );
   if (!requirement.fromEachGroup) {

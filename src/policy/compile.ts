@@ -45,6 +45,7 @@ function compileRequirement(name: string, rule: ApprovalRuleFile): ApprovalRequi
     groups: Object.freeze([...rule.approvers.groups]),
     fromEachGroup: rule.approvers.fromEachGroup,
     requireMfa: rule.approvers.requireMfa,
+    requirePerson: rule.approvers.requirePerson,
   });
 }
 

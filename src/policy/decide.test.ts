@@ -73,6 +73,30 @@ describe('decide', () => {
     });
   }
 
+  it('refuses a requester it cannot link when the rule requires persons (person.unknown), and only then', () => {
+    const strict = compilePolicyOrThrow(
+      readFileSync(new URL('../../examples/clinic-policy.yaml', import.meta.url), 'utf8').replace(
+        'one-lead:\n    approvers: { groups: [clinical-leads], count: 1, requireMfa: true }',
+        'one-lead:\n    approvers: { groups: [clinical-leads], count: 1, requireMfa: true, requirePerson: true }',
+      ),
+      'strict.yaml',
+    );
+    const refused = strict.decide(input({}));
+    assert.equal(refused.outcome, 'deny');
+    assert.deepEqual(
+      refused.reasons.map((r) => r.code),
+      ['person.unknown'],
+    );
+    const known = strict.decide(input({}, { principal: { ...dan, personKeys: ['email:pk_dan'] } }));
+    assert.equal(known.outcome, 'needs-approval');
+    assert.ok(known.outcome === 'needs-approval' && known.requirement.requirePerson);
+    assert.equal(
+      policy.decide(input({})).outcome,
+      'needs-approval',
+      'without requirePerson, keys are not asked',
+    );
+  });
+
   it('names the limit when a duration is over the maximum', () => {
     const d = policy.decide(input({ durationMs: 5 * 3_600_000 }));
     assert.equal(d.reasons[0]?.details?.['limitMs'], 4 * 3_600_000);

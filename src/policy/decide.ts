@@ -227,6 +227,22 @@ export function decide(index: PolicyIndex, input: DecisionInput): Decision {
     }
   }
   const requirement = role.requirement!;
+  // Approvers phigate can link are worth nothing if the requester is someone it cannot: their own other account
+  // would look like a stranger. Refused now rather than left pending for approvers who can never be told apart.
+  if (requirement.requirePerson && (input.principal.personKeys ?? []).length === 0) {
+    return {
+      outcome: 'deny',
+      reasons: [
+        {
+          code: 'person.unknown',
+          message:
+            'this role’s approvers must be told apart from the requester: sign in with a verified e-mail ' +
+            'address or a person claim',
+          details: { rule: requirement.rule },
+        },
+      ],
+    };
+  }
   return {
     outcome: 'needs-approval',
     requirement,

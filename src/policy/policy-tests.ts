@@ -17,6 +17,8 @@ const caseSchema = z.strictObject({
     id: z.string().min(1),
     groups: z.array(z.string()).default([]),
     mfa: z.boolean().default(false),
+    /** Opaque person keys (a verified e-mail, a person claim): rules with `requirePerson` need some. */
+    personKeys: z.array(z.string()).default([]),
   }),
   request: z.strictObject({
     resource: z.string(),
@@ -74,7 +76,12 @@ export function runPolicyTests(policy: CompiledPolicy, source: string): PolicyTe
       };
     }
     const decision = policy.decide({
-      principal: { id: c.principal.id, groups: c.principal.groups, mfa: { satisfied: c.principal.mfa } },
+      principal: {
+        id: c.principal.id,
+        groups: c.principal.groups,
+        mfa: { satisfied: c.principal.mfa },
+        personKeys: c.principal.personKeys,
+      },
       request: {
         resource: c.request.resource,
         role: c.request.role,

@@ -82,6 +82,8 @@ const approvalRuleSchema = z.strictObject({
     count: z.number().int().min(1).max(10).default(1),
     fromEachGroup: z.boolean().default(false),
     requireMfa: z.boolean().default(true),
+    /** Refuse approvers without a verified e-mail or person claim: phigate could not tell them from the requester. */
+    requirePerson: z.boolean().default(false),
   }),
 });
 

@@ -6,9 +6,18 @@
 
 import type { Mask, SafeHarborKind } from './safe-harbor.js';
 
-/** What the policy needs to know about a person. */
-export interface PrincipalFacts {
+/**
+ * Who someone is beyond one account: `id` names the account; `personKeys` are opaque keys naming the human behind it
+ * (identity derives them from a verified e-mail or a configured person claim). Two accounts are one person when
+ * their ids are equal or they share any key; an account without keys is linked to no other.
+ */
+export interface PersonRef {
   readonly id: string;
+  readonly personKeys?: readonly string[] | undefined;
+}
+
+/** What the policy needs to know about a person. */
+export interface PrincipalFacts extends PersonRef {
   readonly groups: readonly string[];
   readonly mfa: { readonly satisfied: boolean };
 }
@@ -120,6 +129,11 @@ export interface ApprovalRequirement {
   readonly groups: readonly string[];
   readonly fromEachGroup: boolean;
   readonly requireMfa: boolean;
+  /**
+   * Approvers must be linkable to their other accounts (a verified e-mail or a person claim): an approver phigate
+   * cannot tell apart from the requester or from another approver is refused, and their approval does not count.
+   */
+  readonly requirePerson: boolean;
 }
 
 /** A request as the policy sees it (durations already parsed). */
@@ -172,11 +186,13 @@ export type Decision =
 export interface GivenApproval {
   readonly approverId: string;
   readonly approverGroups: readonly string[];
+  /** The approver's person keys when they approved (see `PersonRef`). */
+  readonly personKeys?: readonly string[] | undefined;
 }
 
 export interface ApprovalProgress {
   readonly satisfied: boolean;
-  /** Approver ids that counted (each person once). */
+  /** Approver ids that counted (each person once: the first approval of linked accounts). */
   readonly counted: readonly string[];
   /** Approvals still missing, per group when `fromEachGroup`, else under the key `*`. */
   readonly missing: Readonly<Record<string, number>>;
@@ -205,14 +221,15 @@ export interface CompiledPolicy {
   /** Roles this person may request (GET /v1/roles). */
   rolesFor(principal: PrincipalFacts): readonly RoleDefinition[];
   /**
-   * May `approver` approve or deny a request by `requesterId` under `requirement`? Never the requester
-   * (separation of duties is not configurable), only members of the approver groups, MFA when required.
+   * May `approver` approve or deny a request by `requester` under `requirement`? Never the requester, under any of
+   * their accounts (separation of duties is not configurable), only members of the approver groups, MFA when
+   * required, person keys when required.
    */
-  canApprove(approver: PrincipalFacts, requesterId: string, requirement: ApprovalRequirement): ApproverCheck;
-  /** Counts approvals against a requirement: one person counts once, the requester never. */
+  canApprove(approver: PrincipalFacts, requester: PersonRef, requirement: ApprovalRequirement): ApproverCheck;
+  /** Counts approvals against a requirement: one person counts once, whatever their accounts; the requester never. */
   approvalProgress(
     requirement: ApprovalRequirement,
-    requesterId: string,
+    requester: PersonRef,
     approvals: readonly GivenApproval[],
   ): ApprovalProgress;
   isAdmin(principal: PrincipalFacts): boolean;

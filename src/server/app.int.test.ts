@@ -200,6 +200,7 @@ describe('HTTP API', () => {
         '/v1/requests/{id}/cancel',
         '/v1/grants',
         '/v1/grants/{id}/revoke',
+        '/v1/grants/{id}/review',
         '/v1/roles',
         '/v1/whoami',
         '/v1/auth/config',

@@ -2,6 +2,8 @@
  * JSON schemas of the API: they validate input (strict: unknown fields are refused, which is also what stops mass
  * assignment of `status`, `approvedBy`, `expiresAt`, `requester`), shape output, and feed the OpenAPI document.
  */
+import { REVIEW_OUTCOMES } from '../access/types.js';
+
 export const MAX_PATIENT_IDS = 500;
 
 /**
@@ -151,6 +153,17 @@ export const reasonBodySchema = {
   type: 'object',
   additionalProperties: false,
   properties: { reason: { type: 'string', maxLength: 2000 } },
+} as const;
+
+/** Closing a break-glass review: the reviewer's finding, and optional notes. */
+export const reviewBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['outcome'],
+  properties: {
+    outcome: { type: 'string', enum: [...REVIEW_OUTCOMES] },
+    notes: { type: 'string', maxLength: 2000 },
+  },
 } as const;
 
 export const idParamsSchema = {

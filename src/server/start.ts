@@ -181,7 +181,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       devIssuer = await createDevIssuer({ baseUrl, dataDir: config.dataDir, audience: 'phigate', logger });
       issuers.push(devIssuer.issuerConfig);
     }
-    const verifier = createTokenVerifier({ issuers, logger });
+    const verifier = createTokenVerifier({ issuers, personClaims: config.identity.personClaims, logger });
     let gateway: Gateway | undefined;
     if (gatewayConfig.enabled) {
       gateway = await startGateway({

@@ -1,4 +1,7 @@
-/** Approvals and denials given on requests. One row per (request, person): one person's verdict counts once. */
+/**
+ * Approvals and denials given on requests. One row per (request, account); the access service also allows only one
+ * per person (linked accounts, see access/people.ts), under the request's row lock.
+ */
 import type { Insertable, Selectable, Transaction } from 'kysely';
 import type { Db } from './database.js';
 import type { ApprovalsTable, Database } from './schema.js';

@@ -21,3 +21,34 @@ export async function openReviewItem(
 export async function listReviewItems(db: Db, requestId: string): Promise<ReviewItemRow[]> {
   return db.selectFrom('review_items').selectAll().where('request_id', '=', requestId).execute();
 }
+
+/**
+ * Closes the request's open review item of `kind`, if there is one; undefined when none is open (never opened, or
+ * closed already). The caller holds the request's row lock, so two reviewers cannot both close it.
+ */
+export async function closeReviewItem(
+  tx: Transaction<Database>,
+  close: {
+    requestId: string;
+    kind: string;
+    closedAt: Date;
+    closedBy: string;
+    outcome: string;
+    notes: string | null;
+  },
+): Promise<ReviewItemRow | undefined> {
+  return tx
+    .updateTable('review_items')
+    .set({
+      status: 'closed',
+      closed_at: close.closedAt,
+      closed_by: close.closedBy,
+      outcome: close.outcome,
+      notes: close.notes,
+    })
+    .where('request_id', '=', close.requestId)
+    .where('kind', '=', close.kind)
+    .where('status', '=', 'open')
+    .returningAll()
+    .executeTakeFirst();
+}

@@ -42,6 +42,8 @@ export interface AccessRequestsTable {
   ended_at: Timestamp | null;
   end_reason: string | null;
   ended_by: string | null;
+  /** The requester's person key tokens; null for requests recorded before phigate kept them. */
+  requester_person_keys: ColumnType<string[] | null, string[] | undefined, never>;
 }
 
 export interface ApprovalsTable {
@@ -53,6 +55,8 @@ export interface ApprovalsTable {
   policy_hash: string;
   comment: string | null;
   created_at: Timestamp;
+  /** The approver's person key tokens; null for approvals recorded before phigate kept them. */
+  approver_person_keys: ColumnType<string[] | null, string[] | undefined, never>;
 }
 
 export interface IdempotencyKeysTable {

@@ -1,6 +1,9 @@
-/** Grants (requests that activated) and their revocation; the roles a caller may request; who the caller is. */
+/**
+ * Grants (requests that activated), their revocation and the review of break-glass ones; the roles a caller may
+ * request; who the caller is.
+ */
 import type { FastifyPluginAsync } from 'fastify';
-import type { AccessService } from '../../access/types.js';
+import type { AccessService, ReviewInput } from '../../access/types.js';
 import { mutationOptions, principalOf } from '../request-context.js';
 import {
   errorResponses,
@@ -8,6 +11,7 @@ import {
   listQuerySchema,
   reasonBodySchema,
   requestPageSchema,
+  reviewBodySchema,
   roleViewSchema,
 } from '../schemas.js';
 import { listFilter, sendMutation } from './requests.js';
@@ -42,6 +46,25 @@ export function grantRoutes(access: AccessService): FastifyPluginAsync {
         sendMutation(
           reply,
           await access.revoke(principalOf(req), req.params.id, req.body?.reason, mutationOptions(req)),
+        ),
+    );
+
+    app.post<{ Params: { id: string }; Body: ReviewInput }>(
+      '/v1/grants/:id/review',
+      {
+        schema: {
+          tags: ['grants'],
+          summary:
+            'Close the review of a break-glass grant (an auditor or admin, never the person who broke the glass)',
+          params: idParamsSchema,
+          body: reviewBodySchema,
+          response: { 200: { $ref: 'AccessRequest#' }, ...errorResponses },
+        },
+      },
+      async (req, reply) =>
+        sendMutation(
+          reply,
+          await access.reviewBreakGlass(principalOf(req), req.params.id, req.body, mutationOptions(req)),
         ),
     );
 
