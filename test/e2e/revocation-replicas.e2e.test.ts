@@ -59,7 +59,7 @@ describe('a revocation answered by a replica that dies at once', () => {
   const roleExists = async (role: string): Promise<boolean> =>
     (await f.protectedDb.query('select 1 from pg_roles where rolname = $1', [role])).length > 0;
 
-  it('still cuts the gateway and direct sessions another replica holds, and drops the role', async () => {
+  it('still cuts the gateway and direct sessions another replica holds, and drops the role', async (t) => {
     b = await f.test.startReplicaProcess(['dan']);
     const callB = async (method: string, path: string, body: unknown) => {
       const res = await fetch(new URL(path, b!.url), {
@@ -129,6 +129,15 @@ describe('a revocation answered by a replica that dies at once', () => {
       `direct session cut ${directCut.at - answeredAt} ms after the 200`,
     );
     await until(async () => !(await roleExists(role)), 'the grant role dropped by replica A', 5_000);
+    // What the issue measured: statements replica A recorded for the grant after its revocation (86 before).
+    const actions = await f.auditActions(grantId);
+    const revokedAt = actions.findIndex((a) => a.action === 'grant.revoke');
+    assert.ok(revokedAt >= 0, 'the revocation is in the log');
+    const after = actions.slice(revokedAt).filter((a) => a.action.startsWith('statement.')).length;
+    t.diagnostic(
+      `gateway cut ${gatewayCut.at - answeredAt} ms and direct cut ${directCut.at - answeredAt} ms after the 200; ` +
+        `${after} statement(s) recorded after grant.revoke`,
+    );
     const late = new pg.Client(directConfig);
     late.on('error', () => undefined);
     await assert.rejects(late.connect(), 'the role’s credentials no longer open the database');
