@@ -82,6 +82,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     roles.sweep(servedUpstreams(), (grantId) => isGrantActive(o.db, grantId, o.clock.now()));
   await sweep();
 
+  const refusals = createRefusalRecorder({ writer: o.writer, clock: o.clock, logger });
   const server = createGatewayServer({
     host: config.host,
     port: config.port,
@@ -96,7 +97,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     writer: o.writer,
     events: createStatementEvents(o.pseudonymizer),
     auditWait: config.auditWait,
-    refusals: createRefusalRecorder({ writer: o.writer, clock: o.clock, logger }),
+    refusals,
     bus: o.bus,
     findGrant: (grantId) => findRequest(o.db, grantId),
     clock: o.clock,
@@ -140,6 +141,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     async close() {
       clearInterval(sweepTimer);
       await server.close();
+      // The count of refusals left out of the log in the last minute is written before the writer closes.
+      await refusals.close();
     },
   };
 }

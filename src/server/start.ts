@@ -201,6 +201,19 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       cleanups.push(() => running.close());
     }
     let ready = false;
+    // Refusals anyone can make as fast as they like: recorded, bounded per client address and minute.
+    const authRefusals = createRefusalRecorder({ writer: audit.writer, clock: systemClock, logger });
+    const apiRefusals = createRefusalRecorder({
+      writer: audit.writer,
+      clock: systemClock,
+      logger,
+      action: 'api.reject',
+    });
+    // After the app has closed (cleanups run in reverse) and before the audit writer stops.
+    cleanups.push(async () => {
+      await authRefusals.close();
+      await apiRefusals.close();
+    });
     const app = await buildApp({
       access,
       audit,
@@ -221,7 +234,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
         : undefined,
       devIssuer: devIssuer ? { plugin: devIssuer.plugin, prefix: devIssuer.prefix } : undefined,
       publicUrl: baseUrl,
-      authRefusals: createRefusalRecorder({ writer: audit.writer, clock: systemClock, logger }),
+      authRefusals,
+      apiRefusals,
     });
     cleanups.push(() => app.close());
     await app.listen({ host, port });
