@@ -26,6 +26,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { formatProblem } from '../lib/yaml-source.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { createCareRelations } from '../gateway/care-relations.js';
+import { createPatientDirectory } from '../gateway/known-patients.js';
 import { startGateway, type Gateway } from '../gateway/gateway.js';
 import { createUpstreams } from '../gateway/upstreams.js';
 import { openStore, type Store } from '../store/open-store.js';
@@ -134,7 +135,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     const gatewayOverride =
       typeof options.gateway === 'function' ? await options.gateway(store, config.dataDir) : options.gateway;
     const gatewayConfig = { ...config.gateway, ...gatewayOverride };
-    // The protected databases, through their provisioning accounts: the gateway's, and care-relation look-ups'.
+    // The protected databases, through their provisioning accounts: the gateway's, and the look-ups of care relations
+    // and of the patients requests name.
     const upstreams = createUpstreams(gatewayConfig.resources);
     cleanups.push(() => upstreams.close());
     const careRelations = createCareRelations(upstreams, () => issuers.map((i) => i.issuer));
@@ -148,6 +150,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       pseudonymizer: audit.pseudonymizer,
       // Read at request time, once the issuers (the development one included) are known.
       careRelations,
+      patients: createPatientDirectory(upstreams),
     });
     const scheduler = createExpiryScheduler({
       db: store.db,

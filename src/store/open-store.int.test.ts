@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { migrations } from './migrations/index.js';
 import { openStore } from './open-store.js';
 
 describe('openStore with the embedded PostgreSQL', () => {
@@ -12,7 +13,7 @@ describe('openStore with the embedded PostgreSQL', () => {
     try {
       const first = await openStore({ dataDir });
       assert.ok(first.embedded, 'no URL given: phigate must start its own PostgreSQL');
-      assert.deepEqual(first.applied, ['0001-control-plane', '0002-tamper-evident-audit']);
+      assert.deepEqual(first.applied, Object.keys(migrations));
       await first.db
         .insertInto('policy_versions')
         .values({ hash: 'h1', source_name: 'test.yaml', source: 'version: 1' })
@@ -37,7 +38,7 @@ describe('openStore with the embedded PostgreSQL', () => {
     const store = await openStore({ databaseUrl: empty.url, dataDir: '/nonexistent-never-used' });
     try {
       assert.equal(store.embedded, undefined);
-      assert.deepEqual(store.applied, ['0001-control-plane', '0002-tamper-evident-audit']);
+      assert.deepEqual(store.applied, Object.keys(migrations));
     } finally {
       await store.close();
       await empty.drop();
