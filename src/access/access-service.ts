@@ -52,6 +52,7 @@ import { scopeHash } from './scope-hash.js';
 import { GRANT_STATUSES, REQUEST_STATUSES, transition, type LifecycleEvent } from './state-machine.js';
 import { createCareRelationChecks } from './care-relation-checks.js';
 import { samePerson } from '../policy/person-ref.js';
+import { createPatientExistenceCheck } from './patient-existence.js';
 import {
   REVIEW_OUTCOMES,
   type AccessService,
@@ -59,6 +60,7 @@ import {
   type GrantEventBus,
   type MutationOptions,
   type NewRequest,
+  type PatientDirectory,
   type RequestStatus,
   type RoleView,
 } from './types.js';
@@ -75,6 +77,8 @@ export interface AccessServiceOptions {
   readonly replicaId?: string;
   /** Looks up care relations for roles that have one; without it, requests to such roles are refused. */
   readonly careRelations?: CareRelations;
+  /** Looks up whether the patients a request names exist; without it, they are not looked up. */
+  readonly patients?: PatientDirectory;
 }
 
 /** Refusals of acting on a request of one's own (separation of duties), with the sentence each starts with. */
@@ -380,6 +384,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
   });
 
   const careChecks = createCareRelationChecks({ careRelations: options.careRelations, logger });
+  const existence = createPatientExistenceCheck({ directory: options.patients, logger });
 
   const service: AccessService = {
     createRequest(p, input, options) {
@@ -457,6 +462,24 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
             }),
           );
         }
+        // Only now, for a request the policy accepts: the look-up costs the protected database a query.
+        let patientsFound: number | undefined;
+        try {
+          patientsFound = await existence.check(policy, facts);
+        } catch (err) {
+          if (!isPhigateError(err)) throw err;
+          throw new Refusal(
+            err,
+            audit.event(p, options, {
+              action: 'request.create',
+              outcome: 'refused',
+              reasonCode: err.code,
+              resource: facts.resource,
+              asked: facts,
+              detail: { ...detail, ...err.details },
+            }),
+          );
+        }
 
         await policies.ensurePersisted(tx, policy);
         const id = randomUUID();
@@ -478,6 +501,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
           justification: facts.justification,
           ticket: facts.ticket ?? null,
           patient_ids: JSON.stringify(facts.patientIds),
+          patients_found: patientsFound ?? null,
           scope_hash: hash,
           policy_hash: policy.hash,
           decision: JSON.stringify(stored),
@@ -494,7 +518,12 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
             action: 'request.create',
             outcome: 'success',
             row,
-            detail: { ...detail, mode: active ? decision.mode : undefined, personKeys: requesterKeys },
+            detail: {
+              ...detail,
+              patientsFound,
+              mode: active ? decision.mode : undefined,
+              personKeys: requesterKeys,
+            },
           }),
         ];
         if (active) events.push(activationEvent(p, row, []));

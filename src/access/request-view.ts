@@ -67,6 +67,7 @@ export function toRequestView(row: AccessRequestRow, approvals: readonly Approva
     justification: row.justification,
     ticket: row.ticket ?? undefined,
     patientIds: row.patient_ids,
+    patientsFound: row.patients_found ?? undefined,
     emergency: row.emergency,
     policyHash: row.policy_hash,
     scopeHash: row.scope_hash,
@@ -102,6 +103,7 @@ export function reviveRequestView(json: unknown): AccessRequestView {
   const revived: Record<string, unknown> = {
     ...v,
     ticket: v.ticket ?? undefined,
+    patientsFound: v.patientsFound ?? undefined,
     requirement: v.requirement ?? undefined,
     endReason: v.endReason ?? undefined,
     endedBy: v.endedBy ?? undefined,

@@ -53,6 +53,12 @@ export interface AccessRequestView {
   readonly justification: string;
   readonly ticket: string | undefined;
   readonly patientIds: readonly string[];
+  /**
+   * How many of `patientIds` the resource's patient table held when the request was made (all of them: a request
+   * naming an unknown patient is refused); undefined when phigate could not look (no patient table declared, no
+   * provisioning account for the resource) or the request names none.
+   */
+  readonly patientsFound: number | undefined;
   readonly emergency: boolean;
   readonly policyHash: string;
   readonly scopeHash: string;
@@ -176,6 +182,20 @@ export interface CareRelations {
     /** The patients the request names, if any: only those are looked for. */
     among: readonly string[] | undefined,
   ): Promise<readonly string[]>;
+}
+
+/** Whether the patients a request names exist, looked up in the role's protected database. */
+export interface PatientDirectory {
+  /**
+   * How many of `ids` (distinct) the resource's patient table holds; undefined when phigate cannot look there (the
+   * resource declares no patient table, or phigate has no provisioning account for it). Throws when it should have
+   * looked and could not (the database unreachable, slow, or without the table the policy names).
+   */
+  countExisting(
+    resource: ResourceDefinition,
+    role: RoleDefinition,
+    ids: readonly string[],
+  ): Promise<number | undefined>;
 }
 
 export interface GrantEventBus {

@@ -1,8 +1,10 @@
 /**
  * The export formats besides the archive (export-jsonl.ts): FHIR R4 AuditEvent resources as NDJSON (the FHIR bulk
  * data convention) and CSV for spreadsheets. Both are renderings for people and other systems; the JSONL archive is
- * the one that verifies.
+ * the one that verifies. Neither carries a raw bidirectional override or C1 control from a justification: FHIR's
+ * JSON writes them as \u escapes (lib/inert-json.ts), CSV as visible escapes (export/safe-text.ts).
  */
+import { inertJson } from '../lib/inert-json.js';
 import type { Db } from '../store/database.js';
 import { parseStored } from './event-query.js';
 import { CSV_HEADER, csvRow } from './export/csv.js';
@@ -20,7 +22,7 @@ export async function* exportLinesOf(db: Db, format: 'fhir' | 'csv', origin: str
         const event = parseStored(raw.seq, raw.canonical);
         return format === 'csv'
           ? csvRow(event)
-          : `${JSON.stringify(toFhirAuditEvent(event, { observer: origin }))}\n`;
+          : `${inertJson(JSON.stringify(toFhirAuditEvent(event, { observer: origin })))}\n`;
       })
       .join('');
   }

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { inertJson } from '../lib/inert-json.js';
 import { signCheckpoint } from './checkpoint.js';
 import { EXPORT_FORMAT, verifyJsonlExport } from './export-jsonl.js';
 import { leafHash, rootHash } from './merkle.js';
 
 const key = generateKeyPairSync('ed25519');
-const events = Array.from({ length: 12 }, (_, i) => `{"action":"x","n":${i},"text":"line\\r\\nFAKE"}`);
+// Canonical bytes as recorded: CR/LF escaped by JSON itself, a bidi override and isolate raw (JSON allows them).
+const events = Array.from(
+  { length: 12 },
+  (_, i) => `{"action":"x","n":${i},"text":"line\\r\\nFAKE \u202eevil\u2066 \\\\u202e"}`,
+);
 const leaves = events.map((e) => leafHash(Buffer.from(e)));
 
 function exportLines(options: { size?: number; drop?: number; trailer?: number | null } = {}): string[] {
@@ -23,7 +28,8 @@ function exportLines(options: { size?: number; drop?: number; trailer?: number |
       publicKeys: [],
     }),
     JSON.stringify({ checkpoint: { body: c.body, keyId: 'k', signature: c.signature } }),
-    ...events.map((e, i) => `{"seq":${i + 1},"event":${e}}`).filter((_, i) => i !== options.drop),
+    // As the exporter writes them: bidi controls as escapes (inertJson), which the verifier must undo exactly.
+    ...events.map((e, i) => `{"seq":${i + 1},"event":${inertJson(e)}}`).filter((_, i) => i !== options.drop),
   ];
   if (options.trailer !== null)
     lines.push(JSON.stringify({ end: { size: options.trailer ?? events.length } }));
@@ -38,7 +44,9 @@ const verify = (lines: string[]) => verifyJsonlExport(from(lines), { trustedKeys
 
 describe('export file verification', () => {
   it('verifies an intact export with only the public key', async () => {
-    const report = await verify(exportLines());
+    const lines = exportLines();
+    assert.ok(!/[\u202e\u2066]/.test(lines.join('\n')), 'no raw bidi control in the file');
+    const report = await verify(lines);
     assert.equal(report.ok, true, JSON.stringify(report.problems));
     assert.equal(report.size, 12);
     assert.equal(report.checkpointsVerified, 1);
@@ -53,6 +61,15 @@ describe('export file verification', () => {
     assert.ok(
       (await verify(exportLines({ trailer: 99 }))).problems.some((p) => p.code === 'export.truncated'),
     );
+  });
+
+  it('verifies events whose bidi controls are written raw, as exports made before they were escaped', async () => {
+    const legacy = exportLines().map((l, i) =>
+      l.startsWith('{"seq"') ? `{"seq":${i - 1},"event":${events[i - 2]}}` : l,
+    );
+    assert.ok(legacy.some((l) => l.includes('\u202e')));
+    const report = await verify(legacy);
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
   });
 
   it('catches one changed byte in an event, a line that is not JSON, and content after the trailer', async () => {

@@ -1,12 +1,17 @@
 /**
  * The archive format: everything needed to verify the log offline, in one JSON-lines file — a header, every signed
- * checkpoint, every event's canonical bytes verbatim, and a trailer. Events are written as `{"seq":N,"event":<bytes>}`
- * with the canonical text spliced in unchanged, so the verifier re-hashes exactly the bytes that were hashed when the
- * event was recorded (no re-encoding that could differ). Written from one snapshot (REPEATABLE READ), so checkpoints
- * and events agree; phigate never deletes events, so an export is complete for the six-year archive.
+ * checkpoint, every event's canonical bytes, and a trailer. Events are written as `{"seq":N,"event":<bytes>}` with the
+ * canonical text spliced in, so the verifier re-hashes exactly the bytes that were hashed when the event was recorded
+ * (no re-encoding that could differ) — save one reversible change: characters a terminal or an editor would act on
+ * (bidirectional overrides, C1 controls, line separators: lib/inert-json.ts) are written as `\uXXXX` escapes, so that
+ * a justification cannot make the archive read differently than it is; the verifier turns them back into the
+ * characters before hashing (canonical JSON never escapes them, so the reversal is exact). Written from one snapshot
+ * (REPEATABLE READ), so checkpoints and events agree; phigate never deletes events, so an export is complete for the
+ * six-year archive.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { inertJson, restoreInertJson } from '../lib/inert-json.js';
 import type { Database } from '../store/schema.js';
 import { listCheckpoints } from './checkpointer.js';
 import { createLeafHasher, verifyPages, type PageEvent } from './leaf-hasher.js';
@@ -34,13 +39,14 @@ export async function* exportJsonlLines(
   db: Kysely<Database>,
   header: Omit<ExportHeader, 'format'>,
 ): AsyncGenerator<string> {
-  yield `${JSON.stringify({ format: EXPORT_FORMAT, ...header })}\n`;
+  yield `${inertJson(JSON.stringify({ format: EXPORT_FORMAT, ...header }))}\n`;
   for (const c of await listCheckpoints(db)) {
-    yield `${JSON.stringify({ checkpoint: { body: c.body, keyId: c.keyId, signature: c.signature } })}\n`;
+    const checkpoint = { body: c.body, keyId: c.keyId, signature: c.signature };
+    yield `${inertJson(JSON.stringify({ checkpoint }))}\n`;
   }
   let size = 0;
   for await (const page of readEvents(db)) {
-    yield page.map((e) => `{"seq":${e.seq},"event":${e.canonical}}\n`).join('');
+    yield page.map((e) => `{"seq":${e.seq},"event":${inertJson(e.canonical)}}\n`).join('');
     size = page[page.length - 1]!.seq;
   }
   yield `${JSON.stringify({ end: { size } })}\n`;
@@ -84,7 +90,9 @@ export async function verifyJsonlExport(
       const event = EVENT_LINE.exec(line);
       if (event && line.endsWith('}')) {
         start();
-        page.push({ seq: Number(event[1]), canonical: line.slice(event[0].length, -1) });
+        // The exact bytes that were hashed: the export wrote bidi and C1 controls as escapes (inertJson).
+        const canonical = restoreInertJson(line.slice(event[0].length, -1));
+        page.push({ seq: Number(event[1]), canonical });
         if (page.length >= PAGE) {
           yield page;
           page = [];

@@ -1,6 +1,7 @@
 /**
- * Records refused authentication attempts (bad, expired or missing tokens, probing of the gateway) in the audit log.
- * An attacker can make these as fast as they like, so what one client address causes is written in minute windows:
+ * Records the refusals an attacker can make as fast as they like — refused authentication (bad, expired or missing
+ * tokens), probing of the gateway, request bodies the API refuses (too large, malformed, off the schema) — in the
+ * audit log, so that an auditor sees probing. What one client address causes is written in minute windows:
  *
  * - at most `perAddressPerMinute` records one by one per address;
  * - a refusal marked `repeatable` (a guessed cancel key, garbage bytes, one connection too many: nothing is learnt
@@ -12,18 +13,31 @@
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { AuditWriter } from './audit-writer.js';
+import type { AuditWho } from './event.js';
 
-export interface AuthRefusal {
+/** The audit actions of the refusals recorded here (docs/audit.md). */
+export type RefusalAction =
+  /** A request whose credentials were refused: no token, or one that does not verify; gateway probing. */
+  | 'auth.reject'
+  /** A request the API refused for its form (body too large, not JSON, off the schema), before any service saw it. */
+  | 'api.reject';
+
+export interface RecordedRefusal {
   readonly reasonCode: string;
   readonly clientAddress: string;
   readonly method: string;
+  /** The route's template, never the raw path (which may carry anything). */
   readonly route: string;
+  /** The HTTP status answered, when there is one. */
+  readonly status?: number | undefined;
+  /** Who, when known (a body refused after its sender was authenticated); anonymous otherwise. */
+  readonly who?: AuditWho | undefined;
   /** Recorded once per address, reason and minute; the repeats are counted in the minute's summary. */
   readonly repeatable?: boolean;
 }
 
 export interface RefusalRecorder {
-  record(refusal: AuthRefusal): Promise<void>;
+  record(refusal: RecordedRefusal): Promise<void>;
   /** Writes the summaries of the windows that have ended (a timer does this too, shortly after they end). */
   flush(): Promise<void>;
   /** Writes the summaries of every window, ended or not, and stops the timer (at shutdown). */
@@ -34,7 +48,11 @@ interface Counted {
   count: number;
   readonly method: string;
   readonly route: string;
+  /** Who made every counted refusal, while it was one person; null once they differ. */
+  who: AuditWho | null;
 }
+
+const ANONYMOUS: AuditWho = Object.freeze({ actor: 'anonymous' });
 
 interface Window {
   readonly startedMs: number;
@@ -49,11 +67,13 @@ export function createRefusalRecorder(options: {
   readonly writer: Pick<AuditWriter, 'append'>;
   readonly clock: Clock;
   readonly logger: Pick<Logger, 'warn'>;
+  readonly action?: RefusalAction;
   readonly perAddressPerMinute?: number;
   readonly maxAddresses?: number;
   /** The window's length: a minute (tests shorten it to see the timer write a summary). */
   readonly windowMs?: number;
 }): RefusalRecorder {
+  const action = options.action ?? 'auth.reject';
   const windowMs = options.windowMs ?? 60_000;
   const limit = options.perAddressPerMinute ?? 30;
   const maxAddresses = options.maxAddresses ?? 10_000;
@@ -64,22 +84,16 @@ export function createRefusalRecorder(options: {
   const write = async (
     reasonCode: string,
     clientAddress: string,
+    who: AuditWho,
     detail: Readonly<Record<string, unknown>>,
   ): Promise<void> => {
     try {
       await options.writer.append([
-        {
-          action: 'auth.reject',
-          outcome: 'refused',
-          reasonCode,
-          who: { actor: 'anonymous' },
-          how: { clientAddress },
-          detail,
-        },
+        { action, outcome: 'refused', reasonCode, who, how: { clientAddress }, detail },
       ]);
     } catch (err) {
       // The request is refused either way; losing this record is logged, never silent.
-      options.logger.warn({ err, reasonCode }, 'could not audit a refused authentication');
+      options.logger.warn({ err, action, reasonCode }, 'could not audit a refused request');
     }
   };
 
@@ -87,7 +101,7 @@ export function createRefusalRecorder(options: {
   const summarise = (address: string, w: Window, endMs: number): Promise<unknown> =>
     Promise.all(
       [...w.counted].map(([reasonCode, c]) =>
-        write(reasonCode, address, {
+        write(reasonCode, address, c.who ?? ANONYMOUS, {
           method: c.method,
           route: c.route,
           count: c.count,
@@ -145,16 +159,26 @@ export function createRefusalRecorder(options: {
         w = { startedMs: nowMs, written: 0, seen: new Set(), counted: new Map() };
         windows.set(address, w);
       }
+      const who = refusal.who ?? ANONYMOUS;
       const repeated = refusal.repeatable === true && w.seen.has(refusal.reasonCode);
       if (repeated || w.written >= limit) {
         const c = w.counted.get(refusal.reasonCode);
-        if (c !== undefined) c.count += 1;
-        else w.counted.set(refusal.reasonCode, { count: 1, method: refusal.method, route: refusal.route });
+        if (c === undefined)
+          w.counted.set(refusal.reasonCode, { count: 1, method: refusal.method, route: refusal.route, who });
+        else {
+          c.count += 1;
+          if (c.who !== null && c.who.actor !== who.actor) c.who = null;
+        }
         arm(w);
       } else {
         w.written += 1;
         if (refusal.repeatable === true) w.seen.add(refusal.reasonCode);
-        summaries.push(write(refusal.reasonCode, address, { method: refusal.method, route: refusal.route }));
+        const detail = {
+          method: refusal.method,
+          route: refusal.route,
+          ...(refusal.status !== undefined ? { status: refusal.status } : {}),
+        };
+        summaries.push(write(refusal.reasonCode, address, who, detail));
       }
       await Promise.all(summaries);
     },

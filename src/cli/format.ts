@@ -11,6 +11,7 @@ export interface RequestLike {
   purpose: string;
   justification?: string;
   patientIds?: string[];
+  patientsFound?: number;
   emergency?: boolean;
   expiresAt?: string;
   createdAt?: string;
@@ -31,6 +32,13 @@ export function minutes(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   return `${Math.round(ms / 1000)}s`;
+}
+
+/** What an approver should know about the named patients: whether phigate found them in the database. */
+function patientsFound(named: number, found: number | undefined, resource: string): string {
+  if (found === undefined)
+    return `not looked up in ${safe(resource)} (no patient table or provisioning account)`;
+  return `${found} of ${named} in ${safe(resource)}`;
 }
 
 export function requestTable(items: readonly RequestLike[]): string {
@@ -58,7 +66,10 @@ export function requestDetail(r: RequestLike): string {
     `  purpose        ${safe(r.purpose)}`,
     `  justification  ${safe(r.justification)}`,
   ];
-  if (r.patientIds?.length) lines.push(`  patients       ${r.patientIds.map(safe).join(', ')}`);
+  if (r.patientIds?.length) {
+    lines.push(`  patients       ${r.patientIds.map(safe).join(', ')}`);
+    lines.push(`  found          ${patientsFound(r.patientIds.length, r.patientsFound, r.resource)}`);
+  }
   if (r.requirement) {
     lines.push(
       `  needs          ${r.requirement.count} approval(s) from ${r.requirement.groups.map(safe).join(r.requirement.fromEachGroup ? ' and ' : ' or ')}`,

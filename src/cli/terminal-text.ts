@@ -3,6 +3,8 @@
  * escapes, CR/LF that fake extra lines, and bidirectional overrides that make text read differently than it is.
  * Everything printed to a terminal goes through `safe()`.
  */
+import { inertJson } from '../lib/inert-json.js';
+
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
@@ -28,14 +30,7 @@ export function table(headers: readonly string[], rows: readonly (readonly unkno
   return [line(headers), ...cells.map(line)].join('\n');
 }
 
-// C1 controls, bidirectional marks and overrides, and the Unicode line separators: legal in JSON strings, yet they
-// reorder or break what a terminal shows. JSON's own \u escapes keep the data identical for any parser.
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/** `--json` output: the same data, with nothing in it that a terminal would act on. */
+/** `--json` output: the same data, with nothing in it that a terminal would act on (lib/inert-json.ts). */
 export function jsonText(value: unknown): string {
-  return JSON.stringify(value).replace(
-    UNSAFE_IN_JSON,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return inertJson(JSON.stringify(value));
 }

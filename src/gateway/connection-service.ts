@@ -2,7 +2,8 @@
  * What `phigate connect` asks the API for: how to reach a resource through the gateway with the caller's active
  * grant — a connection token bound to that person and grant, valid until the grant's end at the latest — or, with
  * `direct`, the grant role's own credentials for tools that cannot use the gateway (their sessions end with the
- * grant too: the role is dropped and its backends terminated). Both are recorded before they are handed out.
+ * grant too: the role is dropped and its backends terminated). Both are recorded before they are handed out, and a
+ * refusal is recorded before it is answered.
  */
 import type { SystemRevocation } from '../access/system-revocation.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
@@ -12,7 +13,7 @@ import { PhigateError } from '../lib/errors.js';
 import { isEligible } from '../policy/eligibility.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { grantRolePassword } from '../provisioner/role-password.js';
-import { findActiveGrant } from '../store/access-request-repository.js';
+import { findActiveGrant, findRequest } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
 import type { ConnectionTokens } from './connection-token.js';
 import type { GrantRoles } from './grant-roles.js';
@@ -51,6 +52,8 @@ export interface ConnectionService {
   connect(p: Principal, request: ConnectionRequest, clientAddress?: string): Promise<ConnectionInfo>;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function libpqUrl(e: Omit<Endpoint, 'url'>): string {
   const host = e.host.includes(':') ? `[${e.host}]` : e.host;
   return (
@@ -72,6 +75,44 @@ export function createConnectionService(deps: {
   readonly tokenTtlMs: number;
   readonly revocation: Pick<SystemRevocation, 'revoke'>;
 }): ConnectionService {
+  /**
+   * A refused ask is recorded too: asking with another person's grant id is probing, which an auditor must be able
+   * to see. The answer is the same whoever's the grant is (never confirm that an id exists); the record says whose.
+   */
+  const recordRefusal = async (
+    p: Principal,
+    request: ConnectionRequest,
+    reasonCode: string,
+    clientAddress: string | undefined,
+  ): Promise<void> => {
+    const named =
+      request.grantId === undefined || !UUID.test(request.grantId)
+        ? undefined
+        : await findRequest(deps.db, request.grantId);
+    const grantOf =
+      request.grantId === undefined
+        ? undefined
+        : named === undefined
+          ? 'nobody'
+          : named.requester_id === p.id
+            ? 'caller'
+            : 'another-person';
+    await deps.writer.append([
+      {
+        action: request.direct === true ? 'session.direct-credentials' : 'session.token',
+        outcome: 'refused',
+        reasonCode,
+        who: { actor: p.id, issuer: p.issuer, subject: p.subject, name: p.displayName },
+        what: { resource: request.resource.slice(0, 200), requestId: request.grantId?.slice(0, 64) },
+        how: { clientAddress, tokenId: p.tokenId, mfa: p.mfa.satisfied },
+        detail: {
+          ...(grantOf !== undefined ? { grantOf } : {}),
+          ...(grantOf === 'caller' ? { status: named!.status, grantResource: named!.resource } : {}),
+        },
+      },
+    ]);
+  };
+
   return {
     async connect(p, request, clientAddress) {
       const now = deps.clock.now();
@@ -82,13 +123,15 @@ export function createConnectionService(deps: {
         ...(request.grantId !== undefined ? { grantId: request.grantId } : {}),
       });
       if (grant === undefined) {
-        throw new PhigateError(
+        const refusal = new PhigateError(
           'conflict',
           'grant.not-active',
           request.grantId !== undefined
             ? `grant ${request.grantId} is not an active grant of yours on ${request.resource}`
             : `you hold no active grant for ${request.resource}: ask with \`phigate request --resource ${request.resource} …\``,
         );
+        await recordRefusal(p, request, refusal.code, clientAddress);
+        throw refusal;
       }
       const role = deps.policy().roles.get(grant.role);
       if (role !== undefined && !isEligible(role, p.groups)) {

@@ -160,6 +160,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       clearInterval(sweepTimer);
       unsubscribeResync();
       await server.close();
+      // The count of refusals left out of the log in the last minute is written before the writer closes.
       await refusals.close();
     },
   };

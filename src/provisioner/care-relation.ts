@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import type { CareRelation } from '../policy/types.js';
+import { readOnlyLookup } from './lookup.js';
 import { qualifiedTable, quoteIdent } from './sql-names.js';
 
 /**
@@ -52,9 +53,6 @@ export function careRelationQuery(
   };
 }
 
-/** A look-up that takes longer is abandoned (the request is then refused): it holds a provisioning connection. */
-const LOOKUP_TIMEOUT = '5s';
-
 export async function relatedPatients(
   admin: pg.Pool,
   relation: CareRelation,
@@ -64,17 +62,8 @@ export async function relatedPatients(
   among?: readonly string[],
 ): Promise<string[]> {
   const query = careRelationQuery(relation, person, at, limit, among);
-  const client = await admin.connect();
-  try {
-    await client.query('begin read only');
-    await client.query(`set local statement_timeout = '${LOOKUP_TIMEOUT}'`);
-    const found = await client.query<{ id: string }>(query.text, query.values);
-    await client.query('commit');
-    return found.rows.map((r) => r.id);
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  const found = await readOnlyLookup(admin, (client) =>
+    client.query<{ id: string }>(query.text, query.values),
+  );
+  return found.rows.map((r) => r.id);
 }

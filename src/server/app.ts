@@ -15,10 +15,13 @@ import Fastify, {
 import type { Registry } from 'prom-client';
 import type { AccessService } from '../access/types.js';
 import type { Principal } from '../identity/principal.js';
-import { PhigateError } from '../lib/errors.js';
+import { isPhigateError, PhigateError } from '../lib/errors.js';
 import type { AuditService } from '../audit/audit-service.js';
+import type { AuditWho } from '../audit/event.js';
+import type { RefusalRecorder } from '../audit/refusal-recorder.js';
 import type { Logger } from '../lib/logger.js';
 import { limitConnectionsPerAddress } from './connection-limit.js';
+import { InputRefusal } from './input-refusal.js';
 import { createMetricsRegistry, instrumentHttp } from './metrics.js';
 import { problem, sendProblem, toProblem } from './problem.js';
 import { createRateLimiter } from './rate-limiter.js';
@@ -55,15 +58,25 @@ export interface AppDeps {
   /** Where the API's metrics go, next to any the caller registers; a fresh registry when omitted. */
   readonly metrics?: Registry | undefined;
   readonly now?: () => number;
-  /** Audits refused authentication attempts (bounded per client address). */
-  readonly authRefusals?: {
-    record(refusal: {
-      reasonCode: string;
-      clientAddress: string;
-      method: string;
-      route: string;
-    }): Promise<void>;
-  };
+  /** Audits refused authentication attempts (`auth.reject`, bounded per client address and minute). */
+  readonly authRefusals?: Pick<RefusalRecorder, 'record'> | undefined;
+  /**
+   * Audits requests refused for their form before any service saw them — bodies too large, not JSON or off the
+   * schema, bad URLs, a route's own input checks (`api.reject`, bounded per client address and minute).
+   */
+  readonly apiRefusals?: Pick<RefusalRecorder, 'record'> | undefined;
+}
+
+/** Refusals no service has recorded: Fastify's own (body, media type, schema, URL) and routes' input checks. */
+function unrecorded(err: unknown, status: number): boolean {
+  if (status < 400 || status >= 500) return false;
+  return !isPhigateError(err) || err instanceof InputRefusal;
+}
+
+function refuser(p: Principal | undefined): AuditWho | undefined {
+  return p === undefined
+    ? undefined
+    : { actor: p.id, issuer: p.issuer, subject: p.subject, name: p.displayName };
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
@@ -88,9 +101,22 @@ function bearerToken(header: string | undefined): string {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
-  const onError = (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+  const onError = async (err: unknown, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const p = toProblem(err);
-    if (p) return sendProblem(reply, p);
+    if (p) {
+      if (unrecorded(err, p.status)) {
+        // So that an auditor sees probing: who (once authenticated), from where, on which route, refused why.
+        await deps.apiRefusals?.record({
+          reasonCode: p.code,
+          clientAddress: req.ip,
+          method: req.method,
+          route: req.routeOptions.url ?? 'unmatched',
+          status: p.status,
+          who: refuser(req.principal),
+        });
+      }
+      return sendProblem(reply, p);
+    }
     if (isStoreUnavailable(err)) {
       req.log.error({ err }, 'the store is unavailable');
       return sendProblem(

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { MutationOptions } from '../access/types.js';
 import type { Principal } from '../identity/principal.js';
 import { PhigateError } from '../lib/errors.js';
+import { InputRefusal } from './input-refusal.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,11 +22,10 @@ export function principalOf(req: FastifyRequest): Principal {
 export function mutationOptions(req: FastifyRequest): MutationOptions {
   const raw = req.headers['idempotency-key'];
   if (Array.isArray(raw)) {
-    throw new PhigateError('invalid', 'idempotency.key-invalid', 'send one Idempotency-Key header');
+    throw new InputRefusal('idempotency.key-invalid', 'send one Idempotency-Key header');
   }
   if (raw !== undefined && !IDEMPOTENCY_KEY.test(raw)) {
-    throw new PhigateError(
-      'invalid',
+    throw new InputRefusal(
       'idempotency.key-invalid',
       'Idempotency-Key must be 1–128 visible ASCII characters',
     );

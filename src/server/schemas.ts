@@ -64,6 +64,12 @@ export const requestViewSchema = {
     justification: { type: 'string' },
     ticket: { type: 'string' },
     patientIds: { type: 'array', items: { type: 'string' } },
+    patientsFound: {
+      type: 'integer',
+      description:
+        'How many of patientIds the protected database held when the request was made (a request naming an ' +
+        'unknown patient is refused); absent when phigate could not look there',
+    },
     emergency: { type: 'boolean' },
     policyHash: { type: 'string' },
     scopeHash: { type: 'string' },

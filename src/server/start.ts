@@ -27,6 +27,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { formatProblem } from '../lib/yaml-source.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { createCareRelations } from '../gateway/care-relations.js';
+import { createPatientDirectory } from '../gateway/known-patients.js';
 import { startGateway, type Gateway } from '../gateway/gateway.js';
 import { createUpstreams } from '../gateway/upstreams.js';
 import { openStore, type Store } from '../store/open-store.js';
@@ -135,7 +136,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     const gatewayOverride =
       typeof options.gateway === 'function' ? await options.gateway(store, config.dataDir) : options.gateway;
     const gatewayConfig = { ...config.gateway, ...gatewayOverride };
-    // The protected databases, through their provisioning accounts: the gateway's, and care-relation look-ups'.
+    // The protected databases, through their provisioning accounts: the gateway's, and the look-ups of care relations
+    // and of the patients requests name.
     const upstreams = createUpstreams(gatewayConfig.resources);
     cleanups.push(() => upstreams.close());
     const careRelations = createCareRelations(upstreams, () => issuers.map((i) => i.issuer));
@@ -149,6 +151,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       pseudonymizer: audit.pseudonymizer,
       // Read at request time, once the issuers (the development one included) are known.
       careRelations,
+      patients: createPatientDirectory(upstreams),
     });
     const scheduler = createExpiryScheduler({
       db: store.db,
@@ -208,6 +211,19 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       cleanups.push(() => running.close());
     }
     let ready = false;
+    // Refusals anyone can make as fast as they like: recorded, bounded per client address and minute.
+    const authRefusals = createRefusalRecorder({ writer: audit.writer, clock: systemClock, logger });
+    const apiRefusals = createRefusalRecorder({
+      writer: audit.writer,
+      clock: systemClock,
+      logger,
+      action: 'api.reject',
+    });
+    // After the app has closed (cleanups run in reverse) and before the audit writer stops.
+    cleanups.push(async () => {
+      await authRefusals.close();
+      await apiRefusals.close();
+    });
     const app = await buildApp({
       access,
       audit,
@@ -228,7 +244,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
         : undefined,
       devIssuer: devIssuer ? { plugin: devIssuer.plugin, prefix: devIssuer.prefix } : undefined,
       publicUrl: baseUrl,
-      authRefusals: createRefusalRecorder({ writer: audit.writer, clock: systemClock, logger }),
+      authRefusals,
+      apiRefusals,
     });
     cleanups.push(() => app.close());
     await app.listen({ host, port });

@@ -29,6 +29,8 @@ export interface AccessRequestsTable {
   justification: string;
   ticket: string | null;
   patient_ids: Json<string[]>;
+  /** How many of `patient_ids` were found in the resource's patient table; null when not looked up. */
+  patients_found: number | null;
   scope_hash: string;
   policy_hash: string;
   decision: Json<unknown>;

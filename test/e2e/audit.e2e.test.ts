@@ -15,6 +15,10 @@ import { runCli } from '../support/cli.js';
 import { startTestPhigate, type TestPhigate } from '../support/phigate.js';
 
 const PATIENT = 'MRN-DEMO-0042';
+/** A justification that tries to forge log lines, colour a terminal and read backwards (ATTACKS 16, 38). */
+const HOSTILE = 'Readmission review\r\n\u001b[31mFAKE LOG LINE \u202eevil\u2066isolate';
+/** Bidirectional controls and C1 controls: no export may carry one raw. */
+const RAW_ACTIVE = /[\u0080-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 describe('phigate audit (CLI)', () => {
   let server: TestPhigate;
@@ -48,7 +52,7 @@ describe('phigate audit (CLI)', () => {
       '--purpose',
       'HQUALIMP',
       '--justification',
-      'Readmission review\r\n\u001b[31mFAKE LOG LINE',
+      HOSTILE,
       '--patient',
       PATIENT,
     );
@@ -133,8 +137,12 @@ describe('phigate audit (CLI)', () => {
     );
     assert.equal(offline.code, 0, offline.stdout + offline.stderr);
     assert.match(offline.stdout, /sources: file:.*witness\.log, export/);
+    // The archive verified although its justification's bidi controls are written as escapes.
+    const archive = readFileSync(file('log.jsonl'), 'utf8');
+    assert.ok(!RAW_ACTIVE.test(archive), 'no raw bidi control in the archive');
+    assert.ok(archive.includes('FAKE LOG LINE \\u202eevil\\u2066isolate'));
 
-    const lines = readFileSync(file('log.jsonl'), 'utf8').split('\n');
+    const lines = archive.split('\n');
     const victim = lines.findIndex((l) => l.includes('"action":"request.approve"'));
     const seq = Number(/^\{"seq":(\d+)/.exec(lines[victim]!)![1]);
     lines[victim] = lines[victim]!.replace('"outcome":"success"', '"outcome":"refused"');
@@ -153,11 +161,20 @@ describe('phigate audit (CLI)', () => {
 
     const fhir = await cli('priya', 'audit', 'export', '--format', 'fhir');
     assert.equal(fhir.code, 0, fhir.stderr);
+    assert.ok(!RAW_ACTIVE.test(fhir.stdout), 'no raw bidi control in the FHIR export');
+    assert.ok(!fhir.stdout.includes('\u001b'));
     const resources = fhir.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { resourceType: string; recorded: string });
+      .map(
+        (l) =>
+          JSON.parse(l) as { resourceType: string; recorded: string; entity?: { description?: string }[] },
+      );
     assert.ok(resources.length > 3 && resources.every((r) => r.resourceType === 'AuditEvent' && r.recorded));
+    assert.ok(
+      resources.some((r) => r.entity?.some((e) => e.description === HOSTILE)),
+      'the justification is the same data once parsed',
+    );
 
     const csv = await cli('priya', 'audit', 'export', '--format', 'csv');
     assert.equal(csv.code, 0, csv.stderr);
@@ -165,8 +182,13 @@ describe('phigate audit (CLI)', () => {
     // Header + one line per event (the FHIR export above added its own audit.export event): the CR/LF in the
     // justification forged no line (ATTACKS 38).
     assert.equal(rows.length, 1 + resources.length + 1);
-    assert.ok(rows.some((r) => r.includes('Readmission review\\r\\n\\u001b[31mFAKE LOG LINE')));
+    assert.ok(
+      rows.some((r) =>
+        r.includes('Readmission review\\r\\n\\u001b[31mFAKE LOG LINE \\u202eevil\\u2066isolate'),
+      ),
+    );
     assert.ok(!csv.stdout.includes('\u001b'), 'no raw escape reaches the CSV');
+    assert.ok(!RAW_ACTIVE.test(csv.stdout), 'no raw bidi control in the CSV');
   });
 
   it("prints the patient's accounting of disclosures, and never stores the identifier", async () => {
@@ -174,6 +196,11 @@ describe('phigate audit (CLI)', () => {
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /dan/);
     assert.ok(!text.stdout.includes('\u001b'), 'justification escapes are neutralised (ATTACKS 38)');
+    assert.ok(!RAW_ACTIVE.test(text.stdout));
+    const json = await cli('priya', 'audit', 'disclosures', '--patient', PATIENT, '--format', 'json');
+    assert.equal(json.code, 0, json.stderr);
+    assert.ok(!RAW_ACTIVE.test(json.stdout), 'no raw bidi control in the JSON report');
+    assert.ok(json.stdout.includes('\\u202eevil'), json.stdout);
     const html = await cli(
       'priya',
       'audit',

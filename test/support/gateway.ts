@@ -70,7 +70,14 @@ export interface ConnectionAnswer {
   detail?: string;
 }
 
-export async function startGatewayFixture(options: { policy?: string; gatewayYaml?: string } = {}) {
+export async function startGatewayFixture(
+  options: {
+    policy?: string;
+    gatewayYaml?: string;
+    /** More entries under `gateway.resources` (indented four spaces), next to the protected test database's. */
+    resourcesYaml?: string;
+  } = {},
+) {
   const protectedDb = await createProtectedDatabase();
   const u = protectedDb.upstream;
   let test: TestPhigate;
@@ -88,6 +95,7 @@ ${options.gatewayYaml ?? ''}
       port: ${u.port}
       database: ${u.database}
       adminUrl: '${u.adminUrl}'
+${options.resourcesYaml ?? ''}
 `,
     });
   } catch (err) {

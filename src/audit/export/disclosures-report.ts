@@ -3,10 +3,11 @@
  * granted or carried — when, who, what, why — from the events that carry the patient's token. Refused attempts are
  * not disclosures; they are counted in the summary so an auditor sees them.
  *
- * Three renderings: text for a terminal (every value made visible-safe), JSON, and a self-contained printable HTML
- * page (every value HTML-escaped, no script). Each entry keeps its sequence number, so any line of the report can be
- * proven with `phigate audit proof SEQ`.
+ * Three renderings: text for a terminal (every value made visible-safe), JSON (bidirectional and C1 controls written
+ * as \u escapes: lib/inert-json.ts), and a self-contained printable HTML page (every value HTML-escaped, no script).
+ * Each entry keeps its sequence number, so any line of the report can be proven with `phigate audit proof SEQ`.
  */
+import { inertJson } from '../../lib/inert-json.js';
 import type { StoredAuditEvent } from '../event.js';
 import { escapeHtml, visible } from './safe-text.js';
 
@@ -237,5 +238,5 @@ export function renderDisclosures(
     return { contentType: 'text/html; charset=utf-8', body: renderDisclosuresHtml(report) };
   if (format === 'text')
     return { contentType: 'text/plain; charset=utf-8', body: renderDisclosuresText(report) };
-  return { contentType: 'application/json; charset=utf-8', body: `${JSON.stringify(report)}\n` };
+  return { contentType: 'application/json; charset=utf-8', body: `${inertJson(JSON.stringify(report))}\n` };
 }

@@ -13,7 +13,7 @@ import {
 } from '../../audit/export/disclosures-report.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../audit/export-format.js';
 import type { StoredCheckpoint } from '../../audit/checkpointer.js';
-import { PhigateError } from '../../lib/errors.js';
+import { InputRefusal } from '../input-refusal.js';
 import { principalOf } from '../request-context.js';
 import {
   checkpointSchema,
@@ -51,7 +51,7 @@ function date(value: string | undefined, field: string): Date | undefined {
   if (value === undefined) return undefined;
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) {
-    throw new PhigateError('invalid', 'audit.filter-invalid', `${field} is not a date-time`, { field });
+    throw new InputRefusal('audit.filter-invalid', `${field} is not a date-time`, { field });
   }
   return d;
 }

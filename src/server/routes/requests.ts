@@ -8,7 +8,7 @@ import type {
   RequestStatus,
 } from '../../access/types.js';
 import { REQUEST_STATUSES } from '../../access/state-machine.js';
-import { PhigateError } from '../../lib/errors.js';
+import { InputRefusal } from '../input-refusal.js';
 import { mutationOptions, principalOf } from '../request-context.js';
 import {
   commentBodySchema,
@@ -35,7 +35,7 @@ export function listFilter(query: ListQuery): ListFilter {
     status = query.status.split(',').map((s) => s.trim()) as RequestStatus[];
     const unknown = status.find((s) => !STATUSES.has(s));
     if (unknown !== undefined) {
-      throw new PhigateError('invalid', 'request.invalid', `unknown status ${JSON.stringify(unknown)}`, {
+      throw new InputRefusal('request.invalid', `unknown status ${JSON.stringify(unknown)}`, {
         field: 'status',
       });
     }
