@@ -5,11 +5,11 @@
  *
  * - `entries`: each statement execution that disclosed the patient, once — whatever protocol messages it took (a
  *   Parse, a Describe, several Executes of one portal) — with date, who, purpose, grant, the tables it read and its
- *   fingerprint (which names the columns), and how the patient was determined: read from the rows returned
- *   (`result`), or, for a patient-scoped grant whose rows could not be keyed, the grant's scope (`grant-scope`).
- *   Aggregates are disclosures of the patients they aggregate.
- * - `unattributed`: statements of grants that name no patients whose rows could not be tied to patients (no key in
- *   the result, derived keys, aggregates, COPY, …): they may have disclosed this patient, and are listed with why.
+ *   fingerprint (which names the columns), the patient read from the rows returned (`result`).
+ * - `unattributed`: statements whose rows could not be tied to patients (no key in the result, derived keys,
+ *   aggregates, COPY, …) and that could reach this patient: those of a patient-scoped grant of theirs
+ *   (`grant-scope`), and those of every grant that names no patients (`unattributed`). Each says why. Aggregates are
+ *   disclosures of the patients they aggregate: they are here, for every patient they could have aggregated.
  * - `accessGranted`: the grants and sessions that could reach the patient's rows — context, not disclosures.
  *
  * Statements that read no PHI table, returned no row, or failed before any row are not disclosures. Refused attempts
@@ -102,7 +102,7 @@ export interface DisclosureReport {
   readonly generatedAt: string;
   /** Statements that disclosed the patient, each once. */
   readonly entries: readonly DisclosureEntry[];
-  /** Statements that could not be attributed to patients and may have disclosed this one. */
+  /** Statements that could not be attributed to patients and could have disclosed this one (with why). */
   readonly unattributed: readonly DisclosureEntry[];
   /** Grants and sessions that could reach the patient's rows. */
   readonly accessGranted: readonly DisclosureEntry[];
@@ -201,11 +201,11 @@ export function disclosureReport(input: DisclosureInput): DisclosureReport {
             : (UNATTRIBUTED_REASONS[d.unattributed] ?? d.unattributed),
       };
       if (earlier !== undefined) {
-        const list = earlier.basis === 'unattributed' ? unattributed : entries;
+        const list = earlier.basis === 'result' ? entries : unattributed;
         list.splice(list.indexOf(earlier), 1);
       }
       seen.set(key, entry);
-      (basis === 'unattributed' ? unattributed : entries).push(entry);
+      (basis === 'result' ? entries : unattributed).push(entry);
     }
   }
   return {
