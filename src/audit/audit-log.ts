@@ -2,6 +2,7 @@ import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type pg from 'pg';
 import { canonicalJson } from '../lib/canonical-json.js';
 import type { Database } from '../store/schema.js';
+import { UNATTRIBUTED_INDEX_TOKEN } from './disclosures.js';
 import { auditRecord, type AuditEventInput } from './event.js';
 import { leafHash } from './merkle.js';
 
@@ -124,7 +125,10 @@ export function encodeEvent(event: AuditEventInput, recordedAt: Date): EncodedEv
     requestId: requestId !== undefined && UUID.test(requestId) ? requestId : null,
     canonical,
     leafHash: leafHash(Buffer.from(canonical, 'utf8')),
-    patients: (record.what?.patients ?? []).join(','),
+    patients: [
+      ...(record.what?.patients ?? []),
+      ...(record.what?.unattributed === true ? [UNATTRIBUTED_INDEX_TOKEN] : []),
+    ].join(','),
   };
 }
 

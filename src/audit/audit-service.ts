@@ -20,6 +20,7 @@ import {
   type Checkpointer,
   type StoredCheckpoint,
 } from './checkpointer.js';
+import { UNATTRIBUTED_INDEX_TOKEN } from './disclosures.js';
 import type { AuditEventInput, PatientToken, StoredAuditEvent } from './event.js';
 import { queryEvents, type EventFilter } from './event-query.js';
 import { exportJsonlLines } from './export-jsonl.js';
@@ -316,7 +317,8 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
       let cursor: number | undefined;
       for (;;) {
         const page = await queryEvents(db, {
-          patientToken: token,
+          // The patient's own records, and those of statements no patient could be named for (every patient's).
+          anyPatientToken: [token, UNATTRIBUTED_INDEX_TOKEN],
           from: query.from,
           to: query.to,
           cursor,

@@ -8,6 +8,8 @@ export interface EventFilter {
   readonly resource?: string | undefined;
   readonly action?: string | undefined;
   readonly patientToken?: string | undefined;
+  /** Events indexed under any of these tokens (a patient's, and the accounting's marker for unattributed ones). */
+  readonly anyPatientToken?: readonly string[] | undefined;
   readonly from?: Date | undefined;
   readonly to?: Date | undefined;
   /** Events after this seq (ascending) or before it (descending). */
@@ -30,6 +32,8 @@ export async function queryEvents(db: Db, filter: EventFilter): Promise<StoredAu
   if (filter.action !== undefined) conditions.push(sql`action = ${filter.action}`);
   if (filter.patientToken !== undefined)
     conditions.push(sql`patient_tokens @> array[${filter.patientToken}]::text[]`);
+  if (filter.anyPatientToken !== undefined)
+    conditions.push(sql`patient_tokens && ${[...filter.anyPatientToken]}::text[]`);
   if (filter.from !== undefined) conditions.push(sql`recorded_at >= ${filter.from}`);
   if (filter.to !== undefined) conditions.push(sql`recorded_at < ${filter.to}`);
   if (filter.cursor !== undefined)

@@ -37,6 +37,11 @@ export interface AuditWhat {
   readonly tables?: readonly string[] | undefined;
   readonly columns?: readonly string[] | undefined;
   readonly patients?: readonly PatientToken[] | undefined;
+  /**
+   * The record holds a statement of a grant without patients whose rows could not be tied to patients: every
+   * patient's accounting of disclosures lists it (indexed under `UNATTRIBUTED_INDEX_TOKEN`, audit/disclosures.ts).
+   */
+  readonly unattributed?: true | undefined;
   readonly statement?: AuditStatement | undefined;
 }
 

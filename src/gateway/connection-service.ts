@@ -163,6 +163,7 @@ export function createConnectionService(deps: {
           upstream,
           { id: grant.id, expiresAt, patientIds: grant.patient_ids },
           role,
+          resource.phi,
         );
         const endpoint = {
           host: upstream.host,

@@ -36,6 +36,7 @@ import {
   type UpstreamConnection,
 } from './postgres/upstream-connect.js';
 import { GATEWAY_REFUSAL, REPEATABLE_REFUSALS, type GatewayRefusalCode } from './refusal-reasons.js';
+import { disclosureOf, rolePhi } from './disclosure.js';
 import { createSessionAudit, type AuditWait } from './session-audit.js';
 import { SlotCounter } from './slot-counter.js';
 import type { SessionContext, StatementEvents } from './statement-events.js';
@@ -85,13 +86,13 @@ interface Session {
   readonly backendKey: UpstreamConnection['backendKey'];
 }
 
-/** The relay's test for result columns holding patient ids; none (nothing to read) when the role reads none. */
-function patientColumnTest(
+/** The relay's look-up of result columns naming patients; none (nothing to read) when the role reads none. */
+function patientColumnLookup(
   columns: GrantCredentials['patientColumns'],
-): Pick<RelayOptions, 'isPatientColumn'> {
+): Pick<RelayOptions, 'patientColumnOf'> {
   if (columns.length === 0) return {};
-  const keys = new Set(columns.map((c) => `${c.relation}:${c.attnum}`));
-  return { isPatientColumn: (relation, attnum) => keys.has(`${relation}:${attnum}`) };
+  const byPlace = new Map(columns.map((c) => [`${c.relation}:${c.attnum}`, c]));
+  return { patientColumnOf: (relation, attnum) => byPlace.get(`${relation}:${attnum}`) };
 }
 
 /** PostgreSQL's too_many_connections: its own limits (roles, databases, the server) and the gateway's. */
@@ -202,6 +203,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
         upstream,
         { id: event.grantId, expiresAt: new Date(event.expiresAt), patientIds: grant?.patient_ids ?? [] },
         role,
+        resource.phi,
       )
       .catch((err: unknown) => {
         if (!(err instanceof GrantRoleEnded)) throw err; // ended before it was made: nothing to do
@@ -358,6 +360,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
         upstream,
         { id: grant.id, expiresAt: grant.expires_at!, patientIds: grant.patient_ids },
         role,
+        resource.phi,
       );
       connection = await connectUpstream({
         host: upstream.host,
@@ -418,6 +421,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     }
     const startedAt = Date.now();
     let statements = 0;
+    const phi = rolePhi(role.access);
     // The cancel key is handed out by the relay, before the session it leads to exists.
     const target: { session?: Session } = {};
     const cancelKey = cancelKeys.issue(target);
@@ -426,6 +430,9 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       events: o.events,
       context,
       wait: o.auditWait,
+      disclosureOf: (statement, result) => disclosureOf(statement, result, phi),
+      keysOf: (column, values) =>
+        credentials.patientKeys.keysOf(column as (typeof credentials.patientColumns)[number], values),
       now: () => o.clock.now(),
       onLost: () =>
         target.session?.relay.cut(
@@ -446,7 +453,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       },
       guard: guard,
       completed: (statement, result) => audit.completed(statement, result),
-      ...patientColumnTest(credentials.patientColumns),
+      ...patientColumnLookup(credentials.patientColumns),
       endsAt: grant.expires_at!,
       grantLabel: `grant ${grant.id} (${grant.role} on ${grant.resource})`,
       idleTimeoutMs: role.idleTimeoutMs,

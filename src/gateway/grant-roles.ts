@@ -5,8 +5,9 @@
  * `VALID UNTIL` already keeps them from logging in).
  */
 import type { Logger } from '../lib/logger.js';
-import type { RoleDefinition } from '../policy/types.js';
+import type { PhiTable, RoleDefinition } from '../policy/types.js';
 import { patientIdColumns, type PatientIdColumn } from '../provisioner/patient-columns.js';
+import { createPatientKeys, type PatientKeys } from '../provisioner/patient-keys.js';
 import { dropGrantRole, ensureGrantRole, sweepGrantRoles } from '../provisioner/provisioner.js';
 import { grantRolePassword } from '../provisioner/role-password.js';
 import { roleNameFor } from '../provisioner/role-plan.js';
@@ -31,15 +32,22 @@ export interface GrantCredentials {
   readonly role: string;
   readonly password: string;
   /**
-   * For a grant that names no patients: where its role reads patient ids, so that the gateway can account for the
-   * patients each statement returned (a patient-scoped grant's statements are accounted to its patients).
+   * Where its role reads values that name patients, so that the gateway can account for the patients each statement
+   * returned (a patient-scoped grant's statements whose results cannot be keyed are accounted to its patients).
    */
   readonly patientColumns: readonly PatientIdColumn[];
+  /** The patient keys behind those values, looked up and kept for this grant. */
+  readonly patientKeys: PatientKeys;
 }
 
 export interface GrantRoles {
   /** The grant's role and password, creating the role if needed. */
-  ensure(upstream: Upstream, grant: GrantForRole, role: RoleDefinition): Promise<GrantCredentials>;
+  ensure(
+    upstream: Upstream,
+    grant: GrantForRole,
+    role: RoleDefinition,
+    phi: ReadonlyMap<string, PhiTable>,
+  ): Promise<GrantCredentials>;
   /** Closes logins, terminates the role's backends, drops it. Idempotent. */
   drop(upstream: Upstream, grantId: string): Promise<number>;
   /** Terminates these backends now (sessions cut at the grant's end), batched per database. */
@@ -85,7 +93,7 @@ export function createGrantRoles(options: {
   };
 
   return {
-    ensure(upstream, grant, role) {
+    ensure(upstream, grant, role, phi) {
       const key = `${upstream.resource}\u0000${grant.id}`;
       if (dropped.has(key)) return Promise.reject(new GrantRoleEnded(grant.id));
       let p = ensuring.get(key);
@@ -100,10 +108,8 @@ export function createGrantRoles(options: {
           password: grantRolePassword(options.secret, grant.id),
         }).then(async (made) => ({
           ...made,
-          patientColumns:
-            grant.patientIds.length === 0
-              ? await patientIdColumns(upstream.admin(), made.role, role.access)
-              : [],
+          patientColumns: await patientIdColumns(upstream.admin(), made.role, role.access, phi),
+          patientKeys: createPatientKeys(() => upstream.admin()),
         }));
         ensuring.set(key, p);
         // Only the outcome matters to later callers; a failure is retried by the next connection.

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import type { AuditEventInput } from '../audit/event.js';
 import { createPseudonymizer } from '../audit/pseudonymizer.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
+import { disclosureOf, rolePhi } from './disclosure.js';
+import type { TableAccess } from '../policy/types.js';
 import { createSessionAudit } from './session-audit.js';
 import { createStatementEvents } from './statement-events.js';
 
@@ -38,7 +40,11 @@ const context = {
   databaseRole: 'phigate_g_x',
 };
 const events = createStatementEvents(createPseudonymizer(Buffer.alloc(32, 1)));
-const statement = { id: 1, kind: 'query' as const, sql: 'select 1' };
+const statement = { id: 1, kind: 'query' as const, sql: 'select 1', relations: [] };
+/** A statement that reads the PHI table `patients`. */
+const read = { id: 1, kind: 'query' as const, sql: 'select mrn from patients', relations: ['patients'] };
+const phi = rolePhi([{ table: 'public.patients', phi: true } as unknown as TableAccess]);
+const KEY = { table: 'public.patients' };
 
 /** A session audit for `w`: durable, its losses and errors unwatched, unless the test says otherwise. */
 const sessionAudit = (
@@ -50,6 +56,8 @@ const sessionAudit = (
     events,
     context,
     wait: 'durable',
+    disclosureOf: (s, r) => disclosureOf(s, r, phi),
+    keysOf: (_column, values) => Promise.resolve(new Map(values.map((v) => [v, [v]]))),
     now: () => new Date(),
     onLost: () => undefined,
     onError: () => undefined,
@@ -62,7 +70,8 @@ const done = (id: number, patientIds?: string[]) =>
     outcome: 'success',
     rows: 1,
     durationMs: 1,
-    ...(patientIds ? { patientIds } : {}),
+    returned: 1,
+    ...(patientIds ? { patientRefs: new Map([[KEY, patientIds]]), keyedTables: [KEY.table] } : {}),
   }) as const;
 
 describe('session audit', () => {
@@ -116,7 +125,14 @@ describe('session audit', () => {
     const w = writer();
     const audit = sessionAudit(w);
     for (let i = 0; i < 3; i++)
-      audit.completed(statement, { id: 1, kind: 'query', outcome: 'success', rows: i, durationMs: 1 });
+      void audit.completed(statement, {
+        id: 1,
+        kind: 'query',
+        outcome: 'success',
+        rows: i,
+        durationMs: 1,
+        returned: i,
+      });
     await audit.close('client-closed', {});
     assert.deepEqual(
       w.written.map((e) => e.action),
@@ -134,7 +150,7 @@ describe('session audit', () => {
         onLost: () => (lost += 1),
         onError: () => (errors += 1),
       });
-      audit.completed(statement, done(1, patientIds));
+      void audit.completed(patientIds ? read : statement, done(1, patientIds));
       await audit.close('client-closed', {}).catch(() => undefined);
       await new Promise((r) => setImmediate(r));
       assert.equal(errors, 1);
@@ -142,14 +158,33 @@ describe('session audit', () => {
     }
   });
 
-  it('writes a completion record as soon as it holds 5,000 patients', () => {
+  it('queued: writes a completion record as soon as it holds 5,000 patients', async () => {
     const w = writer();
-    const audit = sessionAudit(w);
+    const audit = sessionAudit(w, { wait: 'queued' });
     const ids = (from: number) => Array.from({ length: 2_500 }, (_, i) => `P-${from + i}`);
-    audit.completed(statement, done(1, ids(0)));
+    assert.equal(audit.completed(read, done(1, ids(0))), undefined, 'queued: the client does not wait');
+    await new Promise((r) => setImmediate(r));
     assert.equal(w.written.length, 0);
-    audit.completed(statement, done(2, ids(2_500)));
+    void audit.completed(read, done(2, ids(2_500)));
+    await new Promise((r) => setImmediate(r));
     assert.equal(w.written.length, 1);
     assert.equal(w.written[0]!.what?.patients?.length, 5_000);
+  });
+
+  it('durable: a statement that disclosed is complete for the client only once the record naming its patients is written', async () => {
+    const w = writer();
+    const audit = sessionAudit(w);
+    assert.equal(audit.completed(statement, done(1)), undefined, 'nothing disclosed (no PHI table): no wait');
+    const wait = audit.completed(read, done(2, ['P-1']));
+    assert.ok(wait instanceof Promise, 'a disclosure makes the client wait');
+    assert.equal(w.written.length, 0, 'not yet written when the wait begins');
+    await wait;
+    assert.equal(w.written.length, 1);
+    assert.deepEqual(w.written[0]!.what?.patients, [createPseudonymizer(Buffer.alloc(32, 1)).patient('P-1')]);
+    // The record cannot be written: the wait fails (the relay then ends the session instead of answering).
+    let lost = 0;
+    const failing = sessionAudit(writer(true), { onLost: () => (lost += 1) });
+    await assert.rejects(failing.completed(read, done(3, ['P-1']))!);
+    assert.equal(lost, 1);
   });
 });

@@ -11,8 +11,13 @@
  *   so the gateway never keeps relaying without an audit trail.
  *
  * Completions are gathered per session and written together (at most every 250 ms, 200 at a time, and at the end).
+ * A completion that disclosed PHI (disclosure.ts) is the record that names the patients whose rows came back: in
+ * `durable` mode it is written at once and the client is not told the statement completed until it is durable (the
+ * relay holds the completing message); in `queued` mode it waits with the others, up to 250 ms, and a crash in that
+ * window loses it — docs/minimum-necessary.md measures the window.
  */
 import type { AuditWriter } from '../audit/audit-writer.js';
+import { resolveDisclosure, type Disclosure, type KeysOf } from './disclosure.js';
 import { PhigateError } from '../lib/errors.js';
 import type { StatementResult } from './postgres/statement-tracker.js';
 import type { StatementToAudit } from './postgres/relay.js';
@@ -31,7 +36,8 @@ const STATEMENT_DELAY_MS = 5;
 
 export interface SessionAudit {
   statement(statement: StatementToAudit): Promise<void>;
-  completed(statement: StatementToAudit, result: StatementResult): void;
+  /** A promise when the client must wait for the record (a disclosure, in `durable` mode). */
+  completed(statement: StatementToAudit, result: StatementResult): Promise<void> | undefined;
   /** Writes what is gathered and the session's end. */
   close(reason: string, detail: Record<string, unknown>): Promise<void>;
 }
@@ -41,12 +47,22 @@ export function createSessionAudit(o: {
   readonly events: StatementEvents;
   readonly context: SessionContext;
   readonly wait: AuditWait;
+  /** Whether, and what, a completed statement disclosed; none when omitted. */
+  readonly disclosureOf?: (statement: StatementToAudit, result: StatementResult) => Disclosure | undefined;
+  /** The patient keys behind values of patient columns. */
+  readonly keysOf?: KeysOf;
   readonly now: () => Date;
   /** A queued record could not be committed: the session must end. */
   readonly onLost: () => void;
   readonly onError: (err: unknown) => void;
 }): SessionAudit {
-  let done: { statement: StatementToAudit; result: StatementResult }[] = [];
+  type Done = {
+    statement: StatementToAudit;
+    result: StatementResult;
+    disclosure: Disclosure | undefined;
+  };
+  let done: Done[] = [];
+  const noKeys: KeysOf = () => Promise.reject(new Error('no patient key look-up'));
   let donePatients = 0;
   let timer: NodeJS.Timeout | undefined;
   let queued: { statement: StatementToAudit; at: Date }[] = [];
@@ -62,20 +78,34 @@ export function createSessionAudit(o: {
       o.onLost();
     });
   };
-  const writeCompletions = (): void => {
+  const writeCompletions = (): Promise<void> => {
     clearTimeout(timer);
     timer = undefined;
-    if (done.length === 0) return;
+    if (done.length === 0) return Promise.resolve();
     const batch = done;
     done = [];
     donePatients = 0;
-    // For a grant that names no patients this record is the only one that says whose rows came back: losing it
-    // ends the session, as a lost statement record does.
-    const accountable = batch.some((d) => d.result.patientIds !== undefined || d.result.patientIdsUnknown);
-    o.writer.append([o.events.completions(o.context, batch)]).catch((err: unknown) => {
+    // This record is the only one that says whose rows came back: losing it ends the session, as a lost statement
+    // record does.
+    const accountable = batch.some((d) => d.disclosure !== undefined);
+    const written = (async () => {
+      const resolved = await Promise.all(
+        batch.map(async (d) => ({
+          statement: d.statement,
+          result: d.result,
+          disclosure:
+            d.disclosure === undefined
+              ? undefined
+              : await resolveDisclosure(d.disclosure, o.keysOf ?? noKeys),
+        })),
+      );
+      await o.writer.append([o.events.completions(o.context, resolved)]);
+    })();
+    written.catch((err: unknown) => {
       o.onError(err);
       if (accountable) o.onLost();
     });
+    return written;
   };
   return {
     async statement(statement) {
@@ -91,14 +121,17 @@ export function createSessionAudit(o: {
       else queuedTimer ??= setTimeout(writeStatements, STATEMENT_DELAY_MS);
     },
     completed(statement, result) {
-      done.push({ statement, result });
-      donePatients += result.patientIds?.length ?? 0;
-      if (done.length >= COMPLETIONS_PER_EVENT || donePatients >= PATIENTS_PER_EVENT) writeCompletions();
-      else timer ??= setTimeout(writeCompletions, COMPLETION_DELAY_MS);
+      const disclosure = o.disclosureOf?.(statement, result);
+      done.push({ statement, result, disclosure });
+      for (const values of disclosure?.refs?.values() ?? []) donePatients += values.length;
+      if (disclosure !== undefined && o.wait === 'durable') return writeCompletions();
+      if (done.length >= COMPLETIONS_PER_EVENT || donePatients >= PATIENTS_PER_EVENT) void writeCompletions();
+      else timer ??= setTimeout(() => void writeCompletions(), COMPLETION_DELAY_MS);
+      return undefined;
     },
     async close(reason, detail) {
       writeStatements();
-      writeCompletions();
+      await writeCompletions().catch(() => undefined);
       await o.writer.append([o.events.sessionClosed(o.context, reason, detail)]);
     },
   };

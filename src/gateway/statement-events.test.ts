@@ -55,7 +55,7 @@ describe('statement events', () => {
     assert.equal(refused.reasonCode, 'guard.set-role');
     const r = (outcome: 'success' | 'failure', rows: number | undefined, sqlState?: string) => ({
       statement: s,
-      result: { id: 1, kind: 'query' as const, outcome, rows, durationMs: 1.23456, sqlState },
+      result: { id: 1, kind: 'query' as const, outcome, rows, durationMs: 1.23456, sqlState, returned: 0 },
     });
     const ok = events.completions(context, [r('success', 5)]);
     assert.equal(ok.outcome, 'success');
@@ -87,43 +87,48 @@ describe('statement events', () => {
     assert.equal(events.statement(context, statement).what?.patients, undefined, 'unscoped: no patients');
   });
 
-  it('accounts a grant that names no patients from its results: each statement’s patients as tokens', () => {
+  it('records each disclosing statement with the tables it read and its patients as tokens, never as ids', () => {
     const select = { id: 1, kind: 'query' as const, sql: "select mrn from patients where zip = '12345'" };
     const count = { id: 2, kind: 'query' as const, sql: 'select count(*) from encounters' };
+    const result = (id: number, returned: number) =>
+      ({ id, kind: 'query', outcome: 'success', rows: returned, durationMs: 1, returned }) as const;
     const e = events.completions(context, [
       {
         statement: select,
-        result: {
-          id: 1,
-          kind: 'query',
-          outcome: 'success',
-          rows: 2,
-          durationMs: 1,
-          patientIds: ['MRN-1', 'MRN-2'],
-        },
+        result: result(1, 2),
+        disclosure: { tables: ['public.patients'], patients: ['MRN-1', 'MRN-2'], unattributed: undefined },
       },
-      { statement: count, result: { id: 2, kind: 'query', outcome: 'success', rows: 1, durationMs: 1 } },
       {
-        statement: select,
-        result: {
-          id: 3,
-          kind: 'query',
-          outcome: 'success',
-          rows: 20_000,
-          durationMs: 1,
-          patientIds: ['MRN-2'],
-          patientIdsOverflow: true,
-        },
+        statement: count,
+        result: result(2, 1),
+        disclosure: { tables: ['public.encounters'], patients: [], unattributed: 'no-key' },
       },
+      { statement: { id: 3, kind: 'query', sql: 'select 1' }, result: result(3, 1) },
     ]);
     assert.doesNotMatch(JSON.stringify(e), /MRN-1|MRN-2|12345/);
     const [t1, t2] = [pseudonymizer.patient('MRN-1'), pseudonymizer.patient('MRN-2')];
     assert.deepEqual(e.what?.patients, [t1, t2]);
+    assert.equal(
+      e.what?.unattributed,
+      true,
+      'a grant without patients: every patient’s accounting must find it',
+    );
     const results = (e.detail as { results: Record<string, unknown>[] }).results;
-    assert.deepEqual(results[0]!['patients'], [t1, t2]);
+    assert.deepEqual(results[0]!['disclosure'], { tables: ['public.patients'], patients: [t1, t2] });
     assert.equal(results[0]!['fingerprint'], 'select mrn from patients where zip = ?');
-    assert.equal(results[1]!['patients'], undefined);
-    assert.equal(results[2]!['patientsOverflow'], true);
+    assert.deepEqual(results[1]!['disclosure'], { tables: ['public.encounters'], unattributed: 'no-key' });
+    assert.equal(results[2]!['disclosure'], undefined);
+    assert.equal(results[2]!['fingerprint'], undefined);
+  });
+
+  it('ties the Executes of one portal together (run), so the accounting lists the execution once', () => {
+    const e = events.completions(context, [
+      {
+        statement: { id: 7, kind: 'execute', sql: 'select 1', run: 5 },
+        result: { id: 7, kind: 'execute', outcome: 'success', rows: 1, durationMs: 1, returned: 1 },
+      },
+    ]);
+    assert.equal((e.detail as { results: Record<string, unknown>[] }).results[0]!['run'], 5);
   });
 
   it('keeps a patient-scoped grant’s own patients on its completions', () => {
@@ -131,9 +136,12 @@ describe('statement events', () => {
     const e = events.completions(scoped, [
       {
         statement: { id: 1, kind: 'query', sql: 'select 1' },
-        result: { id: 1, kind: 'query', outcome: 'success', rows: 1, durationMs: 1 },
+        result: { id: 1, kind: 'query', outcome: 'success', rows: 1, durationMs: 1, returned: 1 },
+        disclosure: { tables: ['public.patients'], patients: [], unattributed: 'no-key' },
       },
     ]);
     assert.deepEqual(e.what?.patients, [pseudonymizer.patient('MRN-9')]);
+    assert.equal(e.what?.unattributed, undefined, 'scoped: its unattributed statements are its patients’');
+    assert.equal(e.detail?.['patientScope'], true);
   });
 });

@@ -1,15 +1,16 @@
 /**
  * The audit vocabulary of gateway sessions: connections opened, refused and closed, and each statement — recorded
  * before it is forwarded (`statement.execute`), and the database's answers to a run of them (`statement.complete`:
- * rows, duration, outcome of each — and, for a grant that names no patients, the patients whose ids each statement
- * returned). SQL appears only as its fingerprint; literals, bound parameters and patient ids only as keyed tokens.
+ * rows, duration, outcome of each — and, for each statement that disclosed PHI, the patients its rows named). SQL appears only as its fingerprint; literals, bound parameters and patient ids only as keyed tokens.
  * Pure: it builds events, the caller writes them.
  */
+import type { RecordedDisclosure } from '../audit/disclosures.js';
 import type { AuditEventInput, AuditHow, AuditStatement, AuditWho, PatientToken } from '../audit/event.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import { splitPrincipalId } from '../identity/principal.js';
 import { fingerprintSql } from '../audit/sql-fingerprint.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
+import type { ResolvedDisclosure } from './disclosure.js';
 import type { StatementResult } from './postgres/statement-tracker.js';
 import type { StatementToAudit } from './postgres/relay.js';
 
@@ -158,39 +159,62 @@ export function createStatementEvents(pseudonymizer: Pseudonymizer) {
 
     /**
      * What the database answered to a run of the session's statements (rows, duration, outcome), in one event: a
-     * session's completions are gathered for a moment rather than costing one record each.
+     * session's completions are gathered for a moment rather than costing one record each. A statement that
+     * disclosed PHI (disclosure.ts) carries its disclosure: the tables it read, the patients its result named (as
+     * tokens) and, when its rows could not all be tied to patients, why. This record is what the accounting of
+     * disclosures lists, once per statement execution (`run` ties the Executes of one portal together).
      */
     completions(
       c: SessionContext,
-      done: readonly { readonly statement: StatementToAudit; readonly result: StatementResult }[],
+      done: readonly {
+        readonly statement: StatementToAudit;
+        readonly result: StatementResult;
+        readonly disclosure?: ResolvedDisclosure | undefined;
+      }[],
     ): AuditEventInput {
       const failed = done.filter((d) => d.result.outcome !== 'success').length;
       const b = base(c);
+      const scoped = b.what?.patients !== undefined;
       const disclosed = new Set<PatientToken>();
-      const results = done.map(({ statement, result }) => {
-        const patients = result.patientIds?.map(tokenOf);
+      let unattributed = false;
+      const results = done.map(({ statement, result, disclosure }) => {
+        const patients = disclosure?.patients.map(tokenOf);
         for (const token of patients ?? []) disclosed.add(token);
+        if (disclosure?.unattributed !== undefined) unattributed = true;
+        const recordedDisclosure: RecordedDisclosure | undefined =
+          disclosure === undefined
+            ? undefined
+            : {
+                tables: disclosure.tables,
+                ...(patients !== undefined && patients.length > 0 ? { patients } : {}),
+                ...(disclosure.unattributed !== undefined ? { unattributed: disclosure.unattributed } : {}),
+              };
         return {
           statementId: statement.id,
+          ...(statement.run !== undefined && statement.run !== statement.id ? { run: statement.run } : {}),
           protocol: statement.kind,
           outcome: result.outcome,
           ...(result.rows !== undefined ? { rows: result.rows } : {}),
+          ...(result.returned > 0 ? { returned: result.returned } : {}),
           durationMs: Math.round(result.durationMs * 1000) / 1000,
           ...(result.sqlState !== undefined ? { sqlState: result.sqlState } : {}),
           // Which statement disclosed whom, for the accounting of disclosures (the SQL as its fingerprint).
-          ...(patients !== undefined
-            ? { fingerprint: fingerprintSql(statement.sql).fingerprint, patients }
+          ...(recordedDisclosure !== undefined
+            ? { fingerprint: fingerprintSql(statement.sql).fingerprint, disclosure: recordedDisclosure }
             : {}),
-          ...(result.patientIdsOverflow ? { patientsOverflow: true } : {}),
-          ...(result.patientIdsUnknown ? { patientsUnknown: true } : {}),
         };
       });
       return {
         action: 'statement.complete',
         outcome: failed === 0 ? 'success' : 'failure',
         ...b,
-        what: { ...b.what, patients: b.what?.patients ?? (disclosed.size > 0 ? [...disclosed] : undefined) },
-        detail: { failed, results },
+        what: {
+          ...b.what,
+          patients: b.what?.patients ?? (disclosed.size > 0 ? [...disclosed] : undefined),
+          // A grant without patients: an unattributed statement belongs in every patient's accounting.
+          ...(unattributed && !scoped ? { unattributed: true as const } : {}),
+        },
+        detail: { failed, ...(scoped ? { patientScope: true } : {}), results },
       };
     },
   };

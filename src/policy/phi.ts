@@ -107,3 +107,62 @@ export function patientIdColumnOf(access: TableAccess): string | undefined {
     ? column
     : undefined;
 }
+
+/**
+ * Where a value of a patient column leads: the rows of `table` whose `column` holds it, then `path` (that table's
+ * foreign keys) to the patient key. Undefined in `PatientColumnRule.anchor`: the value is the patient key itself.
+ */
+export interface PatientAnchor {
+  readonly table: string;
+  readonly column: string;
+  readonly path: PatientPath;
+}
+
+/** A column of a role's table whose values name patients, and how a value becomes the patient's key. */
+export interface PatientColumnRule {
+  readonly column: string;
+  readonly anchor: PatientAnchor | undefined;
+}
+
+/**
+ * Every column of the table that a role sees unmasked and that some `patientKey` path of the resource names: the
+ * patient key itself, the table's own foreign key on its way to it (`encounters.patient_id`), and the columns other
+ * tables' keys reference (`patients.id`, `encounters.id`). A statement whose result carries one of them names the
+ * patients its rows came from; a value that is not the key is looked up (provisioner/patient-keys.ts). Pure.
+ */
+export function patientColumnsOf(
+  access: TableAccess,
+  phi: ReadonlyMap<string, PhiTable>,
+): PatientColumnRule[] {
+  const rules = new Map<string, PatientAnchor | undefined>();
+  const add = (column: string, anchor: PatientAnchor): void => {
+    if (rules.has(column)) return;
+    const identity = anchor.path.hops.length === 0 && anchor.column === anchor.path.idColumn;
+    rules.set(column, identity ? undefined : anchor);
+  };
+  const own = access.patientPath ?? phi.get(access.table)?.patientPath;
+  if (own !== undefined) {
+    const first = own.hops[0];
+    if (first === undefined) add(own.idColumn, { table: access.table, column: own.idColumn, path: own });
+    else
+      add(first.column, {
+        table: first.table,
+        column: first.referenced,
+        path: { hops: own.hops.slice(1), idColumn: own.idColumn },
+      });
+  }
+  for (const other of phi.values()) {
+    const hops = other.patientPath?.hops ?? [];
+    hops.forEach((hop, i) => {
+      if (hop.table !== access.table) return;
+      add(hop.referenced, {
+        table: access.table,
+        column: hop.referenced,
+        path: { hops: hops.slice(i + 1), idColumn: other.patientPath!.idColumn },
+      });
+    });
+  }
+  return [...rules]
+    .filter(([column]) => access.columns.includes(column) && (access.masks[column] ?? 'clear') === 'clear')
+    .map(([column, anchor]) => ({ column, anchor }));
+}

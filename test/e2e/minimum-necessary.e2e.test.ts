@@ -306,7 +306,7 @@ describe('a clinic day, and one patient’s accounting of disclosures', () => {
     }
   };
 
-  it('lists exactly the accesses that could reach the patient’s rows, break-glass marked, nothing else', async () => {
+  it('lists each statement that disclosed the patient once, apart when it could not be keyed; break-glass marked', async () => {
     // 08:00 Dan, analyst, reviews two patients; Olivia, physician, treats patients 2 and 3 while his grant is open.
     const dan1 = await f.grant('dan', 'analyst', '10m', { patientIds: ['MRN-DEMO-0001', 'MRN-DEMO-0002'] });
     const olivia = await f.grant('olivia', 'physician', '10m', {
@@ -315,53 +315,73 @@ describe('a clinic day, and one patient’s accounting of disclosures', () => {
     const [danCount] = await session('dan', dan1, [
       'select count(*)::int as n from encounters',
       'select name from patients',
+      // Reads nothing of a patient: not a disclosure.
+      'select 1',
     ]);
     assert.deepEqual(danCount, [{ n: 6 }]);
-    const [names] = await session('olivia', olivia, ['select name from patients order by id']);
+    const [names, chart, none] = await session('olivia', olivia, [
+      'select name from patients order by id',
+      "select mrn, name from patients where mrn = 'MRN-DEMO-0002'",
+      "select mrn from patients where mrn = 'MRN-DEMO-0099'",
+    ]);
     assert.equal(names!.length, 2);
+    assert.equal(chart!.length, 1);
+    assert.equal(none!.length, 0);
     // 11:00 an emergency: Olivia breaks the glass for patient 4 (no approver); 14:00 Dan reviews patient 5.
     const glass = await f.grant('olivia', 'breakglass', '10m', {
       patientIds: ['MRN-DEMO-0004'],
       purpose: 'ETREAT',
     });
-    await session('olivia', glass, ['select name from patients']);
+    await session('olivia', glass, ['select mrn, name from patients']);
     await f.revoke('dan', dan1);
     const dan2 = await f.grant('dan', 'analyst', '10m', { patientIds: ['MRN-DEMO-0005'] });
     await session('dan', dan2, ['select count(*) from observations']);
 
+    type Entry = {
+      action: string;
+      requestId: string;
+      what?: string | undefined;
+      emergency: boolean;
+      basis?: string;
+    };
     const report = async (patient: string) => {
       const r = await f.api('priya', 'POST', '/v1/audit/disclosures', { patient, format: 'json' });
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      return r.body['entries'] as { action: string; requestId: string; what?: string; emergency: boolean }[];
+      return r.body as unknown as { entries: Entry[]; unattributed: Entry[]; accessGranted: Entry[] };
     };
+    const line = (e: Entry) =>
+      `${e.requestId === dan1 ? 'dan' : e.requestId === olivia ? 'olivia' : 'other'} ${e.basis ?? e.action} ${e.what ?? ''}`.trim();
     const two = await report('MRN-DEMO-0002');
-    assert.deepEqual([...new Set(two.map((e) => e.requestId))].sort(), [dan1, olivia].sort());
-    const lines = two.map(
-      (e) =>
-        `${e.requestId === dan1 ? 'dan' : 'olivia'} ${e.action}${e.what?.startsWith('select') ? ` ${e.what}` : ''}`,
-    );
-    for (const expected of [
+    assert.deepEqual(two.entries.map(line), ['olivia result select mrn, name from patients where mrn = ?']);
+    assert.deepEqual(two.unattributed.map(line).sort(), [
+      'dan grant-scope select count(*)::int as n from encounters',
+      'dan grant-scope select name from patients',
+      'olivia grant-scope select name from patients order by id',
+    ]);
+    assert.deepEqual([...new Set(two.accessGranted.map((e) => line({ ...e, what: undefined })))].sort(), [
       'dan grant.activate',
       'dan session.open',
-      'dan statement.execute select count(*)::int as n from encounters',
-      'dan statement.execute select name from patients',
       'olivia grant.activate',
       'olivia session.open',
-      'olivia statement.execute select name from patients order by id',
-    ]) {
-      assert.ok(lines.includes(expected), `${expected} missing from\n${lines.join('\n')}`);
-    }
-    assert.equal(two.length, 7, lines.join('\n'));
-    assert.ok(two.every((e) => !e.emergency));
+    ]);
+    const three = await report('MRN-DEMO-0003');
+    assert.deepEqual(three.entries, [], 'the keyed statement returned patient 2’s row only');
+    assert.deepEqual(three.unattributed.map(line), [
+      'olivia grant-scope select name from patients order by id',
+    ]);
 
     const four = await report('MRN-DEMO-0004');
-    assert.deepEqual([...new Set(four.map((e) => e.requestId))], [glass]);
-    assert.ok(
-      four.length >= 3 && four.every((e) => e.emergency),
+    assert.deepEqual(
+      four.entries.map((e) => [e.requestId, e.what, e.emergency]),
+      [[glass, 'select mrn, name from patients', true]],
       'break-glass access is marked as emergency',
     );
     const nobody = await report('MRN-DEMO-0040');
-    assert.deepEqual(nobody, [], 'a patient nobody asked for has nothing to account for');
+    assert.deepEqual(
+      [nobody.entries, nobody.unattributed, nobody.accessGranted],
+      [[], [], []],
+      'a patient nobody asked for has nothing to account for',
+    );
   });
 
   it('accounts a grant that names no patients from the patient ids its statements returned', async () => {
@@ -412,6 +432,18 @@ describe('a clinic day, and one patient’s accounting of disclosures', () => {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       return r.body['entries'] as { action: string; requestId: string; what?: string }[];
     };
+    // `select count(*) from patients` disclosed an aggregate of every patient: listed apart, for each of them.
+    const apart = await f.api('priya', 'POST', '/v1/audit/disclosures', {
+      patient: mrns.get(12),
+      format: 'json',
+    });
+    assert.deepEqual(
+      (apart.body['unattributed'] as { what: string; reasonCode: string }[]).map((e) => [
+        e.what,
+        e.reasonCode,
+      ]),
+      [['select count(*) from patients', 'no-key']],
+    );
     const expected = new Map([
       [7, 'select mrn from patients where id = ?'],
       [8, 'select p.mrn as m, p.zip from patients p where p.id in (?, ?)'],

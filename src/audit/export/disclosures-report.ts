@@ -1,54 +1,43 @@
 /**
- * The accounting of disclosures (45 CFR 164.528): for one patient, every access to their records that phigate
- * granted or carried — when, who, what, why — from the events that carry the patient's token. Refused attempts are
- * not disclosures; they are counted in the summary so an auditor sees them.
+ * The accounting of disclosures (45 CFR 164.528) for one patient, from the events that carry the patient's token
+ * (and those every patient's accounting must show). The definition it holds (audit/disclosures.ts): a statement
+ * **discloses** a patient when rows it returned to the client were derived from that patient's rows. So:
  *
- * Three renderings: text for a terminal (every value made visible-safe), JSON (bidirectional and C1 controls written
- * as \u escapes: lib/inert-json.ts), and a self-contained printable HTML page (every value HTML-escaped, no script).
- * Each entry keeps its sequence number, so any line of the report can be proven with `phigate audit proof SEQ`.
+ * - `entries`: each statement execution that disclosed the patient, once — whatever protocol messages it took (a
+ *   Parse, a Describe, several Executes of one portal) — with date, who, purpose, grant, the tables it read and its
+ *   fingerprint (which names the columns), the patient read from the rows returned (`result`).
+ * - `unattributed`: statements whose rows could not be tied to patients (no key in the result, derived keys,
+ *   aggregates, COPY, …) and that could reach this patient: those of a patient-scoped grant of theirs
+ *   (`grant-scope`), and those of every grant that names no patients (`unattributed`). Each says why. Aggregates are
+ *   disclosures of the patients they aggregate: they are here, for every patient they could have aggregated.
+ * - `accessGranted`: the grants and sessions that could reach the patient's rows — context, not disclosures.
+ *
+ * Statements that read no PHI table, returned no row, or failed before any row are not disclosures. Refused attempts
+ * are counted in the summary. Three renderings: text for a terminal (every value made visible-safe), JSON
+ * (bidirectional and C1 controls written as \u escapes: lib/inert-json.ts), and a self-contained printable HTML page (every value HTML-escaped, no script). Each entry keeps its sequence number, so
+ * any line of the report can be proven with `phigate audit proof SEQ`.
  */
 import { inertJson } from '../../lib/inert-json.js';
+import {
+  UNATTRIBUTED_REASONS,
+  type DisclosureBasis,
+  type RecordedDisclosure,
+  type UnattributedReason,
+} from '../disclosures.js';
 import type { StoredAuditEvent } from '../event.js';
 import { escapeHtml, visible } from './safe-text.js';
 
 export const DISCLOSURE_FORMATS = ['json', 'text', 'html'] as const;
 export type DisclosureFormat = (typeof DISCLOSURE_FORMATS)[number];
 
-/**
- * Actions that are disclosures when they succeed: access granted or data read. (A `statement.complete` is one too,
- * for the statements whose results held the patient's id: see `returnedPatient`.)
- */
-const DISCLOSING = new Set(['grant.activate', 'session.open', 'statement.execute', 'statement.batch']);
+/** Events that granted access to the patient's rows (listed apart: access, not disclosure). */
+const ACCESS_GRANTED = new Set(['grant.activate', 'session.open']);
 
-/** The statements a gateway record carries: one (`statement.execute`) or a run of them (`statement.batch`). */
-function statementsOf(r: StoredAuditEvent['record']): string | undefined {
-  const one = r.what?.statement?.fingerprint;
-  if (one !== undefined) return one;
-  const run = (r.detail as { statements?: { fingerprint?: unknown; refusedBy?: unknown }[] } | undefined)
-    ?.statements;
-  if (!Array.isArray(run)) return undefined;
-  // A run that mixes refused statements with forwarded ones is recorded as refused; the forwarded ones disclosed.
-  const fingerprints = run
-    .filter((s) => s.refusedBy === undefined)
-    .map((s) => s.fingerprint)
-    .filter((f): f is string => typeof f === 'string');
-  return fingerprints.length > 0 ? fingerprints.join('; ') : undefined;
-}
-
-/**
- * The statements of a `statement.complete` record whose results held the patient's id (a grant that names no
- * patients is accounted for from what its statements returned); undefined when none did.
- */
-function returnedPatient(r: StoredAuditEvent['record'], token: string): string | undefined {
-  if (r.action !== 'statement.complete') return undefined;
-  const results = (r.detail as { results?: { fingerprint?: unknown; patients?: unknown }[] } | undefined)
-    ?.results;
-  if (!Array.isArray(results)) return undefined;
-  const fingerprints = results
-    .filter((x) => Array.isArray(x.patients) && x.patients.includes(token))
-    .map((x) => x.fingerprint)
-    .filter((f): f is string => typeof f === 'string');
-  return fingerprints.length > 0 ? fingerprints.join('; ') : undefined;
+interface RecordedResult {
+  readonly statementId?: unknown;
+  readonly run?: unknown;
+  readonly fingerprint?: unknown;
+  readonly disclosure?: RecordedDisclosure;
 }
 
 const PURPOSES: Readonly<Record<string, string>> = {
@@ -86,7 +75,18 @@ export interface DisclosureEntry {
   readonly action: string;
   readonly resource: string | undefined;
   readonly requestId: string | undefined;
+  /** The gateway session and the statement in it (the first Execute of a portal run in several). */
+  readonly sessionId: string | undefined;
+  readonly statementId: number | undefined;
+  /** The statement's fingerprint, or for access granted the role. */
   readonly what: string | undefined;
+  /** PHI tables the statement read. */
+  readonly tables: readonly string[];
+  /** How the patient was determined (statements only). */
+  readonly basis: DisclosureBasis | undefined;
+  /** Why the statement's rows could not be tied to patients, when they could not. */
+  readonly reasonCode: UnattributedReason | undefined;
+  readonly reason: string | undefined;
   readonly purposeOfUse: string | undefined;
   readonly purpose: string | undefined;
   readonly justification: string | undefined;
@@ -101,9 +101,15 @@ export interface DisclosureReport {
   readonly to: string | undefined;
   readonly origin: string;
   readonly generatedAt: string;
+  /** Statements that disclosed the patient, each once. */
   readonly entries: readonly DisclosureEntry[];
+  /** Statements that could not be attributed to patients and could have disclosed this one (with why). */
+  readonly unattributed: readonly DisclosureEntry[];
+  /** Grants and sessions that could reach the patient's rows. */
+  readonly accessGranted: readonly DisclosureEntry[];
   readonly summary: {
     readonly disclosures: number;
+    readonly unattributed: number;
     readonly refusedAttempts: number;
     readonly firstSeq: number | undefined;
     readonly lastSeq: number | undefined;
@@ -111,37 +117,98 @@ export interface DisclosureReport {
   };
 }
 
+type Common = Omit<
+  DisclosureEntry,
+  'action' | 'statementId' | 'what' | 'tables' | 'basis' | 'reasonCode' | 'reason'
+>;
+
+function common(e: StoredAuditEvent): Common {
+  const r = e.record;
+  return {
+    seq: e.seq,
+    date: r.recordedAt,
+    who: r.who.actor,
+    whoName: r.who.name,
+    resource: r.what?.resource,
+    requestId: r.what?.requestId,
+    sessionId: r.how?.sessionId,
+    purposeOfUse: r.why?.purposeOfUse,
+    purpose: r.why?.purposeOfUse ? (PURPOSES[r.why.purposeOfUse] ?? r.why.purposeOfUse) : undefined,
+    justification: r.why?.justification,
+    emergency: r.why?.emergency === true,
+    approvers: r.who.approvers ?? [],
+  };
+}
+
+/** How a recorded statement relates to the patient: a basis, or undefined when it did not disclose them. */
+function basisOf(
+  r: StoredAuditEvent['record'],
+  d: RecordedDisclosure,
+  token: string,
+): DisclosureBasis | undefined {
+  if (d.patients?.includes(token) === true) return 'result';
+  if (d.unattributed === undefined) return undefined;
+  const scoped = (r.detail as { patientScope?: unknown } | undefined)?.patientScope === true;
+  if (!scoped) return 'unattributed';
+  return r.what?.patients?.includes(token as never) === true ? 'grant-scope' : undefined;
+}
+
 export function disclosureReport(input: DisclosureInput): DisclosureReport {
-  const entries = input.events
-    .filter(
-      (e) =>
-        (DISCLOSING.has(e.record.action) &&
-          (e.record.outcome === 'success' ||
-            (e.record.action === 'statement.batch' && statementsOf(e.record) !== undefined))) ||
-        returnedPatient(e.record, input.patientToken) !== undefined,
-    )
-    .map((e): DisclosureEntry => {
-      const r = e.record;
-      const statement = statementsOf(r) ?? returnedPatient(r, input.patientToken);
-      const tables = r.what?.tables?.join(', ');
-      return {
-        seq: e.seq,
-        date: r.recordedAt,
-        who: r.who.actor,
-        whoName: r.who.name,
+  const entries: DisclosureEntry[] = [];
+  const unattributed: DisclosureEntry[] = [];
+  const accessGranted: DisclosureEntry[] = [];
+  // One entry per statement execution: a portal's Executes, or a completion seen twice, are one.
+  const seen = new Map<string, DisclosureEntry>();
+  for (const e of input.events) {
+    const r = e.record;
+    if (ACCESS_GRANTED.has(r.action) && r.outcome === 'success') {
+      if (r.what?.patients?.includes(input.patientToken as never) !== true) continue;
+      accessGranted.push({
+        ...common(e),
         action: r.action,
-        resource: r.what?.resource,
-        requestId: r.what?.requestId,
-        what:
-          statement ??
-          (tables ? `tables ${tables}` : r.who.roles?.length ? `role ${r.who.roles.join(', ')}` : undefined),
-        purposeOfUse: r.why?.purposeOfUse,
-        purpose: r.why?.purposeOfUse ? (PURPOSES[r.why.purposeOfUse] ?? r.why.purposeOfUse) : undefined,
-        justification: r.why?.justification,
-        emergency: r.why?.emergency === true,
-        approvers: r.who.approvers ?? [],
+        statementId: undefined,
+        what: r.who.roles?.length ? `role ${r.who.roles.join(', ')}` : undefined,
+        tables: r.what?.tables ?? [],
+        basis: undefined,
+        reasonCode: undefined,
+        reason: undefined,
+      });
+      continue;
+    }
+    if (r.action !== 'statement.complete') continue;
+    const results = (r.detail as { results?: RecordedResult[] } | undefined)?.results;
+    if (!Array.isArray(results)) continue;
+    for (const x of results) {
+      const d = x.disclosure;
+      if (d === undefined || typeof x.statementId !== 'number') continue;
+      const basis = basisOf(r, d, input.patientToken);
+      if (basis === undefined) continue;
+      const statementId = typeof x.run === 'number' ? x.run : x.statementId;
+      const key = `${r.how?.sessionId ?? e.seq}:${statementId}`;
+      const earlier = seen.get(key);
+      // A later Execute of the same portal may name the patient where an earlier one could not: keep the surer.
+      if (earlier !== undefined && (earlier.basis === 'result' || basis !== 'result')) continue;
+      const entry: DisclosureEntry = {
+        ...common(e),
+        action: r.action,
+        statementId,
+        what: typeof x.fingerprint === 'string' ? x.fingerprint : undefined,
+        tables: Array.isArray(d.tables) ? d.tables : [],
+        basis,
+        reasonCode: basis === 'result' ? undefined : d.unattributed,
+        reason:
+          basis === 'result' || d.unattributed === undefined
+            ? undefined
+            : (UNATTRIBUTED_REASONS[d.unattributed] ?? d.unattributed),
       };
-    });
+      if (earlier !== undefined) {
+        const list = earlier.basis === 'result' ? entries : unattributed;
+        list.splice(list.indexOf(earlier), 1);
+      }
+      seen.set(key, entry);
+      (basis === 'result' ? entries : unattributed).push(entry);
+    }
+  }
   return {
     patient: input.patientLabel,
     patientToken: input.patientToken,
@@ -150,9 +217,16 @@ export function disclosureReport(input: DisclosureInput): DisclosureReport {
     origin: input.origin,
     generatedAt: (input.generatedAt ?? new Date()).toISOString(),
     entries,
+    unattributed,
+    accessGranted,
     summary: {
       disclosures: entries.length,
-      refusedAttempts: input.events.filter((e) => e.record.outcome === 'refused').length,
+      unattributed: unattributed.length,
+      refusedAttempts: input.events.filter(
+        (e) =>
+          e.record.outcome === 'refused' &&
+          e.record.what?.patients?.includes(input.patientToken as never) === true,
+      ).length,
       firstSeq: input.events[0]?.seq,
       lastSeq: input.events.at(-1)?.seq,
       truncated: input.truncated,
@@ -160,46 +234,81 @@ export function disclosureReport(input: DisclosureInput): DisclosureReport {
   };
 }
 
+const BASIS_TEXT: Readonly<Record<DisclosureBasis, string>> = {
+  result: 'read from the rows returned',
+  'grant-scope': 'the grant’s patients (its rows could not be keyed)',
+  unattributed: 'could not be attributed',
+};
+
 const period = (r: DisclosureReport): string => `${r.from ?? 'the beginning'} to ${r.to ?? r.generatedAt}`;
 
 export function renderDisclosuresText(r: DisclosureReport): string {
   const lines = [
     `Accounting of disclosures for patient ${visible(r.patient)}`,
     `Period: ${period(r)}    Log: ${visible(r.origin)}    Generated: ${r.generatedAt}`,
+    'A statement discloses the patient when rows it returned were derived from the patient’s rows (aggregates included).',
     '',
   ];
-  if (r.entries.length === 0) lines.push('No disclosures in this period.');
-  for (const e of r.entries) {
-    lines.push(
-      `${e.date}  #${e.seq}  ${visible(e.whoName ?? e.who)} (${visible(e.who)})${e.emergency ? '  EMERGENCY ACCESS' : ''}`,
-      `    what:    ${visible(e.action)}${e.resource ? ` on ${visible(e.resource)}` : ''}${e.what ? `: ${visible(e.what)}` : ''}`,
-      `    purpose: ${visible(e.purposeOfUse ?? '-')}${e.purpose && e.purpose !== e.purposeOfUse ? ` (${visible(e.purpose)})` : ''}` +
-        `${e.justification ? ` — ${visible(e.justification)}` : ''}`,
-      ...(e.approvers.length > 0 ? [`    approved by: ${e.approvers.map(visible).join(', ')}`] : []),
-    );
-  }
+  const entry = (e: DisclosureEntry): string[] => [
+    `${e.date}  #${e.seq}  ${visible(e.whoName ?? e.who)} (${visible(e.who)})${e.emergency ? '  EMERGENCY ACCESS' : ''}`,
+    `    what:    ${e.statementId !== undefined ? 'statement' : visible(e.action)}${e.resource ? ` on ${visible(e.resource)}` : ''}${e.what ? `: ${visible(e.what)}` : ''}`,
+    ...(e.tables.length > 0 ? [`    tables:  ${e.tables.map(visible).join(', ')}`] : []),
+    ...(e.basis !== undefined
+      ? [`    patient: ${BASIS_TEXT[e.basis]}${e.reason ? ` — ${visible(e.reason)}` : ''}`]
+      : []),
+    `    purpose: ${visible(e.purposeOfUse ?? '-')}${e.purpose && e.purpose !== e.purposeOfUse ? ` (${visible(e.purpose)})` : ''}` +
+      `${e.justification ? ` — ${visible(e.justification)}` : ''}`,
+    ...(e.requestId ? [`    grant:   ${visible(e.requestId)}`] : []),
+    ...(e.approvers.length > 0 ? [`    approved by: ${e.approvers.map(visible).join(', ')}`] : []),
+  ];
+  lines.push('Disclosures');
+  if (r.entries.length === 0) lines.push('  No disclosures in this period.');
+  for (const e of r.entries) lines.push(...entry(e));
   lines.push(
     '',
-    `${r.summary.disclosures} disclosure(s); ${r.summary.refusedAttempts} refused attempt(s) not listed.` +
+    'Statements that could not be attributed to patients (they may have disclosed this patient)',
+  );
+  if (r.unattributed.length === 0) lines.push('  None.');
+  for (const e of r.unattributed) lines.push(...entry(e));
+  lines.push('', 'Access granted to the patient’s records');
+  if (r.accessGranted.length === 0) lines.push('  None.');
+  for (const e of r.accessGranted) lines.push(...entry(e));
+  lines.push(
+    '',
+    `${r.summary.disclosures} disclosure(s); ${r.summary.unattributed} unattributed statement(s); ` +
+      `${r.summary.refusedAttempts} refused attempt(s) not listed.` +
       (r.summary.truncated ? ' The report was cut at its size limit: narrow the period.' : ''),
     'Every line can be proven against the signed log with `phigate audit proof SEQ`.',
   );
   return `${lines.join('\n')}\n`;
 }
 
-export function renderDisclosuresHtml(r: DisclosureReport): string {
-  const rows = r.entries
+function htmlRows(list: readonly DisclosureEntry[]): string {
+  return list
     .map(
       (e) =>
         `<tr${e.emergency ? ' class="emergency"' : ''}><td>${escapeHtml(e.date)}</td><td>${e.seq}</td>` +
         `<td>${escapeHtml(e.whoName ?? e.who)}<br><small>${escapeHtml(e.who)}</small></td>` +
-        `<td>${escapeHtml(e.action)}${e.resource ? ` on ${escapeHtml(e.resource)}` : ''}` +
-        `${e.what ? `<br><small>${escapeHtml(e.what)}</small>` : ''}</td>` +
+        `<td>${escapeHtml(e.statementId !== undefined ? 'statement' : e.action)}${e.resource ? ` on ${escapeHtml(e.resource)}` : ''}` +
+        `${e.what ? `<br><small>${escapeHtml(e.what)}</small>` : ''}` +
+        `${e.tables.length > 0 ? `<br><small>tables: ${e.tables.map(escapeHtml).join(', ')}</small>` : ''}</td>` +
+        `<td>${e.basis ? escapeHtml(BASIS_TEXT[e.basis]) : ''}${e.reason ? `<br><small>${escapeHtml(e.reason)}</small>` : ''}</td>` +
         `<td>${escapeHtml(e.purposeOfUse ?? '')}${e.purpose ? `<br><small>${escapeHtml(e.purpose)}</small>` : ''}</td>` +
         `<td>${escapeHtml(e.justification ?? '')}${e.emergency ? '<br><strong>emergency access</strong>' : ''}</td>` +
         `<td>${e.approvers.map(escapeHtml).join('<br>')}</td></tr>`,
     )
     .join('\n');
+}
+
+function htmlTable(list: readonly DisclosureEntry[], empty: string): string {
+  if (list.length === 0) return `<p>${empty}</p>`;
+  return `<table><thead><tr><th>Date (UTC)</th><th>Seq</th><th>Who</th><th>What</th><th>Patient determined by</th><th>Purpose</th><th>Justification</th><th>Approved by</th></tr></thead>
+<tbody>
+${htmlRows(list)}
+</tbody></table>`;
+}
+
+export function renderDisclosuresHtml(r: DisclosureReport): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -213,15 +322,15 @@ th{background:#eee}small{color:#555}tr.emergency td{background:#fff3f0}
 <body>
 <h1>Accounting of disclosures</h1>
 <p>Patient: <strong>${escapeHtml(r.patient)}</strong><br>Period: ${escapeHtml(period(r))}<br>Generated: ${escapeHtml(r.generatedAt)}</p>
-${
-  r.entries.length === 0
-    ? '<p>No disclosures in this period.</p>'
-    : `<table><thead><tr><th>Date (UTC)</th><th>Seq</th><th>Who</th><th>What</th><th>Purpose</th><th>Justification</th><th>Approved by</th></tr></thead>
-<tbody>
-${rows}
-</tbody></table>`
-}
-<p>${r.summary.disclosures} disclosure(s); ${r.summary.refusedAttempts} refused attempt(s) not listed.${r.summary.truncated ? ' The report was cut at its size limit.' : ''}</p>
+<p>A statement discloses the patient when rows it returned were derived from the patient’s rows (aggregates included).</p>
+<h2>Disclosures</h2>
+${htmlTable(r.entries, 'No disclosures in this period.')}
+<h2>Statements that could not be attributed to patients</h2>
+<p>They may have disclosed this patient: their rows could not be tied to patients, for the reason given.</p>
+${htmlTable(r.unattributed, 'None.')}
+<h2>Access granted to the patient’s records</h2>
+${htmlTable(r.accessGranted, 'None.')}
+<p>${r.summary.disclosures} disclosure(s); ${r.summary.unattributed} unattributed statement(s); ${r.summary.refusedAttempts} refused attempt(s) not listed.${r.summary.truncated ? ' The report was cut at its size limit.' : ''}</p>
 <footer><small>Generated from the tamper-evident audit log “${escapeHtml(r.origin)}”${
     r.summary.firstSeq !== undefined ? `, events ${r.summary.firstSeq}–${r.summary.lastSeq}` : ''
   }. Each entry can be proven against the signed log with <code>phigate audit proof SEQ</code>.</small></footer>

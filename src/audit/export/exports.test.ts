@@ -130,28 +130,66 @@ describe('CSV', () => {
 });
 
 describe('accounting of disclosures', () => {
+  const other = 'pt_BBBBBBBBBBBBBBBBBBBBBB';
+  /** A `statement.complete` record of a session: `scoped` grants carry their patients on it. */
+  const completion = (
+    seq: number,
+    o: { scoped?: PatientToken[]; unattributed?: true; session?: string; why?: AuditRecord['why'] },
+    results: Record<string, unknown>[],
+  ) =>
+    event(seq, {
+      action: 'statement.complete',
+      what: {
+        resource: 'clinic-db',
+        requestId: '6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f',
+        patients: o.scoped,
+        ...(o.unattributed ? { unattributed: true as const } : {}),
+      },
+      why: o.why ?? { purposeOfUse: 'TREAT' },
+      how: { sessionId: o.session ?? 's-1' },
+      detail: { ...(o.scoped ? { patientScope: true } : {}), results },
+    });
+  const disclosing = (
+    statementId: number,
+    fingerprint: string,
+    disclosure: Record<string, unknown>,
+    more: Record<string, unknown> = {},
+  ) => ({ statementId, outcome: 'success', returned: 1, fingerprint, disclosure, ...more });
   const input = {
     patientLabel: 'MRN-0042',
     patientToken: token,
     origin: 'phigate-audit',
-    events: [grant, breakGlass, statement, refused],
+    events: [
+      grant,
+      breakGlass,
+      statement,
+      refused,
+      completion(12, { why: { purposeOfUse: 'ETREAT', justification: HOSTILE, emergency: true } }, [
+        disclosing(1, 'select mrn from patients', { tables: ['public.patients'], patients: [token] }),
+      ]),
+    ],
     truncated: false,
     generatedAt: new Date('2026-11-22T12:00:00Z'),
   };
 
-  it('lists grants and statements that succeeded, and counts refused attempts', () => {
+  it('lists statements that disclosed, access granted apart, and counts refused attempts', () => {
     const report = disclosureReport(input);
     assert.deepEqual(
-      report.entries.map((e) => [e.seq, e.action]),
+      report.entries.map((e) => [e.seq, e.what, e.basis]),
+      [[12, 'select mrn from patients', 'result']],
+    );
+    assert.deepEqual(
+      report.accessGranted.map((e) => [e.seq, e.action]),
       [
         [7, 'grant.activate'],
         [8, 'grant.activate'],
-        [9, 'statement.execute'],
       ],
+      'a statement.execute record is the statement sent, not a disclosure',
     );
     assert.equal(report.summary.refusedAttempts, 1);
-    assert.equal(report.entries[0]!.purpose, 'quality improvement');
-    assert.equal(report.entries[1]!.emergency, true);
+    assert.equal(report.accessGranted[0]!.purpose, 'quality improvement');
+    assert.equal(report.entries[0]!.emergency, true);
+    assert.deepEqual(report.entries[0]!.tables, ['public.patients']);
   });
 
   it('renders text and HTML with every hostile value escaped, one table row per entry', () => {
@@ -159,89 +197,98 @@ describe('accounting of disclosures', () => {
     // eslint-disable-next-line no-control-regex -- asserting their absence
     assert.ok(!/[\r\u001b\u009b\u202e]/.test(text));
     assert.ok(text.includes('EMERGENCY ACCESS'));
+    assert.ok(text.includes('read from the rows returned'));
     const html = renderDisclosures('html', input);
     assert.equal(html.contentType, 'text/html; charset=utf-8');
     assert.ok(!html.body.includes('<script>'));
     assert.ok(html.body.includes('&lt;/td&gt;&lt;script&gt;'));
-    assert.equal(html.body.match(/<tr[ >]/g)!.length, 4, 'a header row and three entries');
+    assert.equal(
+      html.body.match(/<tr[ >]/g)!.length,
+      5,
+      'a header row and one entry; a header row and two grants',
+    );
     assert.match(html.body, /Content-Security-Policy/);
     const json = JSON.parse(renderDisclosures('json', input).body) as { entries: unknown[]; patient: string };
-    assert.equal(json.entries.length, 3);
+    assert.equal(json.entries.length, 1);
     assert.equal(json.patient, 'MRN-0042');
   });
 
-  it('lists the forwarded statements of a queued run, even one that also holds a refused statement', () => {
-    const batch = (seq: number, statements: Record<string, unknown>[]) =>
-      event(seq, {
-        action: 'statement.batch',
-        outcome: statements.some((st) => st['refusedBy'] !== undefined) ? 'refused' : 'success',
-        what: { resource: 'clinic-db', patients: [token] },
-        detail: { statements },
-      });
+  it('lists a statement execution once: its portal’s Executes, and not statements that disclosed nothing', () => {
     const report = disclosureReport({
       ...input,
       events: [
-        batch(20, [{ fingerprint: 'select count(*) from encounters' }, { fingerprint: 'select ?' }]),
-        batch(21, [
-          { fingerprint: 'set role postgres', refusedBy: 'guard.set-role' },
-          { fingerprint: 'select 1' },
+        completion(30, {}, [
+          disclosing(1, 'select mrn from patients', {
+            tables: ['public.patients'],
+            patients: [token, other],
+          }),
+          // The same portal fetched again (run 1): one execution.
+          disclosing(
+            2,
+            'select mrn from patients',
+            { tables: ['public.patients'], patients: [token] },
+            { run: 1 },
+          ),
+          disclosing(3, 'select mrn from patients where zip = ?', {
+            tables: ['public.patients'],
+            patients: [other],
+          }),
+          // Read no PHI, or returned nothing: recorded without a disclosure.
+          { statementId: 4, outcome: 'success', rows: 1 },
         ]),
-        batch(22, [{ fingerprint: 'set role postgres', refusedBy: 'guard.set-role' }]),
+        // The same statement id in another session is another statement.
+        completion(31, { session: 's-2' }, [
+          disclosing(1, 'select mrn from patients', { tables: ['public.patients'], patients: [token] }),
+        ]),
       ],
     });
     assert.deepEqual(
-      report.entries.map((e) => [e.seq, e.what]),
+      report.entries.map((e) => [e.seq, e.sessionId, e.statementId]),
       [
-        [20, 'select count(*) from encounters; select ?'],
-        [21, 'select 1'],
+        [30, 's-1', 1],
+        [31, 's-2', 1],
       ],
     );
   });
 
-  it('lists the statements whose results held the patient’s id, not those of a scoped grant’s completions', () => {
-    const other = 'pt_BBBBBBBBBBBBBBBBBBBBBB';
-    const completion = (seq: number, patients: string[] | undefined, results: Record<string, unknown>[]) =>
-      event(seq, {
-        action: 'statement.complete',
-        outcome: results.some((r) => r['outcome'] === 'failure') ? 'failure' : 'success',
-        what: { resource: 'clinic-db', patients: patients as PatientToken[] | undefined },
-        detail: { results },
-      });
+  it('lists unkeyed statements apart, with why: a scoped grant’s for its patients, one without patients’ for all', () => {
     const report = disclosureReport({
       ...input,
       events: [
-        completion(
-          30,
-          [token, other],
-          [
-            {
-              statementId: 1,
-              outcome: 'success',
-              fingerprint: 'select mrn from patients',
-              patients: [token, other],
-            },
-            {
-              statementId: 2,
-              outcome: 'success',
-              fingerprint: 'select mrn from patients where zip = ?',
-              patients: [other],
-            },
-            {
-              statementId: 3,
-              outcome: 'failure',
-              fingerprint: 'select mrn, 1/0 from patients',
-              patients: [token],
-            },
-          ],
-        ),
-        // A patient-scoped grant's completion carries its patients, but its statements are already listed.
-        completion(31, [token], [{ statementId: 4, outcome: 'success' }]),
+        completion(40, { scoped: [token, other as PatientToken] }, [
+          disclosing(1, 'select count(*) from encounters', {
+            tables: ['public.encounters'],
+            unattributed: 'no-key',
+          }),
+          // Keyed, and the rows were the other patient's only.
+          disclosing(2, 'select mrn from patients where id = ?', {
+            tables: ['public.patients'],
+            patients: [other],
+          }),
+        ]),
+        // A scoped grant of other patients: its unkeyed statements are not this patient's.
+        completion(41, { scoped: [other as PatientToken] }, [
+          disclosing(1, 'select count(*) from encounters', {
+            tables: ['public.encounters'],
+            unattributed: 'no-key',
+          }),
+        ]),
+        completion(42, { unattributed: true, session: 's-3' }, [
+          disclosing(5, 'copy patients to stdout', { tables: ['public.patients'], unattributed: 'copy' }),
+        ]),
       ],
     });
+    assert.deepEqual(report.entries, [], 'nothing here was read from a result naming the patient');
     assert.deepEqual(
-      report.entries.map((e) => [e.seq, e.action, e.what]),
-      [[30, 'statement.complete', 'select mrn from patients; select mrn, 1/0 from patients']],
+      report.unattributed.map((e) => [e.seq, e.statementId, e.basis, e.reasonCode]),
+      [
+        [40, 1, 'grant-scope', 'no-key'],
+        [42, 5, 'unattributed', 'copy'],
+      ],
     );
+    assert.match(report.unattributed[1]!.reason!, /COPY output/);
+    const text = renderDisclosures('text', { ...input, events: [...input.events] }).body;
+    assert.match(text, /could not be attributed/);
   });
 
   it('says so when there is nothing to account for', () => {

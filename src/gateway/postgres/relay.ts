@@ -21,7 +21,7 @@ import { ProtocolError } from './protocol-error.js';
 import {
   StatementTracker,
   type DescribedShape,
-  type PatientColumnTest,
+  type PatientColumnOf,
   type PortalShape,
   type StatementResult,
 } from './statement-tracker.js';
@@ -36,6 +36,16 @@ export interface StatementToAudit {
   readonly parameters?: readonly (Buffer | null)[];
   /** Set when the guard refused the statement: it is recorded, and not run. */
   readonly refusedBy?: string;
+  /**
+   * The relations its text names, as the guard's parse found them (an Execute: its Parse's); undefined when not
+   * known (no guard, or an EXECUTE/FETCH of something prepared earlier): it may then read anything.
+   */
+  readonly relations?: readonly string[] | undefined;
+  /**
+   * An Execute: the id of the first Execute of its portal since the Bind. A portal fetched a few rows at a time is
+   * one statement execution run by several Executes; the accounting lists it once.
+   */
+  readonly run?: number;
 }
 
 export interface RelayOptions {
@@ -50,11 +60,19 @@ export interface RelayOptions {
   /** Statements the gateway refuses whatever the database would allow (sql-guard.ts); none when omitted. */
   guard?(
     sql: string,
-  ): Promise<{ readonly ok: true } | { readonly ok: false; readonly code: string; readonly reason: string }>;
-  /** What the database answered to a forwarded query or execute (rows, duration, outcome). */
-  completed?(statement: StatementToAudit, result: StatementResult): void;
-  /** Columns holding patient ids: the patients whose ids a statement returned are then in its result. */
-  readonly isPatientColumn?: PatientColumnTest;
+  ): Promise<
+    | { readonly ok: true; readonly relations?: readonly string[] | undefined }
+    | { readonly ok: false; readonly code: string; readonly reason: string }
+  >;
+  /**
+   * What the database answered to a forwarded query or execute (rows, duration, outcome). A promise returned means
+   * the client must not be told the statement is complete before it settles: the message that completes it
+   * (CommandComplete of an Execute, ReadyForQuery of a Query) and everything after it wait, and a rejection ends the
+   * session instead (`gateway.auditWait: durable`: the record naming the patients whose rows it returned comes first).
+   */
+  completed?(statement: StatementToAudit, result: StatementResult): Promise<void> | undefined;
+  /** Columns naming patients: the patients a statement returned are then read from its result. */
+  readonly patientColumnOf?: PatientColumnOf;
   readonly endsAt: Date;
   readonly grantLabel: string;
   /** Automatic logoff: the session is closed after this long without a client message while nothing runs. */
@@ -101,10 +119,24 @@ export function startRelay(o: RelayOptions): RelaySession {
   const ended = new Promise<string>((r) => (resolveEnded = r));
   // Statements named by Parse and portals made by Bind, as forwarded: so that an Execute can be audited with its SQL
   // and parameters, and its rows read as the server described them (statement-tracker.ts).
-  const prepared = new Map<string, { readonly sql: string; readonly shape: DescribedShape }>();
+  const prepared = new Map<
+    string,
+    {
+      readonly sql: string;
+      readonly relations: readonly string[] | undefined;
+      readonly shape: DescribedShape;
+    }
+  >();
   const portals = new Map<
     string,
-    { readonly sql: string; readonly parameters: readonly (Buffer | null)[]; readonly shape: PortalShape }
+    {
+      readonly sql: string;
+      readonly relations: readonly string[] | undefined;
+      readonly parameters: readonly (Buffer | null)[];
+      readonly shape: PortalShape;
+      /** The id of its first Execute. */
+      run: number | undefined;
+    }
   >();
   // Client messages are handled strictly in order: one audit at a time, forwarding in arrival order.
   let chain: Promise<void> = Promise.resolve();
@@ -126,7 +158,7 @@ export function startRelay(o: RelayOptions): RelaySession {
   let transactionStatus: 'I' | 'T' | 'E' = 'I';
   const upstreamFramer = new MessageFramer();
   upstreamFramer.startTyped();
-  const tracker = new StatementTracker(undefined, o.isPatientColumn);
+  const tracker = new StatementTracker(undefined, o.patientColumnOf);
   const inFlight = new Map<number, StatementToAudit>();
   let nextId = 1;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -216,11 +248,14 @@ export function startRelay(o: RelayOptions): RelaySession {
     if (message.type === 'parse') statement = { id: nextId++, kind: 'parse', sql: message.sql };
     if (message.type === 'execute') {
       const portal = portals.get(message.portal);
+      const id = nextId++;
       statement = {
-        id: nextId++,
+        id,
         kind: 'execute',
         sql: portal?.sql ?? '',
         parameters: portal?.parameters ?? [],
+        relations: portal?.relations,
+        run: portal === undefined ? id : (portal.run ??= id),
       };
     }
     if (message.type === 'terminate') return finish('client-closed', raw);
@@ -264,6 +299,7 @@ export function startRelay(o: RelayOptions): RelaySession {
         refuse('42501', verdict.reason);
         return;
       }
+      statement = { ...statement, relations: verdict.relations };
     }
     if (statement) {
       try {
@@ -285,7 +321,7 @@ export function startRelay(o: RelayOptions): RelaySession {
         message.type === 'execute' ? portals.get(message.portal)?.shape : undefined,
       );
     }
-    remember(message);
+    remember(message, statement?.relations);
     if (message.type === 'sync') {
       tracker.sync();
       batchOpen = false;
@@ -300,13 +336,19 @@ export function startRelay(o: RelayOptions): RelaySession {
    * Keeps what a forwarded message makes of the server's statements and portals. Only once forwarded: a refused Parse
    * leaves the server's statement of that name as it was.
    */
-  const remember = (message: ReturnType<typeof decodeFrontend>): void => {
+  const remember = (
+    message: ReturnType<typeof decodeFrontend>,
+    relations: readonly string[] | undefined,
+  ): void => {
     const unknown = (): DescribedShape => ({ fields: undefined });
-    if (message.type === 'parse') prepared.set(message.statement, { sql: message.sql, shape: unknown() });
+    if (message.type === 'parse')
+      prepared.set(message.statement, { sql: message.sql, relations, shape: unknown() });
     if (message.type === 'bind') {
       const statement = prepared.get(message.statement);
       portals.set(message.portal, {
         sql: statement?.sql ?? '',
+        relations: statement?.relations,
+        run: undefined,
         parameters: message.parameters,
         shape: {
           portal: unknown(),
@@ -362,6 +404,51 @@ export function startRelay(o: RelayOptions): RelaySession {
       fallback,
     );
   };
+  /** The client was told the audit could not record what a statement disclosed: the session ends. */
+  const auditLost = (): void => {
+    if (finished) return;
+    o.client.write(
+      errorResponse({
+        severity: 'FATAL',
+        code: '58000',
+        message: 'the audit log could not record what the last statement returned: the session is closed',
+      }),
+    );
+    finish('audit-lost');
+  };
+  /**
+   * Writes the server's bytes to the client; each gate (at an offset of `out`) holds what follows it until it
+   * settles. The upstream socket is paused meanwhile, so that nothing overtakes what waits.
+   */
+  const deliver = (
+    out: Buffer,
+    gates: readonly { at: number; wait: Promise<void> }[],
+    then?: () => void,
+  ): void => {
+    if (gates.length === 0) {
+      if (out.length > 0) o.client.write(out);
+      then?.();
+      return;
+    }
+    o.upstream.pause();
+    let from = 0;
+    let chain: Promise<void> = Promise.resolve();
+    for (const gate of gates) {
+      const piece = out.subarray(from, gate.at);
+      from = gate.at;
+      chain = chain.then(async () => {
+        if (piece.length > 0 && !finished) o.client.write(piece);
+        await gate.wait;
+      });
+    }
+    const rest = out.subarray(from);
+    chain.then(() => {
+      if (finished) return;
+      if (rest.length > 0) o.client.write(rest);
+      o.upstream.resume();
+      then?.();
+    }, auditLost);
+  };
   o.upstream.on('data', (chunk: Buffer) => {
     if (finished || terminating) return;
     let frames;
@@ -373,27 +460,33 @@ export function startRelay(o: RelayOptions): RelaySession {
       return;
     }
     let shutdown = o.whyTerminated === undefined ? -1 : frames.findIndex(isAdminShutdown);
-    if (shutdown < 0) o.client.write(chunk);
-    else {
+    let out = chunk;
+    if (shutdown >= 0) {
       // Whatever precedes the shutdown notice goes through untouched; when part of the notice already went out
       // with an earlier chunk (rare: ~100 bytes split across reads), it all goes through as it came.
       const tail = frames.slice(shutdown).reduce((n, f) => n + f.raw.length, 0);
       const before = chunk.length - tail - upstreamFramer.buffered;
-      if (before < 0) {
-        o.client.write(chunk);
-        shutdown = -1;
-      } else if (before > 0) o.client.write(chunk.subarray(0, before));
+      if (before < 0) shutdown = -1;
+      else out = chunk.subarray(0, before);
     }
-    for (const f of shutdown < 0 ? frames : frames.slice(0, shutdown)) {
+    const handled = shutdown < 0 ? frames : frames.slice(0, shutdown);
+    // Where each frame ends in `chunk` (a frame may have begun in an earlier chunk, already passed on).
+    let end = chunk.length - upstreamFramer.buffered - frames.reduce((n, f) => n + f.raw.length, 0);
+    const gates: { at: number; wait: Promise<void> }[] = [];
+    for (const f of handled) {
+      const start = Math.max(0, end);
+      end += f.raw.length;
       if (f.type === 0x5a && f.body.length === 1)
         transactionStatus = String.fromCharCode(f.body[0]!) as 'I' | 'T' | 'E';
       for (const result of tracker.backend(f.type!, f.body)) {
         const statement = inFlight.get(result.id);
         inFlight.delete(result.id);
-        if (statement) o.completed?.(statement, result);
+        const wait = statement ? o.completed?.(statement, result) : undefined;
+        // The message that completes the statement, and all after it, wait for its record.
+        if (wait !== undefined) gates.push({ at: start, wait });
       }
     }
-    if (shutdown >= 0) explainTermination(frames[shutdown]!.raw);
+    deliver(out, gates, shutdown >= 0 ? () => explainTermination(frames[shutdown]!.raw) : undefined);
   });
   o.client.on('close', () => finish('client-closed'));
   o.client.on('error', () => finish('error'));

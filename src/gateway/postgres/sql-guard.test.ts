@@ -30,7 +30,31 @@ describe('SQL guard (PostgreSQL grammar)', () => {
       const verdict = await guardSql(sql);
       assert.equal(verdict.ok, true, `${sql}: ${JSON.stringify(verdict)}`);
     }
-    assert.deepEqual(await guardSql('select 1; select 2'), { ok: true, statements: 2 });
+    assert.deepEqual(await guardSql('select 1; select 2'), { ok: true, statements: 2, relations: [] });
+  });
+
+  it('names the relations a statement reads, from the same parse, for the accounting of disclosures', async () => {
+    const relations = async (sql: string) => {
+      const v = await guardSql(sql);
+      return v.ok ? v.relations : 'refused';
+    };
+    assert.deepEqual(
+      await relations(
+        'select p.mrn from public.Patients p, pg_catalog.pg_class c where exists (select 1 from encounters)',
+      ),
+      ['patients', 'encounters'],
+    );
+    assert.deepEqual(await relations('copy patients to stdout'), ['patients']);
+    assert.deepEqual(await relations('update encounters set department = $1 returning patient_id'), [
+      'encounters',
+    ]);
+    assert.deepEqual(await relations("select relname from pg_class where relname ~ '^patients$'"), [
+      'pg_class',
+    ]);
+    assert.deepEqual(await relations('select 1; show work_mem; select now()'), []);
+    // What a prepared statement or a cursor reads is not in the EXECUTE or FETCH: unknown, not "nothing".
+    assert.equal(await relations('execute q'), undefined);
+    assert.equal(await relations('fetch 10 from c'), undefined);
   });
 
   it('refuses what the issues list, and names the statement (ATTACKS 29–31)', async () => {
@@ -184,7 +208,7 @@ describe('SQL guard (PostgreSQL grammar)', () => {
   it('refuses what it cannot parse', async () => {
     for (const sql of ['select from where', "select 'unterminated", '']) {
       const verdict = await guardSql(sql);
-      if (sql === '') assert.deepEqual(verdict, { ok: true, statements: 0 });
+      if (sql === '') assert.deepEqual(verdict, { ok: true, statements: 0, relations: [] });
       else assert.equal(verdict.ok ? '' : verdict.code, 'guard.unparsable', sql);
     }
   });

@@ -37,7 +37,17 @@ export type GuardCode =
   | 'guard.function-call';
 
 export type GuardVerdict =
-  | { readonly ok: true; readonly statements: number }
+  | {
+      readonly ok: true;
+      readonly statements: number;
+      /**
+       * The relations the statement names (lower-cased, unqualified; those of `pg_catalog` and
+       * `information_schema` left out), read from the same parse: whether it can disclose PHI is decided from them
+       * (disclosure.ts). Undefined when it cannot be told from the text: `EXECUTE` of a prepared statement or
+       * `FETCH` from a cursor reads what an earlier statement named.
+       */
+      readonly relations: readonly string[] | undefined;
+    }
   | { readonly ok: false; readonly code: GuardCode; readonly reason: string; readonly statement: number };
 
 type Refusal = readonly [code: GuardCode, reason: string];
@@ -174,9 +184,14 @@ function check(kind: string, node: Node): Refusal | undefined {
   return undefined;
 }
 
+/** Schemas whose relations are the server's own: reading them (psql's `\d`) discloses no patient. */
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
+/** Statements that run what an earlier statement prepared or declared: what they read is not in their text. */
+const INDIRECT = new Set(['ExecuteStmt', 'FetchStmt']);
+
 export async function guardSql(sql: string): Promise<GuardVerdict> {
   // An empty query is PostgreSQL's EmptyQueryResponse, harmless; the parser refuses it, so answer here.
-  if (sql.trim() === '') return { ok: true, statements: 0 };
+  if (sql.trim() === '') return { ok: true, statements: 0, relations: [] };
   let tree: { stmts?: { stmt?: unknown }[] };
   try {
     tree = (await libpgQuery.parse(sql)) as typeof tree;
@@ -189,11 +204,22 @@ export async function guardSql(sql: string): Promise<GuardVerdict> {
     };
   }
   const statements = tree.stmts ?? [];
+  const relations = new Set<string>();
+  let indirect = false;
   for (let i = 0; i < statements.length; i++) {
     for (const [kind, node] of walk(statements[i]!.stmt)) {
       const refusal = check(kind, node);
       if (refusal) return { ok: false, code: refusal[0], reason: refusal[1], statement: i };
+      // A FROM item is a RangeVar node; COPY's, INSERT's, UPDATE's, DELETE's and MERGE's target is its `relation`.
+      const range = kind === 'RangeVar' ? node : (node['relation'] as Node | undefined);
+      if (typeof range?.['relname'] === 'string') {
+        const schema =
+          typeof range['schemaname'] === 'string' ? range['schemaname'].toLowerCase() : undefined;
+        if (schema === undefined || !SYSTEM_SCHEMAS.has(schema))
+          relations.add(range['relname'].toLowerCase());
+      }
+      if (INDIRECT.has(kind)) indirect = true;
     }
   }
-  return { ok: true, statements: statements.length };
+  return { ok: true, statements: statements.length, relations: indirect ? undefined : [...relations] };
 }

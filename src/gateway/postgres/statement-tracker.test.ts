@@ -9,6 +9,7 @@ import {
   StatementTracker,
   type DescribedShape,
   type PortalShape,
+  type StatementResult,
 } from './statement-tracker.js';
 
 const msg = (type: string, body: Buffer = Buffer.alloc(0)): [number, Buffer] => [type.charCodeAt(0), body];
@@ -41,7 +42,7 @@ describe('statement tracker', () => {
     now = 7;
     assert.deepEqual(feed(t, complete('SELECT 2'), complete('UPDATE 3')), []);
     const [r] = feed(t, ready);
-    assert.deepEqual(r, { id: 1, kind: 'query', outcome: 'success', rows: 5, durationMs: 7 });
+    assert.deepEqual(r, { id: 1, kind: 'query', outcome: 'success', rows: 5, durationMs: 7, returned: 0 });
     assert.equal(t.pending, 0);
   });
 
@@ -95,8 +96,12 @@ describe('statement tracker', () => {
 
 describe('statement tracker: the patients a statement returned', () => {
   // Relation 500 is a view whose column 2 holds patient ids; relation 600 is any other table.
-  const isPatientColumn = (relation: number, attnum: number) => relation === 500 && attnum === 2;
-  const tracker = () => new StatementTracker(() => 0, isPatientColumn);
+  const KEY = { table: 'public.patients' };
+  const patientColumnOf = (relation: number, attnum: number) =>
+    relation === 500 && attnum === 2 ? KEY : undefined;
+  const tracker = () => new StatementTracker(() => 0, patientColumnOf);
+  const ids = (r: StatementResult) =>
+    r.patientRefs === undefined ? undefined : [...r.patientRefs.values()].flat();
   const text = (relation: number, attnum: number, type = 25): ResultField => ({
     relation,
     attnum,
@@ -127,8 +132,30 @@ describe('statement tracker: the patients a statement returned', () => {
       complete('SELECT 1'),
       ready,
     );
-    assert.deepEqual(r!.patientIds, ['P-1', 'P-2']);
+    assert.deepEqual(ids(r!), ['P-1', 'P-2']);
     assert.equal(r!.rows, 5);
+    assert.equal(r!.returned, 5);
+    assert.equal(r!.patientsUnread, 'null-key', 'a row whose patient column is NULL names no patient');
+    // The second result carried no patient column: the statement's rows are not all keyed.
+    assert.deepEqual(r!.keyedTables, []);
+  });
+
+  it('keys a result only by the tables whose patient columns were in it', () => {
+    const t = tracker();
+    t.started('query', 1);
+    const [r] = feed(
+      t,
+      description(text(500, 2), text(600, 1)),
+      row('P-1', 'x'),
+      complete('SELECT 1'),
+      ready,
+    );
+    assert.deepEqual(r!.keyedTables, ['public.patients']);
+    assert.equal(r!.patientsUnread, undefined);
+    t.started('query', 2);
+    const [none] = feed(t, description(text(600, 1)), complete('SELECT 0'), ready);
+    assert.equal(none!.returned, 0);
+    assert.equal(none!.keyedTables, undefined, 'no row, nothing keyed or not');
   });
 
   it('says nothing of patients when no column holds them, or when it is not asked to', () => {
@@ -141,11 +168,11 @@ describe('statement tracker: the patients a statement returned', () => {
       complete('SELECT 1'),
       ready,
     );
-    assert.equal(r!.patientIds, undefined);
+    assert.equal(ids(r!), undefined);
     const plain = new StatementTracker(() => 0);
     plain.started('query', 2);
     const [p] = feed(plain, description(text(500, 2)), row('P-1'), complete('SELECT 1'), ready);
-    assert.equal(p!.patientIds, undefined);
+    assert.equal(ids(p!), undefined);
   });
 
   it('describes an Execute by its portal’s Describe', () => {
@@ -167,7 +194,7 @@ describe('statement tracker: the patients a statement returned', () => {
       complete('SELECT 1'),
       ready,
     );
-    assert.deepEqual(r!.patientIds, ['P-7']);
+    assert.deepEqual(ids(r!), ['P-7']);
   });
 
   it('describes an Execute of a prepared statement described earlier, in the formats of its Bind', () => {
@@ -181,7 +208,7 @@ describe('statement tracker: the patients a statement returned', () => {
     t.started('execute', 2, portal);
     t.sync();
     const [r] = feed(t, msg('2'), row(int4(42)), row(int4(43)), complete('SELECT 2'), ready);
-    assert.deepEqual(r!.patientIds, ['42', '43']);
+    assert.deepEqual(ids(r!), ['42', '43']);
   });
 
   it('keeps matching answers after a Describe of a statement that returns nothing, or one that failed', () => {
@@ -203,7 +230,7 @@ describe('statement tracker: the patients a statement returned', () => {
     assert.equal(skipped!.outcome, 'skipped');
     t.started('query', 3);
     const [next] = feed(t, description(text(500, 2)), row('P-1'), complete('SELECT 1'), ready);
-    assert.deepEqual(next!.patientIds, ['P-1']);
+    assert.deepEqual(ids(next!), ['P-1']);
     assert.equal(t.pending, 0);
   });
 
@@ -212,8 +239,8 @@ describe('statement tracker: the patients a statement returned', () => {
     t.started('query', 1);
     const rows = Array.from({ length: MAX_PATIENTS_PER_STATEMENT + 1 }, (_, i) => row(`P-${i}`));
     const [r] = feed(t, description(text(500, 2)), ...rows, complete(`SELECT ${rows.length}`), ready);
-    assert.equal(r!.patientIds!.length, MAX_PATIENTS_PER_STATEMENT);
-    assert.equal(r!.patientIdsOverflow, true);
+    assert.equal(ids(r!)!.length, MAX_PATIENTS_PER_STATEMENT);
+    assert.equal(r!.patientsUnread, 'overflow');
   });
 
   it('says when rows came back whose patients it could not read: undescribed, unreadable binary, COPY', () => {
@@ -225,12 +252,12 @@ describe('statement tracker: the patients a statement returned', () => {
     });
     t.sync();
     const [undescribed] = feed(t, row('P-1'), complete('SELECT 1'), ready);
-    assert.equal(undescribed!.patientIdsUnknown, true);
-    assert.equal(undescribed!.patientIds, undefined);
+    assert.equal(undescribed!.patientsUnread, 'undescribed');
+    assert.equal(ids(undescribed!), undefined);
     t.started('query', 2);
     const numeric: ResultField = { relation: 500, attnum: 2, type: 1700, format: 1 };
     const [binary] = feed(t, description(numeric), row(Buffer.alloc(8)), complete('SELECT 1'), ready);
-    assert.equal(binary!.patientIdsUnknown, true);
+    assert.equal(binary!.patientsUnread, 'binary');
     t.started('query', 3);
     const [copy] = feed(
       t,
@@ -240,9 +267,11 @@ describe('statement tracker: the patients a statement returned', () => {
       complete('COPY 1'),
       ready,
     );
-    assert.equal(copy!.patientIdsUnknown, true);
+    assert.equal(copy!.patientsUnread, 'copy');
+    assert.equal(copy!.returned, 1, 'COPY rows out are rows returned');
     t.started('query', 4);
     const [known] = feed(t, description(text(500, 2)), row('P-1'), complete('SELECT 1'), ready);
-    assert.equal(known!.patientIdsUnknown, undefined);
+    assert.equal(known!.patientsUnread, undefined);
+    assert.deepEqual(known!.keyedTables, ['public.patients']);
   });
 });

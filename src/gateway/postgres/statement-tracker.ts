@@ -8,10 +8,12 @@
  * extended-protocol batch made the server skip to Sync; a simple Query ends at ReadyForQuery, after one
  * CommandComplete per statement in it.
  *
- * For the accounting of disclosures it also reads, when asked to, the patient ids a statement returned: the values of
- * result columns that come straight from a column holding a patient id. A simple Query's RowDescription precedes its
- * rows; an Execute's rows are described by the answer to an earlier Describe of its portal, or of its prepared
- * statement (with the formats its Bind asked for) — Describes are therefore matched to their answers too.
+ * For the accounting of disclosures it counts the rows returned to the client (DataRows, and COPY rows out) and
+ * reads, when asked to, the values of result columns that come straight from a column naming a patient (the
+ * patient key, or a column that leads to it: patient-columns.ts), grouped by that column, with the tables whose
+ * patient columns every row of the result carried. A simple Query's RowDescription precedes its rows; an Execute's
+ * rows are described by the answer to an earlier Describe of its portal, or of its prepared statement (with the
+ * formats its Bind asked for) — Describes are therefore matched to their answers too.
  */
 import {
   decodeRowDescription,
@@ -32,15 +34,36 @@ export interface StatementResult {
   readonly durationMs: number;
   /** SQLSTATE of the error, on failure. */
   readonly sqlState?: string | undefined;
-  /** Distinct patient ids found in the rows returned (only when the tracker looks for them, and found some). */
-  readonly patientIds?: readonly string[];
-  /** More distinct patient ids were returned than `MAX_PATIENTS_PER_STATEMENT`: `patientIds` holds the first ones. */
-  readonly patientIdsOverflow?: true;
+  /** Rows sent to the client: DataRows, and rows of COPY … TO STDOUT. */
+  readonly returned: number;
   /**
-   * Rows came back whose patients could not be read: rows of a result never described, a patient id in a binary
-   * format this tracker does not read, or COPY output.
+   * Distinct values of the patient columns found in the rows returned, per column (only when the tracker looks for
+   * them, and found some).
    */
-  readonly patientIdsUnknown?: true;
+  readonly patientRefs?: ReadonlyMap<PatientColumn, readonly string[]>;
+  /**
+   * The tables (policy names) whose patient columns were in every result that returned rows, with a value in each
+   * row: the rows these tables gave are all accounted for by `patientRefs`.
+   */
+  readonly keyedTables?: readonly string[];
+  /**
+   * Rows came back whose patients could not all be read, and why; `patientRefs` holds what could be. (A result that
+   * simply has no patient column is not flagged here: whether it needed one depends on what it read.)
+   */
+  readonly patientsUnread?: PatientsUnread;
+}
+
+/**
+ * Why the patients of rows returned could not be read: rows of a result never described, a patient column in a
+ * binary format this tracker does not read, COPY output (no column origins), a row whose patient columns were all
+ * NULL, or more distinct values than `MAX_PATIENTS_PER_STATEMENT`.
+ */
+export type PatientsUnread = 'undescribed' | 'binary' | 'copy' | 'null-key' | 'overflow';
+
+/** A column whose values name patients (patient-columns.ts): compared by identity. */
+export interface PatientColumn {
+  /** The policy's name of the table it belongs to. */
+  readonly table: string;
 }
 
 /** What a prepared statement or a portal returns, once the server has answered a Describe of it. */
@@ -55,8 +78,8 @@ export interface PortalShape {
   readonly resultFormats: readonly number[];
 }
 
-/** Whether a column of a relation (by OID and column number) holds patient ids. */
-export type PatientColumnTest = (relation: number, attnum: number) => boolean;
+/** The patient column a column of a relation is (by OID and column number), if it is one. */
+export type PatientColumnOf = (relation: number, attnum: number) => PatientColumn | undefined;
 
 /** A bulk read's distinct patients beyond this are not listed (the event says so): records stay bounded. */
 export const MAX_PATIENTS_PER_STATEMENT = 5_000;
@@ -72,9 +95,14 @@ interface StatementEntry {
   readonly portal: PortalShape | undefined;
   /** The fields of the rows now arriving (a Query's current result; an Execute's, once resolved). */
   fields: readonly ResultField[] | undefined;
-  patients: Set<string> | undefined;
-  overflow: boolean;
-  unknown: boolean;
+  returned: number;
+  copyOut: boolean;
+  patients: Map<PatientColumn, Set<string>> | undefined;
+  patientCount: number;
+  /** Intersection of the keyed tables of each result that returned rows; undefined before the first. */
+  keyed: Set<string> | undefined;
+  keyedFor: readonly ResultField[] | undefined;
+  unread: PatientsUnread | undefined;
 }
 
 type Entry =
@@ -90,12 +118,12 @@ export function rowsOfTag(tag: string): number | undefined {
 
 export class StatementTracker {
   private readonly queue: Entry[] = [];
-  /** The patient id columns' positions in each result shape seen (shapes are shared by every row of a result). */
-  private readonly patientIndexes = new WeakMap<readonly ResultField[], readonly number[]>();
+  /** The patient columns' positions in each result shape seen (shapes are shared by every row of a result). */
+  private readonly patientIndexes = new WeakMap<readonly ResultField[], ShapeColumns>();
 
   constructor(
     private readonly now: () => number = () => performance.now(),
-    private readonly isPatientColumn?: PatientColumnTest,
+    private readonly patientColumnOf?: PatientColumnOf,
   ) {}
 
   /** A Query or Execute (of `portal`) was forwarded. */
@@ -109,9 +137,13 @@ export class StatementTracker {
       error: undefined,
       portal,
       fields: undefined,
+      returned: 0,
+      copyOut: false,
       patients: undefined,
-      overflow: false,
-      unknown: false,
+      patientCount: 0,
+      keyed: undefined,
+      keyedFor: undefined,
+      unread: undefined,
     });
   }
 
@@ -137,7 +169,7 @@ export class StatementTracker {
     const describe = head?.kind === 'describe' ? head : undefined;
     switch (String.fromCharCode(type)) {
       case 'T': {
-        const fields = this.isPatientColumn === undefined ? undefined : decodeRowDescription(body);
+        const fields = this.patientColumnOf === undefined ? undefined : decodeRowDescription(body);
         if (describe) {
           describe.shape.fields = fields;
           this.queue.shift();
@@ -151,12 +183,19 @@ export class StatementTracker {
         }
         return [];
       case 'H': // CopyOutResponse: rows follow as COPY data, which is not read
-        if (statement && this.isPatientColumn !== undefined) statement.unknown = true;
+        if (statement) {
+          statement.copyOut = true;
+          if (this.patientColumnOf !== undefined) statement.unread = 'copy';
+        }
+        return [];
+      case 'd':
+        if (statement?.copyOut) statement.returned += 1;
         return [];
       case 'D':
         if (statement) {
           statement.dataRows += 1;
-          if (this.isPatientColumn !== undefined) this.collectPatients(statement, body);
+          statement.returned += 1;
+          if (this.patientColumnOf !== undefined) this.collectPatients(statement, body);
         }
         return [];
       case 'C': {
@@ -211,30 +250,45 @@ export class StatementTracker {
     }
     const fields = statement.fields;
     if (fields === undefined) {
-      statement.unknown = true;
+      statement.unread ??= 'undescribed';
       return;
     }
-    let indexes = this.patientIndexes.get(fields);
-    if (indexes === undefined) {
-      indexes = fields.flatMap((f, i) =>
-        f.relation !== 0 && this.isPatientColumn!(f.relation, f.attnum) ? [i] : [],
-      );
-      this.patientIndexes.set(fields, indexes);
+    let shape = this.patientIndexes.get(fields);
+    if (shape === undefined) {
+      shape = shapeColumns(fields, this.patientColumnOf!);
+      this.patientIndexes.set(fields, shape);
     }
-    if (indexes.length === 0) return;
-    const values = rowValues(row, indexes);
+    if (statement.keyedFor !== fields) {
+      // The first row of this result: only tables keyed in every result that returned rows stay keyed.
+      statement.keyedFor = fields;
+      const tables = new Set(shape.tables);
+      statement.keyed =
+        statement.keyed === undefined ? tables : new Set([...statement.keyed].filter((t) => tables.has(t)));
+    }
+    if (shape.indexes.length === 0) return;
+    const values = rowValues(row, shape.indexes);
+    const seen = new Set<string>();
     for (let k = 0; k < values.length; k++) {
       const value = values[k];
       if (value === null || value === undefined) continue;
-      const id = valueText(value, fields[indexes[k]!]!);
+      const column = shape.columns[k]!;
+      const id = valueText(value, fields[shape.indexes[k]!]!);
       if (id === undefined) {
-        statement.unknown = true;
+        statement.unread ??= 'binary';
         continue;
       }
-      statement.patients ??= new Set();
-      if (statement.patients.size < MAX_PATIENTS_PER_STATEMENT) statement.patients.add(id);
-      else if (!statement.patients.has(id)) statement.overflow = true;
+      seen.add(column.table);
+      statement.patients ??= new Map();
+      let set = statement.patients.get(column);
+      if (set === undefined) statement.patients.set(column, (set = new Set()));
+      if (set.has(id)) continue;
+      if (statement.patientCount < MAX_PATIENTS_PER_STATEMENT) {
+        set.add(id);
+        statement.patientCount += 1;
+      } else statement.unread ??= 'overflow';
     }
+    // A row whose patient columns of a table are all NULL (an outer join) names none of that table's patients.
+    if (seen.size < shape.tables.length) statement.unread ??= 'null-key';
   }
 
   private finish(outcome: StatementResult['outcome'], sqlState?: string): StatementResult {
@@ -246,9 +300,12 @@ export class StatementTracker {
       rows: outcome === 'success' ? e.rows : undefined,
       durationMs: this.now() - e.startedAt,
       ...(sqlState !== undefined ? { sqlState } : {}),
-      ...(e.patients !== undefined ? { patientIds: [...e.patients] } : {}),
-      ...(e.overflow ? { patientIdsOverflow: true as const } : {}),
-      ...(e.unknown ? { patientIdsUnknown: true as const } : {}),
+      returned: e.returned,
+      ...(e.patients !== undefined
+        ? { patientRefs: new Map([...e.patients].map(([column, ids]) => [column, [...ids]])) }
+        : {}),
+      ...(e.keyed !== undefined ? { keyedTables: [...e.keyed] } : {}),
+      ...(e.unread !== undefined ? { patientsUnread: e.unread } : {}),
     };
   }
 
@@ -271,6 +328,25 @@ export class StatementTracker {
     }
     return out;
   }
+}
+
+/** Where a result shape's patient columns are, and the tables they belong to. */
+interface ShapeColumns {
+  readonly indexes: readonly number[];
+  readonly columns: readonly PatientColumn[];
+  readonly tables: readonly string[];
+}
+
+function shapeColumns(fields: readonly ResultField[], patientColumnOf: PatientColumnOf): ShapeColumns {
+  const indexes: number[] = [];
+  const columns: PatientColumn[] = [];
+  fields.forEach((f, i) => {
+    const column = f.relation === 0 ? undefined : patientColumnOf(f.relation, f.attnum);
+    if (column === undefined) return;
+    indexes.push(i);
+    columns.push(column);
+  });
+  return { indexes, columns, tables: [...new Set(columns.map((c) => c.table))] };
 }
 
 function sqlStateOf(body: Buffer): string | undefined {
