@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { compilePolicy } from '../policy/compile.js';
 import { runPolicyTests } from '../policy/policy-tests.js';
+import { policyWarnings } from '../policy/warnings.js';
 import { formatProblem } from '../lib/yaml-source.js';
 import type { GlobalOptions } from './api-client.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -76,14 +77,21 @@ export function registerLocalCommands(program: Command, globals: () => GlobalOpt
   policy
     .command('check')
     .argument('<file>', 'policy YAML')
-    .description('validate a policy; problems are printed as file:line: key: message')
+    .description(
+      'validate a policy; problems are printed as file:line: key: message (exit 8), warnings on stderr (still exit 0)',
+    )
     .action((file: string) => {
       const p = compileOrExit(file, globals().json);
-      if (globals().json) console.log(jsonText({ ok: true, hash: p.hash, roles: [...p.roles.keys()] }));
-      else
+      const warnings = policyWarnings(p);
+      if (globals().json)
+        console.log(jsonText({ ok: true, hash: p.hash, roles: [...p.roles.keys()], warnings }));
+      else {
+        for (const w of warnings) console.error(`${safe(file)}: warning: ${safe(w.message)} [${w.code}]`);
         console.log(
-          `${safe(file)}: ok (${p.roles.size} roles, ${p.resources.size} resources, version ${p.hash.slice(0, 12)})`,
+          `${safe(file)}: ok (${p.roles.size} roles, ${p.resources.size} resources, version ${p.hash.slice(0, 12)})` +
+            (warnings.length > 0 ? `, ${warnings.length} warning(s)` : ''),
         );
+      }
     });
   policy
     .command('test')
