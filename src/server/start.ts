@@ -86,7 +86,11 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
   });
   for (const file of keys.generated)
     logger.warn({ file }, 'generated an audit key; keep a copy and its public key');
-  const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir });
+  const store = await openStore({
+    databaseUrl: config.database.url,
+    dataDir: config.dataDir,
+    onNotice: (message) => logger.warn(message),
+  });
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   const stopAll = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) {
