@@ -52,6 +52,8 @@ export interface StartOptions {
 export interface RunningPhigate {
   /** Base URL of the HTTP API. */
   readonly url: string;
+  /** Where this phigate keeps its state (config `dataDir`). */
+  readonly dataDir: string;
   readonly store: Store;
   readonly logger: Logger;
   readonly audit: AuditService;
@@ -254,6 +256,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     let stopping: Promise<void> | undefined;
     return {
       url: baseUrl,
+      dataDir: path.resolve(config.dataDir),
       store,
       logger,
       audit,
