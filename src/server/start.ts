@@ -23,6 +23,7 @@ import { createDevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { systemClock } from '../lib/clock.js';
 import { PhigateError } from '../lib/errors.js';
+import { fileProblem } from '../lib/file-problem.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { formatProblem } from '../lib/yaml-source.js';
 import type { GatewayConfig } from '../config/schema.js';
@@ -286,8 +287,9 @@ function readPolicyFile(file: string | undefined): { source: string; sourceName:
     throw new PhigateError(
       'invalid',
       'policy.unreadable',
-      `cannot read the policy file ${file}`,
-      {},
+      `cannot read the policy file ${file} (${fileProblem(err)}); it is named by policy.file in the ` +
+        'configuration file (relative to that file) or by PHIGATE_POLICY_FILE',
+      { file },
       { cause: err },
     );
   }
