@@ -74,7 +74,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     file: options.configPath,
     ...(options.env ? { env: options.env } : {}),
   });
-  const logger = createLogger(options.logLevel ?? config.log.level);
+  const logger = createLogger(options.logLevel ?? config.log.level, undefined, config.log.format);
   const dev = options.dev ?? config.identity.devIssuer;
   const replicaId = randomUUID();
 
