@@ -79,9 +79,12 @@ export function createPolicyRegistry(options: PolicyRegistryOptions): PolicyRegi
     async load(source, sourceName) {
       const r = compile(source, sourceName);
       if (r.policy === undefined) {
+        // At start there is no previous policy: do not promise one (start then refuses to serve).
         logger.error(
           { sourceName, problems: r.problems.length },
-          'policy is invalid; the previous one stays in force',
+          inForce === undefined
+            ? 'policy is invalid; no policy is in force'
+            : 'policy is invalid; the previous one stays in force',
         );
         return strip(r);
       }

@@ -23,6 +23,7 @@ import {
 import { UNATTRIBUTED_INDEX_TOKEN } from './disclosures.js';
 import type { AuditEventInput, PatientToken, StoredAuditEvent } from './event.js';
 import { queryEvents, type EventFilter } from './event-query.js';
+import { startEventFollow, type EventFollow, type FollowFilter } from './event-follow.js';
 import { exportJsonlLines } from './export-jsonl.js';
 import { claimLogIdentity } from './log-identity.js';
 import type { VerifyReport } from './log-verifier.js';
@@ -72,6 +73,8 @@ export interface AuditService {
   stop(): Promise<void>;
   /** Events matching the filter; `patient` (an identifier) is turned into its token here and goes no further. */
   events(p: Principal, filter: EventFilter & { patient?: string | undefined }): Promise<StoredAuditEvent[]>;
+  /** A lasting query (`audit tail -f`): recorded when it starts and ends, not at each poll. */
+  follow(p: Principal, filter: FollowFilter, backlog: number): Promise<EventFollow>;
   checkpoints(p: Principal, afterSize: number | undefined, limit: number): Promise<StoredCheckpoint[]>;
   signCheckpoint(p: Principal): Promise<StoredCheckpoint>;
   inclusionProof(p: Principal, seq: number, treeSize?: number): Promise<InclusionProofView>;
@@ -206,6 +209,26 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
         filter.patientToken ? { what: { patients: [filter.patientToken as PatientToken] } } : {},
       );
       return events;
+    },
+
+    follow(p, filter, backlog) {
+      return startEventFollow(
+        {
+          db,
+          patientToken: (patient) => pseudonymizer.patient(patient),
+          requireAuditor: (who) => requireAuditor(who, 'audit.query'),
+          record: (who, detail, patients) =>
+            record(
+              who,
+              'audit.query',
+              detail,
+              patients.length > 0 ? { what: { patients: [...patients] } } : {},
+            ),
+        },
+        p,
+        filter,
+        backlog,
+      );
     },
 
     async checkpoints(p, afterSize, limit) {

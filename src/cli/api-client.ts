@@ -17,12 +17,31 @@ export interface ApiClient {
   raw(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response>;
 }
 
+/** `localhost:8740` parses as a URL with the scheme "localhost:": ask for the scheme instead of failing later. */
+export function apiUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new CliError(
+      `--api ${safe(text)} is not an http(s) URL: write it with its scheme, e.g. http://${safe(text.replace(/^\w+:\/\//, ''))}`,
+      EXIT.usage,
+      'cli.api-url-invalid',
+    );
+  }
+  return text;
+}
+
 export function tokenCache(): ReturnType<typeof createTokenCache> {
   const path = process.env['PHIGATE_TOKEN_CACHE'];
   return createTokenCache(path ? { path } : {});
 }
 
 async function resolveToken(options: GlobalOptions): Promise<string> {
+  apiUrl(options.api); // PHIGATE_API_URL does not pass through the option's parser
   if (options.token) return options.token;
   const cached = await tokenCache().load(options.api);
   if (!cached) {
@@ -35,12 +54,13 @@ async function resolveToken(options: GlobalOptions): Promise<string> {
   return cached.accessToken;
 }
 
-export async function publicGet<T>(apiUrl: string, path: string): Promise<T> {
+export async function publicGet<T>(api: string, path: string): Promise<T> {
+  apiUrl(api);
   let res: Response;
   try {
-    res = await fetch(new URL(path, apiUrl));
+    res = await fetch(new URL(path, api));
   } catch {
-    throw new CliError(`cannot reach phigate at ${apiUrl}`, EXIT.unavailable);
+    throw new CliError(`cannot reach phigate at ${api}`, EXIT.unavailable);
   }
   if (!res.ok) throw new CliError(`${path} answered ${res.status}`, exitCodeForStatus(res.status));
   return (await res.json()) as T;
@@ -88,6 +108,7 @@ export async function createApiClient(options: GlobalOptions): Promise<ApiClient
       `${safe(p.detail ?? `HTTP ${res.status}`)} (${safe(p.code ?? res.status)})${reasons}`,
       exitCodeForStatus(res.status),
       p.code,
+      (p.reasons ?? []).map((r) => ({ code: String(r.code), message: String(r.message) })),
     );
   };
   return {

@@ -142,6 +142,7 @@ describe('phigate CLI against a running server', () => {
     assert.deepEqual(JSON.parse(missing.stderr), {
       error: 'no such request (request.not-found)',
       code: 'request.not-found',
+      reasons: [],
       exitCode: 5,
     });
     const invalid = await runCli(

@@ -1,5 +1,5 @@
 /** `roles`, `request`, `requests`, `show`, `approve`, `deny`, `cancel`, `grants`, `revoke`, `review`. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createApiClient, type GlobalOptions } from './api-client.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { minutes, requestDetail, requestTable, type RequestLike } from './format.js';
@@ -12,6 +12,36 @@ interface Page {
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Request and grant ids are UUIDs: anything else is a typo (or a placeholder pasted as is), not an unknown id. */
+function idArgument(kind: 'request' | 'grant'): (text: string) => string {
+  return (text) => {
+    if (UUID.test(text)) return text;
+    throw new CliError(
+      `${safe(text)} is not a ${kind} id: ids are UUIDs (e.g. 92914762-1a9a-475b-bfd2-7810d2b8c4d9), ` +
+        `as \`phigate request\` and \`phigate ${kind === 'grant' ? 'grants' : 'requests'}\` print them`,
+      EXIT.usage,
+      'cli.id-invalid',
+    );
+  };
+}
+
+/**
+ * Required options are checked in the action, after commander has refused unknown options: otherwise a mistyped
+ * flag is reported as a missing one ("required option '--resource' not specified" for `--resorce`).
+ */
+function requireOptions(opts: Record<string, unknown>, flags: Record<string, string>): void {
+  const missing = Object.entries(flags).filter(([key]) => opts[key] === undefined);
+  if (missing.length > 0) {
+    throw new CliError(
+      `required option(s) not specified: ${missing.map(([, flag]) => flag).join(', ')}`,
+      EXIT.usage,
+      'cli.option-missing',
+    );
+  }
+}
 
 function print(g: GlobalOptions, value: unknown, human: () => string): void {
   console.log(g.json ? jsonText(value) : human());
@@ -32,6 +62,21 @@ function listQuery(opts: ListOptions): string {
   if (opts.cursor) q.set('cursor', opts.cursor);
   const s = q.toString();
   return s ? `?${s}` : '';
+}
+
+/** The command that shows the next page: the same filters and page size (and API), the new cursor. */
+export function nextPageCommand(name: string, opts: ListOptions, cursor: string, g: GlobalOptions): string {
+  const parts = ['phigate'];
+  // An explicit --api that differs from the environment's would otherwise be lost too.
+  if (g.api !== (process.env['PHIGATE_API_URL'] ?? 'http://127.0.0.1:8740')) parts.push('--api', g.api);
+  parts.push(name);
+  if (opts.scope) parts.push('--scope', opts.scope);
+  if (opts.status) parts.push('--status', opts.status);
+  if (opts.limit) parts.push('--limit', opts.limit);
+  parts.push('--cursor', cursor);
+  return parts
+    .map((p) => (/^[\w@%+=:,./-]+$/.test(p) ? safe(p) : `'${safe(p).replaceAll("'", "'\\''")}'`))
+    .join(' ');
 }
 
 export function registerAccessCommands(program: Command, globals: () => GlobalOptions): void {
@@ -78,11 +123,11 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
   program
     .command('request')
     .description('ask for access; the policy grants at once, asks approvers, or refuses')
-    .requiredOption('--resource <name>', 'protected resource, e.g. clinic-db')
-    .requiredOption('--role <name>', 'role to request (see `phigate roles`)')
+    .option('--resource <name>', 'protected resource, e.g. clinic-db (required)')
+    .option('--role <name>', 'role to request, see `phigate roles` (required)')
     .option('--duration <d>', 'how long: 30m, 2h, 1h30m or ISO 8601 (default: the role’s)')
-    .requiredOption('--purpose <code>', 'HL7 v3 purpose of use: TREAT, ETREAT, BTG, HOPERAT, …')
-    .requiredOption('--justification <text>', 'why you need it (stored as data, shown to approvers)')
+    .option('--purpose <code>', 'HL7 v3 purpose of use: TREAT, ETREAT, BTG, HOPERAT, … (required)')
+    .option('--justification <text>', 'why you need it, stored as data, shown to approvers (required)')
     .option('--ticket <ref>', 'ticket reference')
     .option('--patient <id>', 'a patient id this access is for (repeat for several)', collect)
     .option('--wait', 'wait until the request is decided')
@@ -97,6 +142,12 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
         patient?: string[];
         wait?: boolean;
       }) => {
+        requireOptions(opts, {
+          resource: '--resource <name>',
+          role: '--role <name>',
+          purpose: '--purpose <code>',
+          justification: '--justification <text>',
+        });
         const g = globals();
         const api = await createApiClient(g);
         let r = await api.call<RequestLike>('POST', '/v1/requests', {
@@ -132,7 +183,13 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
     program
       .command(name)
       .description(description)
-      .option('--scope <scope>', 'mine, approvable or all (auditors and admins)')
+      .addOption(
+        new Option('--scope <scope>', 'mine, approvable or all (auditors and admins)').choices([
+          'mine',
+          'approvable',
+          'all',
+        ]),
+      )
       .option('--status <list>', 'comma-separated statuses, e.g. pending,active')
       .option('--limit <n>', 'page size (≤ 200)')
       .option('--cursor <c>', 'the next page: the cursor the previous page ended with')
@@ -142,13 +199,13 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
         print(g, page, () => requestTable(page.items));
         // On stderr, so that the table on stdout stays just the table.
         if (!g.json && page.nextCursor)
-          process.stderr.write(`more: phigate ${name} --cursor ${safe(page.nextCursor)}\n`);
+          process.stderr.write(`more: ${nextPageCommand(name, opts, page.nextCursor, g)}\n`);
       });
   }
 
   program
     .command('show')
-    .argument('<id>', 'request or grant id')
+    .argument('<id>', 'request or grant id', idArgument('request'))
     .description('one request, with its approvals and the reasons of its decision')
     .action(async (id: string) => {
       const g = globals();
@@ -161,7 +218,7 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
   for (const verdict of ['approve', 'deny'] as const) {
     program
       .command(verdict)
-      .argument('<id>', 'request id')
+      .argument('<id>', 'request id', idArgument('request'))
       .option('--comment <text>', 'note for the requester and the audit log')
       .description(verdict === 'approve' ? 'approve a request (never your own)' : 'deny a request')
       .action(async (id: string, opts: { comment?: string }) => {
@@ -179,7 +236,7 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
 
   program
     .command('cancel')
-    .argument('<id>', 'request id')
+    .argument('<id>', 'request id', idArgument('request'))
     .description('withdraw your pending request')
     .action(async (id: string) => {
       const g = globals();
@@ -191,7 +248,7 @@ export function registerAccessCommands(program: Command, globals: () => GlobalOp
 
   program
     .command('revoke')
-    .argument('<id>', 'grant id')
+    .argument('<id>', 'grant id', idArgument('grant'))
     .option('--reason <text>', 'why the grant ends early')
     .description('end a grant now')
     .action(async (id: string, opts: { reason?: string }) => {

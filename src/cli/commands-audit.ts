@@ -181,7 +181,7 @@ export function registerAuditCommands(program: Command, globals: () => GlobalOpt
     .option('--action <action>', 'only this action, e.g. grant.activate')
     .option('--resource <name>', 'only this resource')
     .option('--patient <id>', 'only events about this patient (sent in a request body, never in a URL)')
-    .option('-f, --follow', 'poll for new events until interrupted')
+    .option('-f, --follow', 'keep printing new events until interrupted (recorded as one query)')
     .action(
       async (opts: {
         lines: string;
@@ -205,16 +205,24 @@ export function registerAuditCommands(program: Command, globals: () => GlobalOpt
         const show = (items: EventPage['items']): void => {
           for (const e of items) console.log(g.json ? jsonText(e) : eventLine(e.seq, e.record));
         };
+        if (opts.follow) {
+          // One lasting query, recorded when it starts and ends (polling would record every poll as a new query).
+          const res = await api.raw('POST', '/v1/audit/events/follow', {
+            ...JSON.parse(JSON.stringify(filter)),
+            ...(opts.patient === undefined ? {} : { patient: opts.patient }),
+            lines: limit,
+          });
+          if (!res.body) throw new CliError('the follow came back empty', EXIT.unexpected);
+          const lines = createInterface({ input: Readable.fromWeb(res.body as never), crlfDelay: Infinity });
+          for await (const line of lines)
+            if (line.trim()) show([JSON.parse(line) as EventPage['items'][number]]);
+          throw new CliError(
+            'the server ended the follow (it is stopping or its store is unavailable)',
+            EXIT.unavailable,
+          );
+        }
         const items = [...(await search({ order: 'desc', limit })).items].reverse();
         show(items);
-        if (!opts.follow) return;
-        let cursor = items.at(-1)?.seq ?? 0;
-        for (;;) {
-          await new Promise((r) => setTimeout(r, 2000));
-          const page = await search({ cursor, limit: 1000 });
-          show(page.items);
-          cursor = page.items.at(-1)?.seq ?? cursor;
-        }
       },
     );
 

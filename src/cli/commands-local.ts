@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { compilePolicy } from '../policy/compile.js';
 import { runPolicyTests } from '../policy/policy-tests.js';
+import { fileProblem } from '../lib/file-problem.js';
 import { policyWarnings } from '../policy/warnings.js';
 import { formatProblem } from '../lib/yaml-source.js';
 import type { GlobalOptions } from './api-client.js';
@@ -12,8 +13,8 @@ import { jsonText, safe } from './terminal-text.js';
 function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
-  } catch {
-    throw new CliError(`cannot read ${file}`, EXIT.usage);
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${fileProblem(err)}`, EXIT.usage);
   }
 }
 

@@ -24,11 +24,19 @@ Exit codes:
   4  refused (forbidden, denied)   9  invalid input
                                   10  audit verification or proof failed`;
 
+/** One machine-readable reason of a refusal, as the API's problem details carry them. */
+export interface Reason {
+  readonly code: string;
+  readonly message: string;
+}
+
 export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: number,
     readonly code?: string,
+    /** The API's reasons, kept as a list for `--json` (the human message lists them as lines). */
+    readonly reasons: readonly Reason[] = [],
   ) {
     super(message);
   }

@@ -3,14 +3,14 @@
  * locally: `serve`, `demo`, and `policy check|test`.
  */
 import { Command, CommanderError } from 'commander';
-import type { GlobalOptions } from './api-client.js';
+import { apiUrl, type GlobalOptions } from './api-client.js';
 import { registerAccessCommands } from './commands-access.js';
 import { registerAuditCommands } from './commands-audit.js';
 import { registerConnectCommand } from './commands-connect.js';
 import { registerAuthCommands } from './commands-auth.js';
 import { registerLocalCommands } from './commands-local.js';
 import { isPhigateError } from '../lib/errors.js';
-import { CliError, EXIT, EXIT_CODES_HELP, exitCodeForKind } from './exit-codes.js';
+import { CliError, EXIT, EXIT_CODES_HELP, exitCodeForKind, type Reason } from './exit-codes.js';
 import { jsonText, safe } from './terminal-text.js';
 
 export function buildProgram(): Command {
@@ -19,6 +19,7 @@ export function buildProgram(): Command {
     .option(
       '--api <url>',
       'phigate API URL (env PHIGATE_API_URL)',
+      apiUrl,
       process.env['PHIGATE_API_URL'] ?? 'http://127.0.0.1:8740',
     )
     .option(
@@ -52,12 +53,19 @@ export async function main(argv: readonly string[]): Promise<number> {
         : EXIT.usage;
     }
     const json = program.opts<GlobalOptions>().json === true;
-    const report = (message: string, code: string | undefined, exitCode: number): number => {
-      if (json) console.error(jsonText({ error: message, code: code ?? null, exitCode }));
+    const report = (
+      message: string,
+      code: string | undefined,
+      exitCode: number,
+      reasons: readonly Reason[] = [],
+    ): number => {
+      // --json keeps the structure: the first line is the error, each reason stays an object of its own.
+      if (json)
+        console.error(jsonText({ error: message.split('\n')[0], code: code ?? null, reasons, exitCode }));
       else console.error(`phigate: ${message}`);
       return exitCode;
     };
-    if (err instanceof CliError) return report(err.message, err.code, err.exitCode);
+    if (err instanceof CliError) return report(err.message, err.code, err.exitCode, err.reasons);
     // Local errors (config, policy, login) may span lines, each of which may quote the file or the issuer.
     if (isPhigateError(err)) {
       return report(err.message.split('\n').map(safe).join('\n'), err.code, exitCodeForKind(err.kind));

@@ -35,6 +35,7 @@ const ENV_OVERRIDES: readonly { name: string; path: readonly string[]; parse: (v
   { name: 'PHIGATE_POLICY_FILE', path: ['policy', 'file'], parse: (v) => v },
   { name: 'PHIGATE_DATA_DIR', path: ['dataDir'], parse: (v) => v },
   { name: 'PHIGATE_LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
+  { name: 'PHIGATE_LOG_FORMAT', path: ['log', 'format'], parse: (v) => v },
   { name: 'PHIGATE_AUDIT_HMAC_KEY_FILE', path: ['audit', 'hmacKeyFile'], parse: (v) => v },
   { name: 'PHIGATE_AUDIT_SIGNING_KEY_FILE', path: ['audit', 'signingKeyFile'], parse: (v) => v },
   { name: 'PHIGATE_AUDIT_HMAC_KEY', path: ['audit', 'hmacKey'], parse: (v) => v },

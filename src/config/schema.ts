@@ -250,8 +250,10 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** auto: human-readable lines on a terminal, JSON otherwise; json or pretty to choose. */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
-    .default({ level: 'info' }),
+    .default({ level: 'info', format: 'auto' }),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -4,7 +4,9 @@
  * to try; with --script it plays the story and exits 0 only if every step behaved.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../config/load.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { serveUntilSignal } from '../server/serve.js';
 import { startPhigate } from '../server/start.js';
@@ -35,26 +37,54 @@ const BANNER = [
   '└──────────────────────────────────────────────────────────────────────────┘',
 ];
 
-function instructions(url: string): string[] {
-  const api = url === 'http://127.0.0.1:8740' ? '' : ` --api ${url}`;
-  return [
+const DEFAULT_API = 'http://127.0.0.1:8740';
+
+/** What to try, copy-pasteable as printed: no placeholder that fails when pasted literally. */
+export function instructions(running: {
+  readonly url: string;
+  readonly dataDir: string;
+  readonly gateway?: { readonly host: string; readonly port: number } | undefined;
+}): string[] {
+  const { url } = running;
+  const lines = [
     `API: ${url}   docs: ${url}/docs   OpenAPI: ${url}/openapi.json`,
+    ...(running.gateway
+      ? [
+          `PostgreSQL gateway: ${running.gateway.host}:${running.gateway.port} (clinic-db, once you hold a grant)`,
+        ]
+      : []),
     'Demo users: alice (support), dan (analyst), olivia (on-call physician), carol and chris (clinical leads,',
     '            approvers), priya (privacy office, auditor), adam (admin).',
-    'Try, in another terminal:',
-    `  npx phigate login${api} --dev-user dan       # sign in as Dan`,
-    `  npx phigate roles${api}                      # what Dan may request`,
-    `  npx phigate request${api} --resource clinic-db --role analyst-encounters --duration 10m \\`,
-    '      --purpose HQUALIMP --justification "Readmission review, encounter 42" --patient MRN-DEMO-0001',
-    `  npx phigate login${api} --dev-user carol && npx phigate approve${api} <request-id>   # Dr. Carol Lead`,
-    `  npx phigate login${api} --dev-user dan && npx phigate grants${api}                   # Dan's grant, active`,
-    `  npx phigate login${api} --dev-user olivia && npx phigate request${api} --resource clinic-db \\`,
-    '      --role oncall-breakglass --purpose BTG --justification "Unresponsive patient in the ED"  # break-glass',
-    `  npx phigate login${api} --dev-user priya && npx phigate audit verify${api}           # the privacy office`,
-    `  npx phigate audit tail${api} -n 10 && npx phigate audit disclosures${api} --patient MRN-DEMO-0001`,
-    '  npx phigate demo --script                   # the whole story, unattended (stop this one first)',
-    'Press Ctrl-C to stop; state stays in ./.phigate for the next start.',
+    'Try, in another terminal (`npm link` once makes `phigate` itself several times faster than `npx phigate`):',
   ];
+  // Not the default port: one variable for the whole session instead of --api on every line.
+  if (url !== DEFAULT_API) lines.push(`  export PHIGATE_API_URL=${url}`);
+  lines.push(
+    '  npx phigate login --dev-user dan             # sign in as Dan',
+    '  npx phigate roles                            # what Dan may request',
+    '  npx phigate request --resource clinic-db --role analyst-encounters --duration 10m \\',
+    '      --purpose HQUALIMP --justification "Readmission review, encounter 42" --patient MRN-DEMO-0001',
+    '  npx phigate login --dev-user carol && npx phigate requests --scope approvable   # Dr. Carol Lead',
+    '  npx phigate approve ID                       # ID: the request id printed above',
+    "  npx phigate login --dev-user dan && npx phigate grants                   # Dan's grant, active",
+    "  npx phigate connect clinic-db --psql         # psql through the gateway, as the grant's own role",
+    '  npx phigate login --dev-user olivia && npx phigate request --resource clinic-db \\',
+    '      --role oncall-breakglass --purpose BTG --justification "Unresponsive patient in the ED"  # break-glass',
+    '  npx phigate login --dev-user priya && npx phigate audit verify           # the privacy office',
+    '  npx phigate audit tail -n 10 && npx phigate audit disclosures --patient MRN-DEMO-0001',
+    '  npx phigate demo --script                    # the whole story, unattended, in its own data directory',
+    `Press Ctrl-C to stop; state stays in ${running.dataDir} for the next start.`,
+  );
+  return lines;
+}
+
+/**
+ * The scripted story plays in a data directory of its own below the demo's, so that it neither meets the grants
+ * made by hand in the interactive demo nor competes with a demo that is serving (one owner per directory).
+ */
+export function scriptDataDir(configPath: string | undefined): string {
+  const { config } = loadConfig({ file: configPath });
+  return path.join(config.dataDir, 'script');
 }
 
 /** The gateway in front of the demo's synthetic clinic database, in the embedded PostgreSQL. */
@@ -86,13 +116,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     gateway: demoGateway(options.script, (c) => (clinic = c)),
   };
   if (!options.script) {
-    await serveUntilSignal(start, (running) => instructions(running.url).forEach((l) => print(l)));
+    await serveUntilSignal(start, (running) => instructions(running).forEach((l) => print(l)));
     return 0;
   }
-  const running = await startPhigate(start);
+  const dataDir = scriptDataDir(options.configPath);
+  const running = await startPhigate({ ...start, env: { ...process.env, PHIGATE_DATA_DIR: dataDir } });
   const clinicAdminUrl = clinic?.adminUrl;
   try {
-    print(`phigate is serving at ${running.url}; playing the demo story:`);
+    print(`phigate is serving at ${running.url}, with its own state in ${dataDir}; playing the demo story:`);
     const passed = await playDemoScript({
       apiUrl: running.url,
       mintToken: running.mintDevToken!,

@@ -115,6 +115,15 @@ export function createConnectionService(deps: {
 
   return {
     async connect(p, request, clientAddress) {
+      // A misspelt resource is not a missing grant: say which of the two it is.
+      if (!deps.policy().resources.has(request.resource)) {
+        throw new PhigateError(
+          'not-found',
+          'resource.unknown',
+          `there is no resource ${request.resource}: \`phigate roles\` lists the ones you may request`,
+          { resource: request.resource },
+        );
+      }
       const now = deps.clock.now();
       const grant = await findActiveGrant(deps.db, {
         requesterId: p.id,

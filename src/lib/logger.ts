@@ -3,6 +3,7 @@
  * literals in the first place; these paths catch the usual suspects if someone slips.
  */
 import { pino, type Logger } from 'pino';
+import { humanDestination } from './human-log.js';
 
 export type { Logger };
 
@@ -20,11 +21,20 @@ const REDACT = [
   '*.url',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+/** `auto`: human lines on a terminal, JSON otherwise (pipes, files, log collectors). */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+export function createLogger(
+  level: string,
+  destination?: pino.DestinationStream,
+  format: LogFormat = 'auto',
+): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'phigate' },
     redact: { paths: REDACT, censor: '[redacted]' },
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
+  return pretty ? pino(options, humanDestination()) : pino(options);
 }

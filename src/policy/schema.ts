@@ -50,7 +50,15 @@ const phiTableSchema = z.strictObject({
     .optional(),
   /** Column → Safe Harbor kind (its default mask applies), or kind and a mask of the resource's choosing. */
   columns: z
-    .record(columnName, z.union([safeHarborKind, z.strictObject({ kind: safeHarborKind, mask })]))
+    .record(
+      columnName,
+      z.union([safeHarborKind, z.strictObject({ kind: safeHarborKind, mask })], {
+        // zod's own words for a failed union are "Invalid input": name what is accepted.
+        error: () =>
+          `not a Safe Harbor kind: use one of ${SAFE_HARBOR_KINDS.join(', ')} ` +
+          `(or { kind, mask } with a mask among ${MASKS.join(', ')})`,
+      }),
+    )
     .default({}),
 });
 

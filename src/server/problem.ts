@@ -49,9 +49,16 @@ function fromFastify(err: FastifyError): Problem | undefined {
       first?.params && 'additionalProperty' in first.params
         ? String(first.params.additionalProperty)
         : undefined;
+    // "must be equal to one of the allowed values" helps only if it says which they are.
+    const allowed =
+      first?.keyword === 'enum' && first.params && 'allowedValues' in first.params
+        ? `: ${(first.params.allowedValues as unknown[]).map(String).join(', ')}`
+        : '';
     // Patterns only ever exclude control characters; echoing the regular expression would help nobody.
     const message =
-      first?.keyword === 'pattern' ? 'must not contain control characters' : (first?.message ?? 'is invalid');
+      first?.keyword === 'pattern'
+        ? 'must not contain control characters'
+        : `${first?.message ?? 'is invalid'}${allowed}`;
     return problem(400, 'request.invalid', `${where} ${message}${extra === undefined ? '' : ` (${extra})`}`, {
       field: extra === undefined ? where : `${where}/${extra}`,
     });

@@ -23,6 +23,7 @@ import { createDevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { systemClock } from '../lib/clock.js';
 import { PhigateError } from '../lib/errors.js';
+import { fileProblem } from '../lib/file-problem.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { formatProblem } from '../lib/yaml-source.js';
 import type { GatewayConfig } from '../config/schema.js';
@@ -53,6 +54,8 @@ export interface StartOptions {
 export interface RunningPhigate {
   /** Base URL of the HTTP API. */
   readonly url: string;
+  /** Where this phigate keeps its state (config `dataDir`). */
+  readonly dataDir: string;
   readonly store: Store;
   readonly logger: Logger;
   readonly audit: AuditService;
@@ -72,7 +75,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     file: options.configPath,
     ...(options.env ? { env: options.env } : {}),
   });
-  const logger = createLogger(options.logLevel ?? config.log.level);
+  const logger = createLogger(options.logLevel ?? config.log.level, undefined, config.log.format);
   const dev = options.dev ?? config.identity.devIssuer;
   const replicaId = randomUUID();
 
@@ -87,7 +90,11 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
   });
   for (const file of keys.generated)
     logger.warn({ file }, 'generated an audit key; keep a copy and its public key');
-  const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir });
+  const store = await openStore({
+    databaseUrl: config.database.url,
+    dataDir: config.dataDir,
+    onNotice: (message) => logger.warn(message),
+  });
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   const stopAll = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) {
@@ -267,6 +274,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     let stopping: Promise<void> | undefined;
     return {
       url: baseUrl,
+      dataDir: path.resolve(config.dataDir),
       store,
       logger,
       audit,
@@ -296,8 +304,9 @@ function readPolicyFile(file: string | undefined): { source: string; sourceName:
     throw new PhigateError(
       'invalid',
       'policy.unreadable',
-      `cannot read the policy file ${file}`,
-      {},
+      `cannot read the policy file ${file} (${fileProblem(err)}); it is named by policy.file in the ` +
+        'configuration file (relative to that file) or by PHIGATE_POLICY_FILE',
+      { file },
       { cause: err },
     );
   }

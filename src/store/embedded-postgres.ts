@@ -6,7 +6,7 @@
  * exit hooks that stop PostgreSQL on SIGINT/SIGTERM before phigate has drained its own connections; phigate must own
  * the shutdown order (stop serving → flush → close pool → stop PostgreSQL).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -19,9 +19,17 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { arch, platform, userInfo } from 'node:os';
+import { arch, platform } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import {
+  blockingAncestor,
+  DEFAULT_RELOCATION_ROOT,
+  relocatedHome,
+  serverUser,
+  type ServerUser,
+} from './postgres-run-as.js';
 
 export interface EmbeddedPostgresOptions {
   /** Directory holding the cluster; created and initialised on first use. */
@@ -34,6 +42,15 @@ export interface EmbeddedPostgresOptions {
   readonly maxConnections?: number;
   /** Serve TLS with this certificate and key (PEM) too (benchmarks compare paths with the same TLS setting). */
   readonly tls?: { readonly certPem: string; readonly keyPem: string };
+  /**
+   * Hears what phigate did on the machine for the server, once: created its system user, moved its cluster
+   * (default: a line on stderr).
+   */
+  readonly onNotice?: (message: string) => void;
+  /** As root: the system user the server runs as (default "postgres"), created when missing. */
+  readonly systemUser?: string;
+  /** As root: where the cluster goes when that user cannot enter the data directory (default /var/lib/phigate/…). */
+  readonly relocationRoot?: string;
 }
 
 export interface EmbeddedPostgres {
@@ -64,37 +81,6 @@ async function loadBinaries(): Promise<Binaries> {
   }
 }
 
-/** PostgreSQL refuses to run as root; when we are root, run it as the `postgres` system user. */
-function serverUser(): { uid: number; gid: number } | undefined {
-  if (userInfo().uid !== 0) return undefined;
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-    return { uid, gid };
-  } catch {
-    throw new Error(
-      'phigate runs as root and the embedded PostgreSQL cannot: create a "postgres" system user ' +
-        '(useradd -r postgres) or run phigate as an unprivileged user',
-    );
-  }
-}
-
-/** The server's user must be able to traverse every directory above its cluster; say which one blocks it. */
-function assertTraversable(dir: string, owner: { uid: number; gid: number }): void {
-  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
-    const st = statSync(d);
-    const ok =
-      st.uid === owner.uid ? st.mode & 0o100 : st.gid === owner.gid ? st.mode & 0o010 : st.mode & 0o001;
-    if (!ok) {
-      throw new Error(
-        `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${d}: ` +
-          'choose a data directory below world-traversable directories (chmod o+x) or run phigate as a regular user',
-      );
-    }
-    if (d === path.dirname(d)) return;
-  }
-}
-
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -106,9 +92,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
+/** spawn() options that run a child as the server's user (when phigate is root). */
+const runAs = (owner: ServerUser | undefined): { uid?: number; gid?: number } =>
+  owner ? { uid: owner.uid, gid: owner.gid } : {};
+
+function run(cmd: string, args: string[], owner: ServerUser | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...owner, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { ...runAs(owner), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -129,14 +119,21 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * A server left running by a phigate that was killed (SIGKILL) holds the data directory; stop it so that this start
- * can own the cluster. PostgreSQL's own lock file says which process that is.
+ * A server left running by a phigate that was killed (SIGKILL) holds the cluster; stop it so that this start can own
+ * it. PostgreSQL's own lock file says which process that is. Only a server whose phigate is gone (its data-directory
+ * lock stale, or ours) is an orphan: a server nobody claims is not ours to stop.
  */
-async function stopOrphan(clusterDir: string): Promise<void> {
+async function stopOrphan(clusterDir: string, lock: DataDirLock): Promise<void> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (lock.previous === 'none') {
+    throw new Error(
+      `a PostgreSQL server (pid ${pid}) that no phigate claims is running on ${clusterDir}: ` +
+        `stop it (kill -INT ${pid}) and start again`,
+    );
+  }
   process.kill(pid, 'SIGINT');
   const deadline = Date.now() + 30_000;
   while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -163,21 +160,52 @@ async function waitUntilReady(url: string, child: ChildProcess, log: () => strin
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const bins = await loadBinaries();
-  const owner = serverUser();
+  const notice = options.onNotice ?? ((m: string) => process.stderr.write(`phigate: ${m}\n`));
+  const owner = serverUser(options.systemUser ?? 'postgres', notice);
   const dataDir = path.resolve(options.dataDir);
-  const clusterDir = path.join(dataDir, 'cluster');
-  mkdirSync(dataDir, { recursive: true, mode: owner ? 0o711 : 0o700 });
-  if (owner) {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const lock = acquireDataDirLock(dataDir);
+  try {
+    return await startOwned(options, bins, owner, dataDir, lock, notice);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** Where the cluster lives: in the data directory, unless the server's user cannot enter it (then relocated). */
+function clusterHome(
+  dataDir: string,
+  owner: ServerUser | undefined,
+  relocationRoot: string,
+  notice: (m: string) => void,
+): string {
+  if (!owner) return dataDir;
+  let blocker = blockingAncestor(dataDir, owner);
+  const parent = path.dirname(dataDir);
+  const st = statSync(parent);
+  if (blocker === parent && st.uid === process.getuid?.()) {
     // phigate's own state directory (the parent) may have been created 0700 by another part of phigate: let the
     // server user traverse it (not list it; its files keep their own modes).
-    const parent = path.dirname(dataDir);
-    const st = statSync(parent);
-    if (st.uid === process.getuid?.() && (st.mode & 0o001) === 0)
-      chmodSync(parent, (st.mode & 0o777) | 0o001);
-    assertTraversable(dataDir, owner);
+    chmodSync(parent, (st.mode & 0o777) | 0o001);
+    blocker = blockingAncestor(dataDir, owner);
   }
-  // When the server runs as another user it must traverse (not list) this directory to reach its cluster.
-  if (owner) chmodSync(dataDir, 0o711);
+  if (blocker) return relocatedHome(dataDir, owner, relocationRoot, notice);
+  // The server's user must traverse (not list) this directory to reach its cluster.
+  chmodSync(dataDir, 0o711);
+  return dataDir;
+}
+
+async function startOwned(
+  options: EmbeddedPostgresOptions,
+  bins: Binaries,
+  owner: ServerUser | undefined,
+  dataDir: string,
+  lock: DataDirLock,
+  notice: (m: string) => void,
+): Promise<EmbeddedPostgres> {
+  const home = clusterHome(dataDir, owner, options.relocationRoot ?? DEFAULT_RELOCATION_ROOT, notice);
+  const clusterDir = path.join(home, 'cluster');
   // The superuser password never leaves this directory (mode 0700) and is only used over loopback.
   const passwordFile = path.join(dataDir, 'superuser-password');
   if (!existsSync(passwordFile))
@@ -187,7 +215,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
     mkdirSync(clusterDir, { recursive: true, mode: 0o700 });
     if (owner) chownSync(clusterDir, owner.uid, owner.gid);
-    const pwfile = path.join(dataDir, `.initdb-pw-${process.pid}`);
+    // Beside the cluster, where the server's user can read it (the data directory may be closed to it).
+    const pwfile = path.join(home, `.initdb-pw-${process.pid}`);
     writeFileSync(pwfile, password, { mode: 0o600 });
     if (owner) chownSync(pwfile, owner.uid, owner.gid);
     try {
@@ -207,7 +236,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       rmSync(pwfile, { force: true });
     }
   } else {
-    await stopOrphan(clusterDir);
+    await stopOrphan(clusterDir, lock);
   }
   if (owner) chownSync(clusterDir, owner.uid, owner.gid);
 
@@ -249,7 +278,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       'wal_buffers=16MB',
       ...tlsSettings,
     ],
-    { ...owner, stdio: ['ignore', 'pipe', 'pipe'] },
+    { ...runAs(owner), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const onOutput = (chunk: Buffer): void => {
     const text = chunk.toString();
@@ -277,7 +306,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGINT');
-      });
+      }).then(() => lock.release());
       return stopped;
     },
   };

@@ -9,6 +9,8 @@ export interface StoreOptions {
   /** Where the embedded server keeps its cluster (persistent across starts). */
   readonly dataDir: string;
   readonly onPostgresLog?: (line: string) => void;
+  /** What phigate did on the machine for the embedded server (created its user, moved its cluster), said once. */
+  readonly onNotice?: (message: string) => void;
 }
 
 export interface Store extends DatabaseHandle {
@@ -44,6 +46,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     embedded = await startEmbeddedPostgres({
       dataDir: `${options.dataDir}/postgres`,
       ...(options.onPostgresLog ? { onLog: options.onPostgresLog } : {}),
+      ...(options.onNotice ? { onNotice: options.onNotice } : {}),
     });
     try {
       url = await ensureDatabase(embedded.url, EMBEDDED_DATABASE);

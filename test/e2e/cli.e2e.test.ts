@@ -95,7 +95,7 @@ describe('phigate CLI', () => {
     assert.equal(second.code, 0, second.stderr);
     const first = await cli('dan', 'requests', '--limit', '1');
     assert.equal(first.code, 0, first.stderr);
-    const cursor = /more: phigate requests --cursor (\S+)/.exec(first.stderr)?.[1];
+    const cursor = /more: phigate requests --limit 1 --cursor (\S+)/.exec(first.stderr)?.[1];
     assert.ok(cursor, `${first.stdout}\n${first.stderr}`);
     const next = await cli('dan', '--json', 'requests', '--limit', '1', '--cursor', cursor);
     assert.equal(next.code, 0, next.stderr);

@@ -95,6 +95,14 @@ describe('PostgreSQL gateway', () => {
     );
   });
 
+  it('says there is no such resource, rather than no grant, for a misspelt resource (issue 14)', async () => {
+    const r = await f.connection('dan', { resource: 'other-db' });
+    assert.equal(r.status, 404);
+    const problem = r.body as unknown as { code: string; detail: string };
+    assert.equal(problem.code, 'resource.unknown');
+    assert.match(problem.detail, /there is no resource other-db/);
+  });
+
   it('refuses wrong credentials with 28P01, another person’s token, and an unknown database', async () => {
     assert.equal((await connectError(f.client('dan', 'not-a-token'))).code, '28P01');
     const grantId = await f.grant('dan');

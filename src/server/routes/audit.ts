@@ -25,6 +25,7 @@ import {
   verifyReportSchema,
 } from '../audit-schemas.js';
 import { errorResponses } from '../schemas.js';
+import { auditFollowRoutes } from './audit-follow.js';
 
 interface EventsQuery {
   actor?: string;
@@ -58,6 +59,7 @@ function date(value: string | undefined, field: string): Date | undefined {
 
 export function auditRoutes(audit: AuditService): FastifyPluginAsync {
   return async (app) => {
+    await app.register(auditFollowRoutes(audit));
     const page = async (req: FastifyRequest, q: EventsQuery & { patient?: string }) => {
       const limit = q.limit ?? 100;
       const events = await audit.events(principalOf(req), {
