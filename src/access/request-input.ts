@@ -7,7 +7,7 @@
  * never taken from input). Ceilings here must never be stricter than what a policy may configure.
  */
 import { PhigateError } from '../lib/errors.js';
-import { parseDuration } from '../policy/duration.js';
+import { parseDuration } from '../lib/duration.js';
 import type { RequestFacts } from '../policy/types.js';
 import { canonicalPatientIds } from './scope-hash.js';
 import type { NewRequest } from './types.js';

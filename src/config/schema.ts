@@ -3,17 +3,23 @@
  * production path sets `database.url`, `identity.issuers` and `policy.file`.
  */
 import { z } from 'zod';
+import { parseDuration } from '../lib/duration.js';
 
-const durationText = z
-  .string()
-  .regex(/^(\d+(ms|s|m|h|d))+$/, 'expected a duration such as 500ms, 30s, 15m, 2h or 1d');
+/** Durations are read by the one parser phigate has (lib/duration.ts): the same text means the same everywhere. */
+const durationText = z.string().refine(isDuration, 'expected a duration such as 500ms, 30s, 15m, 2h or 1d');
 
-/** Parses the config's duration strings (`30s`, `15m`, `2h`, `1d`, combined). */
+function isDuration(text: string): boolean {
+  try {
+    parseDuration(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The milliseconds of a duration the schema has validated (`30s`, `15m`, `2h`, `1d`, combined, or ISO 8601). */
 export function durationMs(text: string): number {
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  let total = 0;
-  for (const m of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * unit[m[2]!]!;
-  return total;
+  return parseDuration(text);
 }
 
 export const issuerSchema = z.strictObject({

@@ -9,7 +9,7 @@ import { approvalProgress, canApprove } from './approvals.js';
 import { businessHoursCheck, minuteOfDay, type BusinessHoursCheck } from './business-hours.js';
 import { decide } from './decide.js';
 import { compilePhi, resolveMasks, TABLE_NAME } from './phi.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../lib/duration.js';
 import { FrozenMap } from './frozen-map.js';
 import type { AutoApproveCondition, IndexedRole, PolicyIndex } from './policy-index.js';
 import { EMERGENCY_PURPOSES, isPurposeOfUse } from './purpose-of-use.js';

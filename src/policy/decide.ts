@@ -5,7 +5,7 @@
 import { EMERGENCY_PURPOSES, isPurposeOfUse } from './purpose-of-use.js';
 import type { AutoApproveCondition, IndexedRole, PolicyIndex } from './policy-index.js';
 import type { Decision, DecisionInput, Reason } from './types.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../lib/duration.js';
 
 const MAX_PATIENT_ID_LENGTH = 64;
 /** Ids that read as "everyone": a patient scope names patients, never a pattern. */

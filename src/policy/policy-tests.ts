@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { PhigateError } from '../lib/errors.js';
 import { parseYamlWith, type SourceProblem } from '../lib/yaml-source.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../lib/duration.js';
 import type { CompiledPolicy, Decision } from './types.js';
 
 /** Cases without `now` are decided at this instant, so that results never depend on when the tests run. */

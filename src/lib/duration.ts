@@ -6,7 +6,7 @@
  * pass over a bounded input (ATTACKS 39), and units must come largest first, each once (`30m1h` or `1h1h` is a typo
  * or a trick, never a duration anyone meant).
  */
-import { PhigateError } from '../lib/errors.js';
+import { PhigateError } from './errors.js';
 
 /** No access grant, however approved, lasts longer than this. */
 export const DURATION_CEILING_MS = 30 * 24 * 3_600_000;

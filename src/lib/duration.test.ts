@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { PhigateError } from '../lib/errors.js';
+import { PhigateError } from './errors.js';
 import { DURATION_CEILING_MS, formatDuration, parseDuration } from './duration.js';
 
 const codeOf = (text: string): string | undefined => {
