@@ -60,11 +60,17 @@ export interface AccessAudit {
    */
   activation(
     row: AccessRequestRow,
-    approvers: readonly string[],
+    approvers: readonly ApproverRef[],
     detail: Record<string, unknown>,
   ): AuditEventInput;
   /** Something phigate did by itself (expiry, time-out). */
   system(action: string, row: AccessRequestRow, detail: Record<string, unknown>): AuditEventInput;
+}
+
+/** A person whose approval let a grant start: their account, and their display name when known. */
+export interface ApproverRef {
+  readonly id: string;
+  readonly name?: string | undefined;
 }
 
 export function whoOf(p: Principal): AuditWho {
@@ -140,7 +146,8 @@ export function createAccessAudit(pseudonymizer: Pseudonymizer): AccessAudit {
           name: grantee.displayName,
           groups: grantee.groups,
           roles: [row.role],
-          approvers: approvers.length > 0 ? approvers : undefined,
+          approvers: approvers.length > 0 ? approvers.map((a) => a.id) : undefined,
+          approverNames: approvers.length > 0 ? approvers.map((a) => a.name ?? a.id) : undefined,
         },
         what: whatOf(row),
         why: whyOf(row),

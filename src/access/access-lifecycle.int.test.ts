@@ -349,6 +349,18 @@ describe('access lifecycle with two replicas on one store', () => {
       ],
     );
     assert.equal((await one.approve(lee, request.id)).request.status, 'active');
+    // The activation names the approvals that counted, with display names for reports (issue 14).
+    const activation = await db.db
+      .selectFrom('audit_events')
+      .select('canonical')
+      .where('request_id', '=', request.id)
+      .where('action', '=', 'grant.activate')
+      .executeTakeFirstOrThrow();
+    const who = (
+      JSON.parse(activation.canonical) as { who: { approvers: string[]; approverNames: string[] } }
+    ).who;
+    assert.deepEqual(who.approvers, [chris.id, lee.id]);
+    assert.deepEqual(who.approverNames, [chris.displayName, lee.displayName]);
   });
 
   it('pages and scopes lists: mine, approvable, all (auditors only), grants', async () => {

@@ -33,7 +33,7 @@ import { findApproval, insertApproval, listApprovals } from '../store/approval-r
 import type { Db } from '../store/database.js';
 import { closeReviewItem, openReviewItem } from '../store/review-item-repository.js';
 import type { Database } from '../store/schema.js';
-import { createAccessAudit, type AccessAction } from './access-audit.js';
+import { createAccessAudit, type AccessAction, type ApproverRef } from './access-audit.js';
 import {
   approvalsSatisfied,
   checkApprover,
@@ -294,7 +294,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
   const activationEvent = (
     p: Principal,
     row: AccessRequestRow,
-    approvers: readonly string[],
+    approvers: readonly ApproverRef[],
   ): AuditEventInput => audit.activation(row, approvers, { triggeredBy: p.id, replicaId });
 
   const decisionRefusal = (decision: Extract<Decision, { outcome: 'deny' }>): PhigateError => {
@@ -596,8 +596,9 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
         }
         const req = requirementsFor(row, requester, pair, now);
         if (!req.ok) throw new Error('requirements vanished between checks');
+        const prior = await listApprovals(tx, [row.id]);
         const given = [
-          ...countableApprovals(row, await listApprovals(tx, [row.id]), people),
+          ...countableApprovals(row, prior, people),
           { approverId: p.id, approverGroups: p.groups, personKeys: person.personKeys },
         ];
         const satisfied = approvalsSatisfied(requester, given, pair, req);
@@ -664,7 +665,17 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
             activationEvent(
               p,
               result,
-              given.map((g) => g.approverId),
+              // With their names as they were when they approved: a report reads names, not issuer#subject.
+              given.map((g) => ({
+                id: g.approverId,
+                name:
+                  g.approverId === p.id
+                    ? p.displayName
+                    : (
+                        prior.find((a) => a.approver_id === g.approverId)?.approver as
+                          PersonSnapshot | undefined
+                      )?.displayName,
+              })),
             ),
           );
         }

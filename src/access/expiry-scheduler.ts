@@ -32,6 +32,8 @@ import type { GrantEventBus } from './types.js';
 
 export interface ExpirySchedulerOptions {
   readonly db: Db;
+  /** Told how late (ms after its end) each grant it expired was ended: the expiry-lateness metric. */
+  readonly onExpired?: ((lateMs: number) => void) | undefined;
   readonly bus: Pick<GrantEventBus, 'announce' | 'subscribe' | 'onResync'>;
   readonly clock: Clock;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -154,6 +156,9 @@ export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpirySc
       return { expired, timedOut, deliver: await bus.announce(tx, events) };
     });
     deliver();
+    // After the commit: lateness of grants that really ended (a metric; the audit record carries it too).
+    for (const row of result.expired)
+      if (row.expires_at !== null) options.onExpired?.(now.getTime() - row.expires_at.getTime());
     return result;
   };
 

@@ -27,6 +27,8 @@ export interface AuditWho {
   readonly roles?: readonly string[] | undefined;
   /** The people whose approvals let the access happen. */
   readonly approvers?: readonly string[] | undefined;
+  /** Their display names, index for index with `approvers` (events recorded before names were kept have none). */
+  readonly approverNames?: readonly string[] | undefined;
 }
 
 /** What was acted on. */

@@ -40,7 +40,8 @@ export function tokenCache(): ReturnType<typeof createTokenCache> {
   return createTokenCache(path ? { path } : {});
 }
 
-async function resolveToken(options: GlobalOptions): Promise<string> {
+/** The token calls use: `--token`/`PHIGATE_TOKEN`, else the cached one for this API. */
+export async function resolveToken(options: GlobalOptions): Promise<string> {
   apiUrl(options.api); // PHIGATE_API_URL does not pass through the option's parser
   if (options.token) return options.token;
   const cached = await tokenCache().load(options.api);

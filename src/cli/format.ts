@@ -1,5 +1,6 @@
 /** Human renderings of API objects (the `--json` flag prints them raw instead). */
 import { safe, table } from './terminal-text.js';
+import { systemTimes, when, type TimeContext } from './times.js';
 
 export interface RequestLike {
   id: string;
@@ -15,6 +16,8 @@ export interface RequestLike {
   emergency?: boolean;
   expiresAt?: string;
   createdAt?: string;
+  pendingUntil?: string;
+  decidedAt?: string;
   endedAt?: string;
   endReason?: string;
   decision?: { outcome: string; reasons: { code: string; message: string }[] };
@@ -41,7 +44,13 @@ function patientsFound(named: number, found: number | undefined, resource: strin
   return `${found} of ${named} in ${safe(resource)}`;
 }
 
-export function requestTable(items: readonly RequestLike[]): string {
+/** When a request ends or ended: its countdown while active, how long ago once over. */
+function ends(r: RequestLike, times: TimeContext): string {
+  const at = r.endedAt ?? r.expiresAt;
+  return at === undefined ? '' : when(at, times);
+}
+
+export function requestTable(items: readonly RequestLike[], times: TimeContext = systemTimes()): string {
   if (items.length === 0) return '(none)';
   return table(
     ['ID', 'STATUS', 'REQUESTER', 'ROLE', 'RESOURCE', 'DURATION', 'PURPOSE', 'ENDS'],
@@ -53,12 +62,16 @@ export function requestTable(items: readonly RequestLike[]): string {
       r.resource,
       minutes(r.durationMs),
       r.purpose,
-      r.endedAt ?? r.expiresAt ?? '',
+      ends(r, times),
     ]),
   );
 }
 
-export function requestDetail(r: RequestLike): string {
+/**
+ * One request as it stands: while pending, what it still needs and why; once decided, what happened — who approved
+ * or denied it, when it was decided, when it ends or ended — not what was needed once.
+ */
+export function requestDetail(r: RequestLike, times: TimeContext = systemTimes()): string {
   const lines = [
     `Request ${safe(r.id)}: ${safe(r.status)}${r.emergency ? ' (break-glass)' : ''}`,
     `  requester      ${safe(r.requester?.displayName)} <${safe(r.requester?.id)}>`,
@@ -70,21 +83,36 @@ export function requestDetail(r: RequestLike): string {
     lines.push(`  patients       ${r.patientIds.map(safe).join(', ')}`);
     lines.push(`  found          ${patientsFound(r.patientIds.length, r.patientsFound, r.resource)}`);
   }
-  if (r.requirement) {
+  if (r.createdAt) lines.push(`  asked          ${safe(when(r.createdAt, times))}`);
+  const pending = r.status === 'pending';
+  if (pending && r.requirement) {
     lines.push(
       `  needs          ${r.requirement.count} approval(s) from ${r.requirement.groups.map(safe).join(r.requirement.fromEachGroup ? ' and ' : ' or ')}`,
     );
   }
+  if (pending && r.pendingUntil) lines.push(`  waits until    ${safe(when(r.pendingUntil, times))}`);
   // Each approver with their account: display names are not unique, and two lines must never look like one person.
   for (const a of r.approvals ?? []) {
     lines.push(
       `  ${a.verdict === 'approve' ? 'approved by' : 'denied by  '}    ${safe(a.approverName)} <${safe(a.approverId)}>${a.valid ? '' : ' (for another scope: void)'}${a.comment ? ` — ${safe(a.comment)}` : ''}`,
     );
   }
-  if (r.expiresAt) lines.push(`  expires        ${safe(r.expiresAt)}`);
+  if (
+    !pending &&
+    r.decision?.outcome === 'allow' &&
+    !(r.approvals ?? []).some((a) => a.verdict === 'approve')
+  )
+    lines.push('  approved by    the policy (no approval needed)');
+  if (!pending && r.decidedAt) lines.push(`  decided        ${safe(when(r.decidedAt, times))}`);
+  if (r.expiresAt && !r.endedAt) lines.push(`  expires        ${safe(when(r.expiresAt, times))}`);
   if (r.endedAt)
-    lines.push(`  ended          ${safe(r.endedAt)}${r.endReason ? ` (${safe(r.endReason)})` : ''}`);
-  for (const reason of r.decision?.reasons ?? [])
-    lines.push(`  reason         ${safe(reason.code)}: ${safe(reason.message)}`);
+    lines.push(
+      `  ended          ${safe(when(r.endedAt, times))}${r.endReason ? ` (${safe(r.endReason)})` : ''}`,
+    );
+  // The policy's reasons explain a pending request or a refusal; after an approval they describe the past.
+  if (pending || r.decision?.outcome === 'deny') {
+    for (const reason of r.decision?.reasons ?? [])
+      lines.push(`  reason         ${safe(reason.code)}: ${safe(reason.message)}`);
+  }
   return lines.join('\n');
 }

@@ -9,6 +9,8 @@ import { registerAuditCommands } from './commands-audit.js';
 import { registerConnectCommand } from './commands-connect.js';
 import { registerAuthCommands } from './commands-auth.js';
 import { registerLocalCommands } from './commands-local.js';
+import { registerSessionCommands } from './commands-session.js';
+import { phigateVersion } from './version.js';
 import { isPhigateError } from '../lib/errors.js';
 import { CliError, EXIT, EXIT_CODES_HELP, exitCodeForKind, type Reason } from './exit-codes.js';
 import { jsonText, safe } from './terminal-text.js';
@@ -27,6 +29,7 @@ export function buildProgram(): Command {
       'access token to use instead of the cached one (env PHIGATE_TOKEN)',
       process.env['PHIGATE_TOKEN'],
     )
+    .version(phigateVersion(), '-V, --version', 'print phigate’s version')
     .option('--json', 'machine-readable output')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError()
@@ -37,6 +40,7 @@ export function buildProgram(): Command {
   registerAccessCommands(program, globals);
   registerConnectCommand(program, globals);
   registerAuditCommands(program, globals);
+  registerSessionCommands(program, globals);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { GrantEvent, GrantEventBus } from '../access/types.js';
+import type { StatementResult } from './postgres/statement-tracker.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import type { RefusalRecorder } from '../audit/refusal-recorder.js';
 import type { Clock } from '../lib/clock.js';
@@ -66,7 +67,12 @@ export interface GatewayServerOptions {
   readonly findGrant: (grantId: string) => Promise<AccessRequestRow | undefined>;
   readonly clock: Clock;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+  /** Told each statement's outcome: refused by the guard, or as the database answered (metrics). */
+  readonly onStatement?: ((outcome: StatementOutcome) => void) | undefined;
 }
+
+/** What became of a statement sent through the gateway. */
+export type StatementOutcome = 'refused' | StatementResult['outcome'];
 
 export interface GatewayServer {
   listen(): Promise<AddressInfo>;
@@ -449,10 +455,14 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       cancelKey,
       audit: (statement) => {
         statements += 1;
+        if (statement.refusedBy !== undefined) o.onStatement?.('refused');
         return audit.statement(statement);
       },
       guard: guard,
-      completed: (statement, result) => audit.completed(statement, result),
+      completed: (statement, result) => {
+        o.onStatement?.(result.outcome);
+        return audit.completed(statement, result);
+      },
       ...patientColumnLookup(credentials.patientColumns),
       endsAt: grant.expires_at!,
       grantLabel: `grant ${grant.id} (${grant.role} on ${grant.resource})`,

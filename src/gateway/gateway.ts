@@ -19,7 +19,7 @@ import type { Db } from '../store/database.js';
 import { createConnectionService, type ConnectionService } from './connection-service.js';
 import { createConnectionTokens } from './connection-token.js';
 import { createGatewayAuth } from './gateway-auth.js';
-import { createGatewayServer } from './gateway-server.js';
+import { createGatewayServer, type GatewayServerOptions } from './gateway-server.js';
 import { loadGatewayTls } from './gateway-tls.js';
 import { createGrantRoles } from './grant-roles.js';
 import { createStatementEvents } from './statement-events.js';
@@ -44,6 +44,8 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** How often leftover roles of ended grants are looked for. */
   readonly sweepIntervalMs?: number;
+  /** Told each statement's outcome (metrics). */
+  readonly onStatement?: GatewayServerOptions['onStatement'];
 }
 
 export interface Gateway {
@@ -112,6 +114,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     refusals,
     bus: o.bus,
     findGrant: (grantId) => findRequest(o.db, grantId),
+    onStatement: o.onStatement,
     clock: o.clock,
     logger,
   });

@@ -32,7 +32,8 @@ import { connectionRoutes } from './routes/connections.js';
 import type { ConnectionService } from '../gateway/connection-service.js';
 import { grantRoutes } from './routes/grants.js';
 import { requestRoutes } from './routes/requests.js';
-import { problemSchema, requestViewSchema } from './schemas.js';
+import { errorResponses, problemSchema, requestViewSchema } from './schemas.js';
+import { createRouteMethods } from './route-methods.js';
 
 export interface AppDeps {
   readonly access: AccessService;
@@ -139,7 +140,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     // Bad percent-encoding and over-long path segments are answered by the router itself; keep one error shape.
     frameworkErrors: (err, req, reply) => void onError(err, req, reply),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Every schema violation in one answer, so that a client fixes its request once, not once per field.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });
   limitConnectionsPerAddress(app.server, deps.maxConnectionsPerAddress ?? 256);
   app.addHook('onSend', async (_req, reply) => {
@@ -151,9 +153,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   instrumentHttp(app, metrics);
 
   app.setErrorHandler(onError);
-  app.setNotFoundHandler((req, reply) =>
-    sendProblem(reply, problem(404, 'route.not-found', `no route ${req.method} ${req.url.split('?')[0]}`)),
-  );
+  const routeMethods = createRouteMethods();
+  app.addHook('onRoute', (route) => {
+    routeMethods.add(route.method, route.url);
+    // The demo issuer's endpoints are OIDC protocol, not phigate's API: public, documented by the OIDC specs.
+    if (deps.devIssuer && route.url.startsWith(`${deps.devIssuer.prefix}/`)) {
+      route.schema = { ...route.schema, hide: true };
+    }
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    const allowed = routeMethods.allowed(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendProblem(
+        reply,
+        problem(
+          405,
+          'method.not-allowed',
+          `${path} does not answer ${req.method}; it answers ${allowed.join(', ')}`,
+        ),
+      );
+    }
+    return sendProblem(reply, problem(404, 'route.not-found', `no route ${req.method} ${path}`));
+  });
 
   app.addSchema(problemSchema);
   app.addSchema(requestViewSchema);
@@ -164,24 +187,74 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         title: 'phigate API',
         version: '1',
         description: 'Just-in-time, policy-driven, audited access to protected health information.',
+        license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
       },
       servers: [{ url: deps.publicUrl }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas keep their `$id` as their component name (`Problem`, not `def-0`).
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`,
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/healthz', { schema: { tags: ['health'], security: [] } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { tags: ['health'], security: [] } }, async (_req, reply) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['health'],
+        operationId: 'getHealth',
+        summary: 'Liveness: the process answers',
+        security: [],
+        response: {
+          200: { type: 'object', properties: { status: { type: 'string' } } },
+          405: errorResponses[405],
+        },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  );
+  const readiness = {
+    tags: ['health'],
+    operationId: 'getReadiness',
+    summary: 'Readiness: the store answers and overdue grants have been expired',
+    security: [],
+    response: {
+      200: { type: 'object', properties: { status: { type: 'string' } } },
+      405: errorResponses[405],
+      503: errorResponses[503],
+    },
+  };
+  app.get('/readyz', { schema: readiness }, async (_req, reply) => {
     if (await deps.ready().catch(() => false)) return { status: 'ready' };
     return sendProblem(reply, problem(503, 'not-ready', 'phigate is starting or its store is unreachable'));
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
     reply.type(metrics.contentType).send(await metrics.metrics()),
   );
-  app.get('/v1/auth/config', { schema: { tags: ['identity'], security: [] } }, async () => ({
+  const authConfig = {
+    tags: ['identity'],
+    operationId: 'getAuthConfig',
+    summary: 'What a client needs to sign in: the issuer, audience and the CLI’s client id',
+    security: [],
+    response: {
+      200: {
+        type: 'object',
+        properties: {
+          issuer: { type: 'string', nullable: true },
+          audience: { type: 'string', nullable: true },
+          cliClientId: { type: 'string', nullable: true },
+          devIssuer: { type: 'boolean' },
+        },
+      },
+      405: errorResponses[405],
+    },
+  };
+  app.get('/v1/auth/config', { schema: authConfig }, async () => ({
     issuer: deps.authInfo?.issuer ?? null,
     audience: deps.authInfo?.audience ?? null,
     cliClientId: deps.authInfo?.cliClientId ?? null,

@@ -12,6 +12,7 @@ const TITLE: Readonly<Record<number, string>> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
@@ -40,27 +41,44 @@ export function problem(status: number, code: string, detail: string, extensions
   };
 }
 
+/** At most this many violations are itemised: enough to fix a request, bounded for a hostile one. */
+const MAX_REPORTED_VIOLATIONS = 20;
+
+type Violation = NonNullable<FastifyError['validation']>[number];
+
+/** One schema violation as a client can act on it: where (`body/patientIds/3`) and what is wrong there. */
+function describeViolation(context: string, v: Violation): { field: string; message: string } {
+  const where = `${context}${v.instancePath}`;
+  const extra =
+    v.params && 'additionalProperty' in v.params ? String(v.params.additionalProperty) : undefined;
+  // "must be equal to one of the allowed values" helps only if it says which they are.
+  const allowed =
+    v.keyword === 'enum' && v.params && 'allowedValues' in v.params
+      ? `: ${(v.params.allowedValues as unknown[]).map(String).join(', ')}`
+      : '';
+  // Patterns only ever exclude control characters; echoing the regular expression would help nobody.
+  const message =
+    v.keyword === 'pattern'
+      ? 'must not contain control characters'
+      : `${v.message ?? 'is invalid'}${allowed}`;
+  return {
+    field: extra === undefined ? where : `${where}/${extra}`,
+    message: `${where} ${message}${extra === undefined ? '' : ` (${extra})`}`,
+  };
+}
+
 /** Fastify's own client errors (body, content type, JSON syntax, schema validation). */
 function fromFastify(err: FastifyError): Problem | undefined {
   if (err.validation) {
-    const first = err.validation[0];
-    const where = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`;
-    const extra =
-      first?.params && 'additionalProperty' in first.params
-        ? String(first.params.additionalProperty)
-        : undefined;
-    // "must be equal to one of the allowed values" helps only if it says which they are.
-    const allowed =
-      first?.keyword === 'enum' && first.params && 'allowedValues' in first.params
-        ? `: ${(first.params.allowedValues as unknown[]).map(String).join(', ')}`
-        : '';
-    // Patterns only ever exclude control characters; echoing the regular expression would help nobody.
-    const message =
-      first?.keyword === 'pattern'
-        ? 'must not contain control characters'
-        : `${first?.message ?? 'is invalid'}${allowed}`;
-    return problem(400, 'request.invalid', `${where} ${message}${extra === undefined ? '' : ` (${extra})`}`, {
-      field: extra === undefined ? where : `${where}/${extra}`,
+    const context = err.validationContext ?? 'body';
+    const all = err.validation.map((v) => describeViolation(context, v));
+    const errors = all.slice(0, MAX_REPORTED_VIOLATIONS);
+    const more = all.length - errors.length;
+    const detail = `${errors.map((e) => e.message).join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+    // `field` names the first, as before; `errors` lists every one (RFC 9457 extension members).
+    return problem(400, 'request.invalid', detail, {
+      field: errors[0]?.field ?? context,
+      errors,
     });
   }
   switch (err.code) {

@@ -43,6 +43,16 @@ export const problemSchema = {
     status: { type: 'integer' },
     detail: { type: 'string' },
     code: { type: 'string' },
+    instance: { type: 'string', description: 'This occurrence: the request id the server logs carry' },
+    field: { type: 'string', description: '400 off the schema: where the first violation is' },
+    errors: {
+      type: 'array',
+      description: '400 off the schema: every violation (at most 20), where and what',
+      items: {
+        type: 'object',
+        properties: { field: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
   },
   additionalProperties: true,
 } as const;
@@ -207,16 +217,26 @@ export const roleViewSchema = {
   },
 } as const;
 
-/** Every status the /v1 routes may answer with a problem, so that the OpenAPI document lists them all. */
+const problemResponse = (description: string) =>
+  ({
+    description,
+    content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } },
+  }) as const;
+
+/**
+ * Every status the /v1 routes may answer with a problem, so that the OpenAPI document lists them all — under the
+ * media type they are served as (RFC 9457's `application/problem+json`), which is also what selects this serializer.
+ */
 export const errorResponses = {
-  400: { $ref: 'Problem#' },
-  401: { $ref: 'Problem#' },
-  403: { $ref: 'Problem#' },
-  404: { $ref: 'Problem#' },
-  409: { $ref: 'Problem#' },
-  413: { $ref: 'Problem#' },
-  415: { $ref: 'Problem#' },
-  429: { $ref: 'Problem#' },
-  500: { $ref: 'Problem#' },
-  503: { $ref: 'Problem#' },
+  400: problemResponse('The request is malformed or off the schema; `errors` lists every violation'),
+  401: problemResponse('No valid access token'),
+  403: problemResponse('The caller may not do this'),
+  404: problemResponse('No such thing, or not the caller’s to see'),
+  405: problemResponse('The path does not answer this method; `Allow` lists those it does'),
+  409: problemResponse('The thing is not in a state that allows this'),
+  413: problemResponse('The request body is larger than allowed'),
+  415: problemResponse('The request body is not JSON'),
+  429: problemResponse('Too many requests; `Retry-After` says when to try again'),
+  500: problemResponse('An unexpected error; its cause is logged, not returned'),
+  503: problemResponse('The store or the gateway is unavailable'),
 } as const;

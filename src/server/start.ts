@@ -19,6 +19,8 @@ import { loadAuditKeys } from '../audit/audit-keys.js';
 import { createAuditService, type AuditService } from '../audit/audit-service.js';
 import { createRefusalRecorder } from '../audit/refusal-recorder.js';
 import { fileWitness, httpWitness } from '../audit/witness.js';
+import { createMetricsRegistry } from './metrics.js';
+import { createPhigateMetrics } from './phigate-metrics.js';
 import { createDevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { systemClock } from '../lib/clock.js';
@@ -160,7 +162,18 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       careRelations,
       patients: createPatientDirectory(upstreams),
     });
+    const registry = createMetricsRegistry();
+    let gateway: Gateway | undefined;
+    const metrics = createPhigateMetrics({
+      registry,
+      db: store.db,
+      clock: systemClock,
+      auditBacklog: () => audit.writer.backlog,
+      gatewaySessions: () => gateway?.sessions,
+      onError: (err) => logger.warn({ err }, 'a metric could not be read from the store'),
+    });
     const scheduler = createExpiryScheduler({
+      onExpired: metrics.expired,
       db: store.db,
       bus,
       clock: systemClock,
@@ -192,7 +205,6 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       issuers.push(devIssuer.issuerConfig);
     }
     const verifier = createTokenVerifier({ issuers, personClaims: config.identity.personClaims, logger });
-    let gateway: Gateway | undefined;
     if (gatewayConfig.enabled) {
       gateway = await startGateway({
         config: gatewayConfig,
@@ -211,6 +223,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
           pseudonymizer: audit.pseudonymizer,
         }),
         upstreams,
+        onStatement: metrics.statement,
         clock: systemClock,
         logger,
       });
@@ -251,6 +264,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
         : undefined,
       devIssuer: devIssuer ? { plugin: devIssuer.plugin, prefix: devIssuer.prefix } : undefined,
       publicUrl: baseUrl,
+      metrics: registry,
       authRefusals,
       apiRefusals,
     });

@@ -92,6 +92,8 @@ export interface DisclosureEntry {
   readonly justification: string | undefined;
   readonly emergency: boolean;
   readonly approvers: readonly string[];
+  /** The approvers as a reader knows them: display names, index for index (the account where none was recorded). */
+  readonly approvedBy: readonly string[];
 }
 
 export interface DisclosureReport {
@@ -137,6 +139,7 @@ function common(e: StoredAuditEvent): Common {
     justification: r.why?.justification,
     emergency: r.why?.emergency === true,
     approvers: r.who.approvers ?? [],
+    approvedBy: (r.who.approvers ?? []).map((id, i) => r.who.approverNames?.[i] ?? id),
   };
 }
 
@@ -259,7 +262,7 @@ export function renderDisclosuresText(r: DisclosureReport): string {
     `    purpose: ${visible(e.purposeOfUse ?? '-')}${e.purpose && e.purpose !== e.purposeOfUse ? ` (${visible(e.purpose)})` : ''}` +
       `${e.justification ? ` — ${visible(e.justification)}` : ''}`,
     ...(e.requestId ? [`    grant:   ${visible(e.requestId)}`] : []),
-    ...(e.approvers.length > 0 ? [`    approved by: ${e.approvers.map(visible).join(', ')}`] : []),
+    ...(e.approvedBy.length > 0 ? [`    approved by: ${e.approvedBy.map(visible).join(', ')}`] : []),
   ];
   lines.push('Disclosures');
   if (r.entries.length === 0) lines.push('  No disclosures in this period.');
@@ -295,7 +298,7 @@ function htmlRows(list: readonly DisclosureEntry[]): string {
         `<td>${e.basis ? escapeHtml(BASIS_TEXT[e.basis]) : ''}${e.reason ? `<br><small>${escapeHtml(e.reason)}</small>` : ''}</td>` +
         `<td>${escapeHtml(e.purposeOfUse ?? '')}${e.purpose ? `<br><small>${escapeHtml(e.purpose)}</small>` : ''}</td>` +
         `<td>${escapeHtml(e.justification ?? '')}${e.emergency ? '<br><strong>emergency access</strong>' : ''}</td>` +
-        `<td>${e.approvers.map(escapeHtml).join('<br>')}</td></tr>`,
+        `<td>${e.approvers.map((id, i) => `${escapeHtml(e.approvedBy[i] ?? id)}<br><small>${escapeHtml(id)}</small>`).join('<br>')}</td></tr>`,
     )
     .join('\n');
 }

@@ -291,6 +291,28 @@ describe('accounting of disclosures', () => {
     assert.match(text, /could not be attributed/);
   });
 
+  it('names approvers by their display names, and by their account when no name was recorded', () => {
+    const named = event(13, {
+      who: {
+        actor: 'https://idp.example#dan',
+        name: 'Dan',
+        approvers: ['https://idp.example#carol', 'https://idp.example#chris'],
+        approverNames: ['Carol Lead', 'Chris Lead'],
+      },
+      what: { resource: 'clinic-db', requestId: '7f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f', patients: [token] },
+    });
+    const both = { ...input, events: [grant, named] };
+    const report = disclosureReport(both);
+    assert.deepEqual(
+      report.accessGranted.map((e) => e.approvedBy),
+      [['https://idp.example#carol'], ['Carol Lead', 'Chris Lead']],
+    );
+    const text = renderDisclosures('text', both).body;
+    assert.match(text, /approved by: Carol Lead, Chris Lead\n/);
+    const html = renderDisclosures('html', both).body;
+    assert.match(html, /Carol Lead<br><small>https:\/\/idp\.example#carol<\/small>/);
+  });
+
   it('says so when there is nothing to account for', () => {
     const empty = { ...input, events: [] };
     assert.match(renderDisclosures('text', empty).body, /No disclosures in this period/);

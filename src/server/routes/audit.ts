@@ -85,6 +85,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'listAuditEvents',
           summary: 'Audit events, filtered (auditors only)',
           querystring: { type: 'object', additionalProperties: false, properties: eventFilterProperties },
           response: { 200: eventPageSchema, ...errorResponses },
@@ -100,6 +101,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'searchAuditEvents',
           summary: 'Audit events, filtered, by patient identifier too (auditors only)',
           body: {
             type: 'object',
@@ -120,6 +122,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'listAuditCheckpoints',
           summary: 'Signed checkpoints, oldest first (auditors only)',
           querystring: {
             type: 'object',
@@ -147,6 +150,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'createAuditCheckpoint',
           summary: 'Sign a checkpoint now (auditors only)',
           response: { 200: checkpointSchema, ...errorResponses },
         },
@@ -159,6 +163,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'getAuditInclusionProof',
           summary: 'Inclusion proof of one event in a signed tree (auditors only)',
           params: { type: 'object', properties: { seq: { type: 'integer', minimum: 1 } }, required: ['seq'] },
           querystring: {
@@ -180,6 +185,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'getAuditConsistencyProof',
           summary: 'Consistency proof between two signed checkpoints (auditors only)',
           querystring: {
             type: 'object',
@@ -201,6 +207,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'verifyAuditLog',
           summary: 'Recompute the whole log and check every signed and witnessed checkpoint (auditors only)',
           response: {
             200: verifyReportSchema,
@@ -216,6 +223,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'getAuditPublicKey',
           summary: 'The public key that verifies checkpoints (PEM)',
           response: { 200: { type: 'string' }, ...errorResponses },
         },
@@ -229,12 +237,23 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'exportAuditLog',
           summary:
             'The whole log: jsonl (verifiable archive), fhir (R4 AuditEvent NDJSON) or csv (auditors only)',
           querystring: {
             type: 'object',
             additionalProperties: false,
             properties: { format: { type: 'string', enum: [...EXPORT_FORMATS] } },
+          },
+          response: {
+            200: {
+              description: 'The log as a download, one event per line (a header line first in csv)',
+              content: {
+                'application/x-ndjson': { schema: { type: 'string' } },
+                'text/csv': { schema: { type: 'string' } },
+              },
+            },
+            ...errorResponses,
           },
         },
       },
@@ -257,6 +276,7 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
       {
         schema: {
           tags: ['audit'],
+          operationId: 'getDisclosuresReport',
           summary: 'Accounting of disclosures for one patient, 45 CFR 164.528 (auditors only)',
           body: {
             type: 'object',
@@ -268,6 +288,17 @@ export function auditRoutes(audit: AuditService): FastifyPluginAsync {
               to: dateTime,
               format: { type: 'string', enum: [...DISCLOSURE_FORMATS] },
             },
+          },
+          response: {
+            200: {
+              description: 'The report as JSON, plain text or HTML (format)',
+              content: {
+                'application/json': { schema: { type: 'object', additionalProperties: true } },
+                'text/plain': { schema: { type: 'string' } },
+                'text/html': { schema: { type: 'string' } },
+              },
+            },
+            ...errorResponses,
           },
         },
       },

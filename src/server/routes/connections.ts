@@ -27,6 +27,7 @@ export function connectionRoutes(connections: ConnectionService | undefined): Fa
       {
         schema: {
           tags: ['grants'],
+          operationId: 'createConnection',
           summary: 'Connection details for a resource, valid while the caller’s grant on it is active',
           description:
             'Mints a connection token bound to the caller and the grant (the password for the gateway), valid ' +

@@ -23,6 +23,7 @@ export function grantRoutes(access: AccessService): FastifyPluginAsync {
       {
         schema: {
           tags: ['grants'],
+          operationId: 'listGrants',
           summary: 'Active and past grants the caller may see',
           querystring: listQuerySchema,
           response: { 200: requestPageSchema, ...errorResponses },
@@ -36,6 +37,7 @@ export function grantRoutes(access: AccessService): FastifyPluginAsync {
       {
         schema: {
           tags: ['grants'],
+          operationId: 'revokeGrant',
           summary: 'End a grant now (the grantee, an approver of it, or an admin)',
           params: idParamsSchema,
           body: reasonBodySchema,
@@ -54,6 +56,7 @@ export function grantRoutes(access: AccessService): FastifyPluginAsync {
       {
         schema: {
           tags: ['grants'],
+          operationId: 'reviewGrant',
           summary:
             'Close the review of a break-glass grant (an auditor or admin, never the person who broke the glass)',
           params: idParamsSchema,
@@ -73,6 +76,7 @@ export function grantRoutes(access: AccessService): FastifyPluginAsync {
       {
         schema: {
           tags: ['roles'],
+          operationId: 'listRoles',
           summary: 'Roles the caller may request',
           response: {
             200: { type: 'object', properties: { items: { type: 'array', items: roleViewSchema } } },
@@ -88,6 +92,7 @@ export function grantRoutes(access: AccessService): FastifyPluginAsync {
       {
         schema: {
           tags: ['identity'],
+          operationId: 'getWhoami',
           summary: 'The caller as phigate sees them',
           response: {
             200: {

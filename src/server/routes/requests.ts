@@ -61,6 +61,7 @@ export function requestRoutes(access: AccessService): FastifyPluginAsync {
       {
         schema: {
           tags: ['requests'],
+          operationId: 'createRequest',
           summary: 'Ask for access; the policy grants at once, asks approvers, or refuses',
           body: newRequestSchema,
           response: { 200: { $ref: 'AccessRequest#' }, 201: { $ref: 'AccessRequest#' }, ...errorResponses },
@@ -79,6 +80,7 @@ export function requestRoutes(access: AccessService): FastifyPluginAsync {
       {
         schema: {
           tags: ['requests'],
+          operationId: 'listRequests',
           summary: 'Requests the caller may see (own, approvable, or all for auditors and admins)',
           querystring: listQuerySchema,
           response: { 200: requestPageSchema, ...errorResponses },
@@ -92,6 +94,7 @@ export function requestRoutes(access: AccessService): FastifyPluginAsync {
       {
         schema: {
           tags: ['requests'],
+          operationId: 'getRequest',
           summary: 'One request (404 when it is not the caller’s to see)',
           params: idParamsSchema,
           response: { 200: { $ref: 'AccessRequest#' }, ...errorResponses },
@@ -106,6 +109,7 @@ export function requestRoutes(access: AccessService): FastifyPluginAsync {
         {
           schema: {
             tags: ['requests'],
+            operationId: verdict === 'approve' ? 'approveRequest' : 'denyRequest',
             summary: verdict === 'approve' ? 'Approve (never one’s own request)' : 'Deny',
             params: idParamsSchema,
             body: commentBodySchema,
@@ -129,6 +133,7 @@ export function requestRoutes(access: AccessService): FastifyPluginAsync {
       {
         schema: {
           tags: ['requests'],
+          operationId: 'cancelRequest',
           summary: 'Withdraw one’s own pending request',
           params: idParamsSchema,
           body: emptyBodySchema,
