@@ -29,6 +29,10 @@ function readUntilCut(client: pg.Client): {
   cut: Promise<{ error: Error; at: number; reads: number }>;
 } {
   let stopped = false;
+  // A FATAL that arrives between two reads reaches the client as an 'error' event, and the next read only says the
+  // client is no longer queryable: the server's message is the event's.
+  let fatal: Error | undefined;
+  client.on('error', (e: Error) => (fatal ??= e));
   const cut = (async () => {
     let reads = 0;
     for (;;) {
@@ -37,7 +41,7 @@ function readUntilCut(client: pg.Client): {
         await client.query('select count(*) from encounters');
         reads++;
       } catch (error) {
-        return { error: error as Error, at: Date.now(), reads };
+        return { error: fatal ?? (error as Error), at: Date.now(), reads };
       }
       await sleep(5);
     }
