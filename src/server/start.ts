@@ -198,7 +198,9 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     const issuers: IssuerConfig[] = [...config.identity.issuers];
     let devIssuer: Awaited<ReturnType<typeof createDevIssuer>> | undefined;
     const host = config.server.host;
-    const port = await resolvePort(host, options.port ?? config.server.port);
+    const reserved = await reservePort(host, options.port ?? config.server.port);
+    cleanups.push(() => reserved.release());
+    const port = reserved.port;
     const baseUrl = config.server.publicUrl ?? `http://${host}:${port}`;
     if (dev) {
       devIssuer = await createDevIssuer({ baseUrl, dataDir: config.dataDir, audience: 'phigate', logger });
@@ -269,6 +271,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       apiRefusals,
     });
     cleanups.push(() => app.close());
+    await reserved.release();
     await app.listen({ host, port });
     // Only now are the trusted issuers final (the development one included), which subject look-ups depend on.
     careWatch.start();
@@ -345,17 +348,28 @@ function watchPolicy(file: string, reload: () => unknown): () => void {
   };
 }
 
-/** Port 0 means "any": resolve it first, because the development issuer must know its own URL before listening. */
-async function resolvePort(host: string, port: number): Promise<number> {
-  if (port !== 0) return port;
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
+/**
+ * Port 0 means "any": the development issuer must know its own URL before the app listens, so the port is chosen
+ * first and held by a placeholder listener until the moment the app takes it over. Releasing the chosen port early
+ * (as a probe that closes at once would) lets any other process started meanwhile be given the same ephemeral port.
+ */
+async function reservePort(
+  host: string,
+  port: number,
+): Promise<{ readonly port: number; release(): Promise<void> }> {
+  if (port !== 0) return { port, release: async () => undefined };
+  const placeholder = createServer();
+  const chosen = await new Promise<number>((resolve, reject) => {
+    placeholder.once('error', reject);
+    placeholder.listen(0, host, () => {
+      const address = placeholder.address();
+      if (typeof address === 'object' && address) resolve(address.port);
+      else reject(new Error('no port'));
     });
   });
+  let released: Promise<void> | undefined;
+  return {
+    port: chosen,
+    release: () => (released ??= new Promise<void>((resolve) => placeholder.close(() => resolve()))),
+  };
 }

@@ -253,48 +253,64 @@ async function startOwned(
     }
     tlsSettings.push('-c', 'ssl=on', '-c', 'ssl_cert_file=server.crt', '-c', 'ssl_key_file=server.key');
   }
-  const port = options.port && options.port > 0 ? options.port : await freePort();
-  let recent = '';
-  const child = spawn(
-    bins.postgres,
-    [
-      '-D',
-      clusterDir,
-      '-p',
-      String(port),
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      `unix_socket_directories=${clusterDir}`,
-      '-c',
-      `max_connections=${options.maxConnections ?? 300}`,
-      // Audit appends are WAL-heavy (every event, its indexes, and full-page images after each checkpoint):
-      // compressed page images, fewer checkpoints and room to buffer make a measured ~25% more appends per second.
-      '-c',
-      'wal_compression=on',
-      '-c',
-      'max_wal_size=4GB',
-      '-c',
-      'wal_buffers=16MB',
-      ...tlsSettings,
-    ],
-    { ...runAs(owner), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const onOutput = (chunk: Buffer): void => {
-    const text = chunk.toString();
-    recent = (recent + text).slice(-4000);
-    for (const line of text.split('\n')) if (line) options.onLog?.(line);
-  };
-  child.stdout?.on('data', onOutput);
-  child.stderr?.on('data', onOutput);
+  async function launch(port: number): Promise<{ child: ChildProcess; port: number; url: string }> {
+    let recent = '';
+    const child = spawn(
+      bins.postgres,
+      [
+        '-D',
+        clusterDir,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=${clusterDir}`,
+        '-c',
+        `max_connections=${options.maxConnections ?? 300}`,
+        // Audit appends are WAL-heavy (every event, its indexes, and full-page images after each checkpoint):
+        // compressed page images, fewer checkpoints and room to buffer make a measured ~25% more appends per second.
+        '-c',
+        'wal_compression=on',
+        '-c',
+        'max_wal_size=4GB',
+        '-c',
+        'wal_buffers=16MB',
+        ...tlsSettings,
+      ],
+      { ...runAs(owner), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const onOutput = (chunk: Buffer): void => {
+      const text = chunk.toString();
+      recent = (recent + text).slice(-4000);
+      for (const line of text.split('\n')) if (line) options.onLog?.(line);
+    };
+    child.stdout?.on('data', onOutput);
+    child.stderr?.on('data', onOutput);
 
-  const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  try {
-    await waitUntilReady(url, child, () => recent);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
+    const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    try {
+      await waitUntilReady(url, child, () => recent);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    return { child, port, url };
   }
+  // A port chosen here is free when chosen but not reserved: another process may take it before PostgreSQL binds it,
+  // so a server that could not bind its chosen port is started again on another.
+  const fixedPort = options.port && options.port > 0 ? options.port : undefined;
+  let started: { child: ChildProcess; port: number; url: string } | undefined;
+  for (let attempt = 1; started === undefined; attempt++) {
+    const port = fixedPort ?? (await freePort());
+    try {
+      started = await launch(port);
+    } catch (err) {
+      const portTaken = /could not bind|address already in use/i.test(String(err));
+      if (fixedPort !== undefined || !portTaken || attempt >= 3) throw err;
+    }
+  }
+  const { child, port, url } = started;
 
   let stopped: Promise<void> | undefined;
   return {
