@@ -66,7 +66,7 @@ export function createProtectedDatabase(options: ProtectedDatabaseOptions): Prot
     sweep,
     start: () => sweep.start(),
     async close() {
-      sweep.stop();
+      await sweep.stop();
       await roles.settle();
       await upstreams.close();
     },

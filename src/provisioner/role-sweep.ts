@@ -28,13 +28,15 @@ export interface RoleSweep {
   start(): Promise<void>;
   /** Sweeps now; the roles removed. */
   sweep(): Promise<string[]>;
-  stop(): void;
+  /** No more sweeps; waits for the ones under way (so that none uses a pool as it closes). */
+  stop(): Promise<void>;
 }
 
 export function createRoleSweep(options: RoleSweepOptions): RoleSweep {
   const { logger } = options;
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
+  const running = new Set<Promise<unknown>>();
 
   /** The upstreams of the policy's resources that have a provisioning account; a misconfigured one is skipped. */
   const provisionedUpstreams = (): Upstream[] => {
@@ -49,7 +51,13 @@ export function createRoleSweep(options: RoleSweepOptions): RoleSweep {
     }
     return out;
   };
-  const sweep = (): Promise<string[]> => options.roles.sweep(provisionedUpstreams(), options.isGrantActive);
+  const sweep = (): Promise<string[]> => {
+    const p = options.roles.sweep(provisionedUpstreams(), options.isGrantActive);
+    running.add(p);
+    const forget = () => running.delete(p);
+    p.then(forget, forget);
+    return p;
+  };
   const sweepInBackground = (): void => {
     sweep().catch((err: unknown) => logger.warn({ err }, 'grant role sweep failed'));
   };
@@ -62,11 +70,12 @@ export function createRoleSweep(options: RoleSweepOptions): RoleSweep {
       timer.unref();
       unsubscribe = options.onResync(sweepInBackground);
     },
-    stop() {
+    async stop() {
       clearInterval(timer);
       unsubscribe?.();
       timer = undefined;
       unsubscribe = undefined;
+      await Promise.allSettled([...running]);
     },
   };
 }
