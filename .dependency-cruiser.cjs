@@ -21,6 +21,15 @@ module.exports = {
       to: { path: '^src/(store|gateway|server|access|audit|provisioner|cli|demo|identity)/' },
     },
     {
+      name: 'provisioner-below-gateway',
+      severity: 'error',
+      comment:
+        'provisioner/ owns the protected databases (pools, grant roles, look-ups, the sweep) for access and the ' +
+        'gateway alike, and runs whether or not the gateway listens: it must not reach back up into gateway/.',
+      from: { path: '^src/provisioner/' },
+      to: { path: '^src/gateway/' },
+    },
+    {
       name: 'no-test-code-in-src',
       severity: 'error',
       comment: 'Production code never imports a test or test support.',

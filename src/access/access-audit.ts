@@ -12,13 +12,16 @@ import type {
   AuditWho,
   AuditWhy,
 } from '../audit/event.js';
+import type { AuditAction } from '../audit/actions.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import type { Principal } from '../identity/principal.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
 import type { PersonSnapshot } from './request-view.js';
 import type { MutationOptions } from './types.js';
 
-export type AccessAction =
+/** The audit actions of access changes and reads (the registry says what each means: audit/actions.ts). */
+export type AccessAction = Extract<
+  AuditAction,
   | 'request.create'
   | 'request.read'
   | 'request.list'
@@ -28,7 +31,8 @@ export type AccessAction =
   | 'grant.activate'
   | 'grant.revoke'
   | 'review.close'
-  | 'idempotency.replay';
+  | 'idempotency.replay'
+>;
 
 export interface AccessEventSpec {
   readonly action: AccessAction;
@@ -64,7 +68,7 @@ export interface AccessAudit {
     detail: Record<string, unknown>,
   ): AuditEventInput;
   /** Something phigate did by itself (expiry, time-out). */
-  system(action: string, row: AccessRequestRow, detail: Record<string, unknown>): AuditEventInput;
+  system(action: AuditAction, row: AccessRequestRow, detail: Record<string, unknown>): AuditEventInput;
 }
 
 /** A person whose approval let a grant start: their account, and their display name when known. */

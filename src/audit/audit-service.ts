@@ -10,6 +10,7 @@ import type { Clock } from '../lib/clock.js';
 import { PhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Db } from '../store/database.js';
+import type { AuditAction } from './actions.js';
 import { createAuditWriter, type AuditWriter } from './audit-writer.js';
 import { publicKeyId } from './checkpoint.js';
 import {
@@ -115,7 +116,7 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
 
   const record = (
     p: Principal,
-    action: string,
+    action: AuditAction,
     detail: Record<string, unknown>,
     extra: Partial<AuditEventInput> = {},
   ) =>
@@ -130,7 +131,7 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
       },
     ]);
 
-  const requireAuditor = async (p: Principal, action: string): Promise<void> => {
+  const requireAuditor = async (p: Principal, action: AuditAction): Promise<void> => {
     if (options.isAuditor(p)) return;
     await writer.append([
       {

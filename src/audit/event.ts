@@ -9,6 +9,7 @@
  * record carries a version so that the shape can grow without changing what old leaves mean. docs/audit.md documents
  * every field.
  */
+import type { AuditAction } from './actions.js';
 
 export type AuditOutcome = 'success' | 'refused' | 'failure';
 
@@ -78,8 +79,8 @@ export interface AuditHow {
 }
 
 export interface AuditEventInput {
-  /** Dotted verb, e.g. `request.create`, `request.approve`, `grant.expire`, `auth.reject`. */
-  readonly action: string;
+  /** Dotted verb, e.g. `request.create`, `request.approve`, `grant.expire`, `auth.reject`: one of the registry's. */
+  readonly action: AuditAction;
   readonly outcome: AuditOutcome;
   /** Stable reason code for refusals and failures (the same codes as the API's problem details). */
   readonly reasonCode?: string | undefined;

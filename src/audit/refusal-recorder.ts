@@ -12,15 +12,18 @@
  */
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import type { AuditAction } from './actions.js';
 import type { AuditWriter } from './audit-writer.js';
 import type { AuditWho } from './event.js';
 
 /** The audit actions of the refusals recorded here (docs/audit.md). */
-export type RefusalAction =
+export type RefusalAction = Extract<
+  AuditAction,
   /** A request whose credentials were refused: no token, or one that does not verify; gateway probing. */
   | 'auth.reject'
   /** A request the API refused for its form (body too large, not JSON, off the schema), before any service saw it. */
-  | 'api.reject';
+  | 'api.reject'
+>;
 
 export interface RecordedRefusal {
   readonly reasonCode: string;

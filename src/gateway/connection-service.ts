@@ -16,8 +16,8 @@ import { grantRolePassword } from '../provisioner/role-password.js';
 import { findActiveGrant, findRequest } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
 import type { ConnectionTokens } from './connection-token.js';
-import type { GrantRoles } from './grant-roles.js';
-import type { Upstreams } from './upstreams.js';
+import type { GrantRoles } from '../provisioner/grant-roles.js';
+import type { Upstreams } from '../provisioner/upstreams.js';
 
 export interface ConnectionRequest {
   readonly resource: string;

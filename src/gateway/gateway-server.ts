@@ -25,7 +25,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { AccessRequestRow } from '../store/access-request-repository.js';
 import { CancelKeys } from './cancel-keys.js';
 import type { GatewayAuth, GatewayPrincipal } from './gateway-auth.js';
-import { GrantRoleEnded, type GrantCredentials, type GrantRoles } from './grant-roles.js';
+import { GrantRoleEnded, type GrantCredentials, type GrantRoles } from '../provisioner/grant-roles.js';
 import { errorResponse } from './postgres/backend-messages.js';
 import { acceptConnection, type AcceptedConnection } from './postgres/connect-phase.js';
 import { startRelay, type RelayOptions, type RelaySession } from './postgres/relay.js';
@@ -41,7 +41,7 @@ import { disclosureOf, rolePhi } from './disclosure.js';
 import { createSessionAudit, type AuditWait } from './session-audit.js';
 import { SlotCounter } from './slot-counter.js';
 import type { SessionContext, StatementEvents } from './statement-events.js';
-import type { Upstream, Upstreams } from './upstreams.js';
+import type { Upstream, Upstreams } from '../provisioner/upstreams.js';
 
 export interface GatewayServerOptions {
   readonly host: string;

@@ -1,7 +1,8 @@
 /**
- * The gateway's composition: TLS, tokens, authentication, upstreams, role lifecycle, the listener, and the service
- * the API uses to hand out connection details. Started after the expiry scheduler (ended grants are ended first),
- * it sweeps the roles of grants that ended while phigate was down before it accepts anyone.
+ * The gateway's composition: TLS, tokens, authentication, the listener, and the service the API uses to hand out
+ * connection details. The protected databases (upstreams, grant roles, the sweep of leftover roles) are the
+ * provisioner's: started before the gateway, so the roles of grants that ended while phigate was down are gone before
+ * it accepts anyone.
  */
 import type { SystemRevocation } from '../access/system-revocation.js';
 import type { GrantEventBus } from '../access/types.js';
@@ -14,16 +15,16 @@ import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import { findRequest, isGrantActive } from '../store/access-request-repository.js';
+import type { GrantRoles } from '../provisioner/grant-roles.js';
+import type { Upstreams } from '../provisioner/upstreams.js';
+import { findRequest } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
 import { createConnectionService, type ConnectionService } from './connection-service.js';
 import { createConnectionTokens } from './connection-token.js';
 import { createGatewayAuth } from './gateway-auth.js';
 import { createGatewayServer, type GatewayServerOptions } from './gateway-server.js';
 import { loadGatewayTls } from './gateway-tls.js';
-import { createGrantRoles } from './grant-roles.js';
 import { createStatementEvents } from './statement-events.js';
-import type { Upstream, Upstreams } from './upstreams.js';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -40,10 +41,10 @@ export interface GatewayOptions {
   readonly revocation: Pick<SystemRevocation, 'revoke'>;
   /** The protected databases (shared with care-relation look-ups; their owner closes them). */
   readonly upstreams: Upstreams;
+  /** The lifecycle of grants' roles in them (their owner sweeps leftovers). */
+  readonly roles: GrantRoles;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** How often leftover roles of ended grants are looked for. */
-  readonly sweepIntervalMs?: number;
   /** Told each statement's outcome (metrics). */
   readonly onStatement?: GatewayServerOptions['onStatement'];
 }
@@ -69,23 +70,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     logger.warn({ certFile: tls.certFile }, 'generated a self-signed gateway certificate (development)');
   if (config.allowPlaintext) logger.warn('the gateway accepts clients without TLS: development only');
   const tokens = createConnectionTokens(o.secret);
-  const upstreams = o.upstreams;
-  const roles = createGrantRoles({ secret: o.secret, logger });
-  const servedUpstreams = (): Upstream[] => {
-    const out: Upstream[] = [];
-    for (const resource of o.policy().resources.values()) {
-      if (config.resources[resource.name] === undefined) continue;
-      try {
-        out.push(upstreams.get(resource));
-      } catch (err) {
-        logger.warn({ err, resource: resource.name }, 'gateway resource is misconfigured');
-      }
-    }
-    return out;
-  };
-  const sweep = (): Promise<string[]> =>
-    roles.sweep(servedUpstreams(), (grantId) => isGrantActive(o.db, grantId, o.clock.now()));
-  await sweep();
+  const { upstreams, roles } = o;
 
   // Bounded records of refused sign-ins and probing; closed after the listener, so no count is left unwritten.
   const refusals = createRefusalRecorder({ writer: o.writer, clock: o.clock, logger });
@@ -126,14 +111,6 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     await refusals.close();
     throw err;
   }
-  const sweepTimer = setInterval(() => {
-    sweep().catch((err: unknown) => logger.warn({ err }, 'grant role sweep failed'));
-  }, o.sweepIntervalMs ?? 60_000);
-  sweepTimer.unref();
-  // Roles of grants that ended while this replica's event listener was away are dropped now, not at the next sweep.
-  const unsubscribeResync = o.bus.onResync(() => {
-    sweep().catch((err: unknown) => logger.warn({ err }, 'grant role sweep failed'));
-  });
   const host =
     config.publicHost ??
     (address.address === '::' || address.address === '0.0.0.0' ? 'localhost' : address.address);
@@ -160,8 +137,6 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       return server.sessions;
     },
     async close() {
-      clearInterval(sweepTimer);
-      unsubscribeResync();
       await server.close();
       // The count of refusals left out of the log in the last minute is written before the writer closes.
       await refusals.close();

@@ -29,10 +29,9 @@ import { fileProblem } from '../lib/file-problem.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { formatProblem } from '../lib/yaml-source.js';
 import type { GatewayConfig } from '../config/schema.js';
-import { createCareRelations } from '../gateway/care-relations.js';
-import { createPatientDirectory } from '../gateway/known-patients.js';
 import { startGateway, type Gateway } from '../gateway/gateway.js';
-import { createUpstreams } from '../gateway/upstreams.js';
+import { createProtectedDatabase } from '../provisioner/protected-database.js';
+import { isGrantActive } from '../store/access-request-repository.js';
 import { openStore, type Store } from '../store/open-store.js';
 import { buildApp } from './app.js';
 
@@ -145,11 +144,21 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     const gatewayOverride =
       typeof options.gateway === 'function' ? await options.gateway(store, config.dataDir) : options.gateway;
     const gatewayConfig = { ...config.gateway, ...gatewayOverride };
-    // The protected databases, through their provisioning accounts: the gateway's, and the look-ups of care relations
-    // and of the patients requests name.
-    const upstreams = createUpstreams(gatewayConfig.resources);
-    cleanups.push(() => upstreams.close());
-    const careRelations = createCareRelations(upstreams, () => issuers.map((i) => i.issuer));
+    // The protected databases, through their provisioning accounts: the gateway's roles, and the look-ups of care
+    // relations and of the patients requests name. Closed after the gateway (cleanups run in reverse).
+    const protectedDb = createProtectedDatabase({
+      resources: gatewayConfig.resources,
+      policy: () => policies.current(),
+      secret: keys.hmacKey,
+      isGrantActive: (grantId) => isGrantActive(store.db, grantId, systemClock.now()),
+      onResync: (handler) => bus.onResync(handler),
+      // Read at request time, once the issuers (the development one included) are known.
+      trustedIssuers: () => issuers.map((i) => i.issuer),
+      clock: systemClock,
+      logger,
+    });
+    cleanups.push(() => protectedDb.close());
+    const { careRelations } = protectedDb;
     const access = createAccessService({
       db: store.db,
       policies,
@@ -158,9 +167,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       logger,
       replicaId,
       pseudonymizer: audit.pseudonymizer,
-      // Read at request time, once the issuers (the development one included) are known.
       careRelations,
-      patients: createPatientDirectory(upstreams),
+      patients: protectedDb.patients,
     });
     const registry = createMetricsRegistry();
     let gateway: Gateway | undefined;
@@ -207,6 +215,9 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       issuers.push(devIssuer.issuerConfig);
     }
     const verifier = createTokenVerifier({ issuers, personClaims: config.identity.personClaims, logger });
+    // Roles of grants that ended while phigate was down are dropped before the gateway accepts anyone; the sweep runs
+    // whether or not this replica's gateway listens (another replica's may).
+    await protectedDb.start();
     if (gatewayConfig.enabled) {
       gateway = await startGateway({
         config: gatewayConfig,
@@ -224,7 +235,8 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
           clock: systemClock,
           pseudonymizer: audit.pseudonymizer,
         }),
-        upstreams,
+        upstreams: protectedDb.upstreams,
+        roles: protectedDb.roles,
         onStatement: metrics.statement,
         clock: systemClock,
         logger,

@@ -18,6 +18,7 @@
  * any line of the report can be proven with `phigate audit proof SEQ`.
  */
 import { inertJson } from '../../lib/inert-json.js';
+import { actionsAccountedAs, type AuditAction } from '../actions.js';
 import {
   UNATTRIBUTED_REASONS,
   type DisclosureBasis,
@@ -31,7 +32,9 @@ export const DISCLOSURE_FORMATS = ['json', 'text', 'html'] as const;
 export type DisclosureFormat = (typeof DISCLOSURE_FORMATS)[number];
 
 /** Events that granted access to the patient's rows (listed apart: access, not disclosure). */
-const ACCESS_GRANTED = new Set(['grant.activate', 'session.open']);
+const ACCESS_GRANTED = actionsAccountedAs('access');
+/** Events whose results say which patients each statement disclosed (`detail.results[].disclosure`). */
+const DISCLOSING = actionsAccountedAs('disclosure');
 
 interface RecordedResult {
   readonly statementId?: unknown;
@@ -72,7 +75,7 @@ export interface DisclosureEntry {
   readonly date: string;
   readonly who: string;
   readonly whoName: string | undefined;
-  readonly action: string;
+  readonly action: AuditAction;
   readonly resource: string | undefined;
   readonly requestId: string | undefined;
   /** The gateway session and the statement in it (the first Execute of a portal run in several). */
@@ -178,7 +181,7 @@ export function disclosureReport(input: DisclosureInput): DisclosureReport {
       });
       continue;
     }
-    if (r.action !== 'statement.complete') continue;
+    if (!DISCLOSING.has(r.action)) continue;
     const results = (r.detail as { results?: RecordedResult[] } | undefined)?.results;
     if (!Array.isArray(results)) continue;
     for (const x of results) {

@@ -2,15 +2,18 @@
  * phigate's events as FHIR R4 AuditEvent resources, so that a hospital's FHIR server or SIEM can take them in.
  *
  * Mapping choices (documented in docs/audit.md):
- * - type (DICOM): 110110 Patient Record when the event names patients or a statement, 110114 User Authentication for
- *   `auth.*`, 110113 Security Alert for break-glass, 110100 Application Activity otherwise.
+ * - type (DICOM): the action's own (audit/actions.ts: 110114 User Authentication for `auth.reject`), else 110113
+ *   Security Alert for break-glass, 110110 Patient Record when the event names patients or a statement, the action's
+ *   (110100 Application Activity) otherwise.
  * - subtype: the phigate action (`https://phigate.dev/fhir/CodeSystem/audit-action`); a break-glass activation adds
  *   DICOM 110127 Emergency Override Started, the end of an emergency grant 110138 Emergency Override Stopped.
- * - action: C for creations, R for reads, E for statements, U for every other change.
+ * - action: the registry's (audit/actions.ts): C for creations, R for reads, E for statements, U for every other
+ *   change.
  * - outcome: 0 success, 4 refused (minor failure), 8 failure (serious); outcomeDesc is the reason code.
  * - entities: the access request, each patient (as its token, never the identifier), the statement (its fingerprint
  *   as `query`, base64), the resource.
  */
+import { auditActionInfo, DICOM_EVENT_TYPES, type DicomEventType, type FhirAuditAction } from '../actions.js';
 import type { StoredAuditEvent } from '../event.js';
 
 interface Coding {
@@ -24,7 +27,7 @@ export interface FhirAuditEvent {
   readonly id: string;
   readonly type: Coding;
   readonly subtype: readonly Coding[];
-  readonly action: 'C' | 'R' | 'U' | 'D' | 'E';
+  readonly action: FhirAuditAction;
   readonly recorded: string;
   readonly outcome: '0' | '4' | '8' | '12';
   readonly outcomeDesc?: string;
@@ -41,22 +44,20 @@ const REQUEST_SYSTEM = 'https://phigate.dev/fhir/NamingSystem/access-request';
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 
+const dicom = (code: DicomEventType): Coding => ({ system: DCM, code, display: DICOM_EVENT_TYPES[code] });
+
 function typeOf(event: StoredAuditEvent): Coding {
   const r = event.record;
-  if (r.action.startsWith('auth.')) return { system: DCM, code: '110114', display: 'User Authentication' };
-  if (r.why?.emergency && r.action === 'grant.activate')
-    return { system: DCM, code: '110113', display: 'Security Alert' };
-  if ((r.what?.patients?.length ?? 0) > 0 || r.what?.statement) {
-    return { system: DCM, code: '110110', display: 'Patient Record' };
-  }
-  return { system: DCM, code: '110100', display: 'Application Activity' };
+  // A name the registry does not know (a log written by another version) is exported as application activity.
+  const own = auditActionInfo(r.action)?.fhirType ?? '110100';
+  if (own !== '110100') return dicom(own);
+  if (r.why?.emergency && r.action === 'grant.activate') return dicom('110113');
+  if ((r.what?.patients?.length ?? 0) > 0 || r.what?.statement) return dicom('110110');
+  return dicom(own);
 }
 
-function actionOf(action: string): FhirAuditEvent['action'] {
-  if (action.endsWith('.create')) return 'C';
-  if (action.startsWith('statement.')) return 'E';
-  if (/\.(read|list|query|export|verify|disclosures|proof|checkpoints)$/.test(action)) return 'R';
-  return 'U';
+function actionOf(action: string): FhirAuditAction {
+  return auditActionInfo(action)?.fhirAction ?? 'U';
 }
 
 const OUTCOME = { success: '0', refused: '4', failure: '8' } as const;

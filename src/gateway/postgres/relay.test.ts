@@ -25,7 +25,9 @@ class RecordingSocket extends Duplex {
   }
 }
 
-function relay(options: { auditDelayMs?: number; guard?: RelayOptions['guard'] } = {}) {
+function relay(
+  options: { auditDelayMs?: number; guard?: RelayOptions['guard']; clock?: RelayOptions['clock'] } = {},
+) {
   const client = new RecordingSocket();
   const upstream = new RecordingSocket();
   const audited: string[] = [];
@@ -40,6 +42,7 @@ function relay(options: { auditDelayMs?: number; guard?: RelayOptions['guard'] }
       audited.push(`${s.kind} ${s.sql}`);
     },
     ...(options.guard === undefined ? {} : { guard: options.guard }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     endsAt: new Date(Date.now() + 60_000),
     grantLabel: 'the test grant',
     onEnd: (reason) => ends.push(reason),
@@ -126,5 +129,17 @@ describe('relay writes to the server', () => {
     assert.deepEqual(r.upstream.writes, []);
     assert.match(Buffer.concat(r.client.writes).toString('latin1'), /refused by the test guard/);
     assert.ok(r.upstream.destroyed);
+  });
+});
+
+describe('relay and the injected clock', () => {
+  it('reads the grant’s end from the clock it is given: a statement after it is cut, not forwarded', async () => {
+    // The grant ends in a minute of real time, but the injected clock is already past it.
+    const r = relay({ clock: { now: () => new Date(Date.now() + 120_000) } });
+    r.client.push(fe.query('select 1'));
+    await r.settled();
+    assert.deepEqual(r.upstream.writes, []);
+    assert.deepEqual(r.audited, []);
+    assert.deepEqual(r.ends, ['grant-ended']);
   });
 });

@@ -4,7 +4,8 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
+import type { UpstreamTls } from '../../provisioner/upstream-tls.js';
 import { parseErrorFields } from './backend-messages.js';
 import { ByteReader } from './byte-reader.js';
 import * as fe from './frontend-encode.js';
@@ -20,7 +21,7 @@ export interface UpstreamOptions {
   readonly password: string;
   readonly database: string;
   /** TLS to the database; `rejectUnauthorized` stays on (verify-full): give `ca` and `servername`. */
-  readonly tls?: Pick<ConnectionOptions, 'ca' | 'servername' | 'cert' | 'key'> | undefined;
+  readonly tls?: UpstreamTls | undefined;
   readonly timeoutMs?: number;
 }
 

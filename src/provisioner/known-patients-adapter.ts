@@ -5,7 +5,7 @@
  */
 import type { PatientDirectory } from '../access/types.js';
 import { isPhigateError } from '../lib/errors.js';
-import { countKnownPatients, patientKeyColumns } from '../provisioner/known-patients.js';
+import { countKnownPatients, patientKeyColumns } from './known-patients.js';
 import type { Upstream, Upstreams } from './upstreams.js';
 
 export function createPatientDirectory(upstreams: Pick<Upstreams, 'get'>): PatientDirectory {

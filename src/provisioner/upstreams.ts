@@ -8,14 +8,14 @@ import pg from 'pg';
 import type { UpstreamConfig } from '../config/schema.js';
 import { PhigateError } from '../lib/errors.js';
 import type { ResourceDefinition } from '../policy/types.js';
-import type { UpstreamOptions } from './postgres/upstream-connect.js';
+import type { UpstreamTls } from './upstream-tls.js';
 
 export interface Upstream {
   readonly resource: string;
   readonly host: string;
   readonly port: number;
   readonly database: string;
-  readonly tls: UpstreamOptions['tls'];
+  readonly tls: UpstreamTls | undefined;
   /** The provisioning account's pool for roles. */
   admin(): pg.Pool;
   /** The provisioning account's pool for look-ups in the data (care relations). */
@@ -46,7 +46,7 @@ export function createUpstreams(config: Readonly<Record<string, UpstreamConfig>>
     name: string,
     use: 'provisioner' | 'lookup',
     adminUrl: string,
-    tls: UpstreamOptions['tls'],
+    tls: UpstreamTls | undefined,
   ): pg.Pool => {
     const key = `${name}\u0000${use}`;
     let pool = pools.get(key);
@@ -84,7 +84,7 @@ export function createUpstreams(config: Readonly<Record<string, UpstreamConfig>>
     if (database === undefined) throw missing('no database name');
     const adminUrl = c.adminUrl ?? (c.adminUrlFile ? readFileSync(c.adminUrlFile, 'utf8').trim() : undefined);
     if (adminUrl === undefined) throw missing('no adminUrl or adminUrlFile');
-    const tls: UpstreamOptions['tls'] =
+    const tls: UpstreamTls | undefined =
       c.tls.mode === 'verify-full'
         ? {
             servername: c.tls.servername ?? host,

@@ -4,13 +4,14 @@
  * at start and periodically so that roles of grants that ended while phigate was down do not linger (their
  * `VALID UNTIL` already keeps them from logging in).
  */
+import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { PhiTable, RoleDefinition } from '../policy/types.js';
-import { patientIdColumns, type PatientIdColumn } from '../provisioner/patient-columns.js';
-import { createPatientKeys, type PatientKeys } from '../provisioner/patient-keys.js';
-import { dropGrantRole, ensureGrantRole, sweepGrantRoles } from '../provisioner/provisioner.js';
-import { grantRolePassword } from '../provisioner/role-password.js';
-import { roleNameFor } from '../provisioner/role-plan.js';
+import { patientIdColumns, type PatientIdColumn } from './patient-columns.js';
+import { createPatientKeys, type PatientKeys } from './patient-keys.js';
+import { dropGrantRole, ensureGrantRole, sweepGrantRoles } from './provisioner.js';
+import { grantRolePassword } from './role-password.js';
+import { roleNameFor } from './role-plan.js';
 import type { Upstream } from './upstreams.js';
 
 export interface GrantForRole {
@@ -59,9 +60,11 @@ export interface GrantRoles {
 
 export function createGrantRoles(options: {
   readonly secret: Buffer;
+  /** When a role was dropped, for forgetting old drops (the injected clock, as everywhere else). */
+  readonly clock: Clock;
   readonly logger: Pick<Logger, 'warn' | 'error' | 'info'>;
 }): GrantRoles {
-  const { logger } = options;
+  const { clock, logger } = options;
   const ensuring = new Map<string, Promise<GrantCredentials>>();
   // Grants whose role was dropped, with when: a provisioning still under way (or one that starts late, from an
   // activation event handled after the revocation) must not bring the role back.
@@ -122,7 +125,7 @@ export function createGrantRoles(options: {
     },
     async drop(upstream, grantId) {
       const key = `${upstream.resource}\u0000${grantId}`;
-      const now = Date.now();
+      const now = clock.now().getTime();
       for (const [k, at] of dropped) if (now - at > ENDED_MEMORY_MS) dropped.delete(k);
       dropped.set(key, now);
       // A creation under way finishes first, so that the drop removes what it made.

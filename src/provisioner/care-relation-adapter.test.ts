@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Principal } from '../identity/principal.js';
 import type { CareRelation } from '../policy/types.js';
-import { requesterIdentifier } from './care-relations.js';
+import { requesterIdentifier } from './care-relation-adapter.js';
 
 const relation: CareRelation = {
   table: 'public.care_team',

@@ -6,7 +6,7 @@
 import type { CarePerson, CareRelations } from '../access/types.js';
 import { PhigateError } from '../lib/errors.js';
 import type { CareRelation } from '../policy/types.js';
-import { relatedPatients } from '../provisioner/care-relation.js';
+import { relatedPatients } from './care-relation.js';
 import type { Upstreams } from './upstreams.js';
 
 /** The requester's identifier as the relation's table holds it; a PhigateError when it cannot be trusted. */
