@@ -90,6 +90,21 @@ export interface AlertEventsTable {
   principal_id: string | null;
   detail: Json<unknown>;
   created_at: Timestamp;
+  /** When its delivery rows were made (migration 0006); null: not yet routed. */
+  routed_at: Timestamp | null;
+}
+
+export interface AlertDeliveriesTable {
+  alert_id: number;
+  channel: string;
+  status: 'pending' | 'delivered' | 'dead';
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  claim_id: string | null;
+  last_error: string | null;
+  last_attempt_at: Timestamp | null;
+  delivered_at: Timestamp | null;
+  created_at: Timestamp;
 }
 
 export interface AuditHeadTable {
@@ -152,6 +167,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   review_items: ReviewItemsTable;
   alert_events: AlertEventsTable;
+  alert_deliveries: AlertDeliveriesTable;
   audit_head: AuditHeadTable;
   audit_events: AuditEventsTable;
   audit_log_identity: AuditLogIdentityTable;
