@@ -3,6 +3,7 @@
  * implicit TLS): an alert never crosses the network in clear. The Message-ID is the alert's, the same on every
  * retry, so mail systems and people can tell a repeat from a new alert.
  */
+import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import { DeliveryFailure, type AlertChannel } from './channel.js';
 import { emailSubject, emailText } from './email-format.js';
@@ -31,7 +32,11 @@ export function createEmailChannel(options: EmailChannelOptions): AlertChannel {
     requireTLS: options.security === 'starttls',
     ignoreTLS: options.security === 'none',
     auth: options.auth ? { user: options.auth.user, pass: options.auth.pass } : undefined,
-    tls: { ca: options.ca, servername: options.servername ?? options.host, minVersion: 'TLSv1.2' },
+    tls: {
+      ca: options.ca, // SNI carries host names only (RFC 6066); an IP address is still checked against the certificate.
+      servername: options.servername ?? (isIP(options.host) ? undefined : options.host),
+      minVersion: 'TLSv1.2',
+    },
     connectionTimeout: options.timeoutMs,
     greetingTimeout: options.timeoutMs,
     socketTimeout: options.timeoutMs,

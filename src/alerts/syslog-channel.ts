@@ -6,6 +6,7 @@
  * TCP syslog has no application acknowledgement: an attempt counts as delivered when the server has taken the bytes
  * and closed the TLS session cleanly after our close_notify.
  */
+import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { DeliveryFailure, type AlertChannel } from './channel.js';
 import { octetCounted, syslogMessage, type SyslogFormat, type SyslogHeader } from './syslog-format.js';
@@ -35,7 +36,8 @@ export function createSyslogChannel(options: SyslogChannelOptions): AlertChannel
         const socket = tls.connect({
           host: options.host,
           port: options.port,
-          servername: options.servername ?? options.host,
+          // SNI carries host names only (RFC 6066); an IP address is still checked against the certificate.
+          servername: options.servername ?? (isIP(options.host) ? undefined : options.host),
           ca: options.ca,
           cert: options.cert,
           key: options.key,
