@@ -33,6 +33,12 @@ import { channelsFor, type AlertRoute } from './routing.js';
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'dead';
 
+export interface DeliveryTiming {
+  readonly attemptMs: number;
+  /** From the alert's raising to this outcome. */
+  readonly sinceRaisedMs: number;
+}
+
 export interface DeliveryWorkerOptions {
   readonly db: Db;
   /** For LISTEN; without it the worker only polls and is woken in-process. */
@@ -52,7 +58,9 @@ export interface DeliveryWorkerOptions {
   readonly concurrency?: number | undefined;
   readonly pollMs?: number | undefined;
   readonly random?: (() => number) | undefined;
-  readonly onOutcome?: ((channel: string, outcome: DeliveryOutcome, latencyMs: number) => void) | undefined;
+  /** Each attempt's outcome, how long it took, and (delivered) how long after the alert was raised. */
+  readonly onOutcome?:
+    ((channel: string, outcome: DeliveryOutcome, timing: DeliveryTiming) => void) | undefined;
 }
 
 export interface DeliveryWorker {
@@ -191,7 +199,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         outcome === 'dead' ? 'alert delivery gave up (dead letter)' : 'alert delivery failed; will retry',
       );
     }
-    options.onOutcome?.(d.channel, outcome, latencyMs);
+    options.onOutcome?.(d.channel, outcome, {
+      attemptMs: latencyMs,
+      sinceRaisedMs: now.getTime() - d.alert.createdAt.getTime(),
+    });
   };
 
   const listen = async (): Promise<void> => {

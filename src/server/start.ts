@@ -8,6 +8,10 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { createAccessService } from '../access/access-service.js';
+import { createAlertService } from '../alerts/alert-service.js';
+import { buildChannels } from '../alerts/channels-from-config.js';
+import { createDeliveryWorker, type DeliveryWorker } from '../alerts/delivery-worker.js';
+import { phigateVersion } from '../cli/version.js';
 import { createGrantEventBus } from '../access/event-bus.js';
 import { createCareRelationWatch, type CareRelationWatch } from '../access/care-relation-watch.js';
 import { createExpiryScheduler } from '../access/expiry-scheduler.js';
@@ -21,6 +25,7 @@ import { createRefusalRecorder } from '../audit/refusal-recorder.js';
 import { fileWitness, httpWitness } from '../audit/witness.js';
 import { createMetricsRegistry } from './metrics.js';
 import { createPhigateMetrics } from './phigate-metrics.js';
+import { createAlertMetrics } from './alert-metrics.js';
 import { createDevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { systemClock } from '../lib/clock.js';
@@ -67,6 +72,8 @@ export interface RunningPhigate {
   readonly mintDevToken: ((username: string) => Promise<string>) | undefined;
   /** Looks up active care-relation grants again now (they are, every `gateway.careRelationRecheck`). */
   readonly careRelations: Pick<CareRelationWatch, 'checkNow'>;
+  /** The alert delivery worker; undefined when no alert channel is configured. */
+  readonly alertDelivery: DeliveryWorker | undefined;
   /** Re-reads the policy file; an invalid policy keeps the old one in force. */
   reloadPolicy(): { ok: boolean; problems: readonly string[] };
   stop(): Promise<void>;
@@ -92,6 +99,13 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
   });
   for (const file of keys.generated)
     logger.warn({ file }, 'generated an audit key; keep a copy and its public key');
+  // Alert channels' secrets too: a missing one stops phigate before it touches the store.
+  const alertChannels = buildChannels(config.alerts.channels, {
+    env: options.env ?? process.env,
+    clock: systemClock,
+    version: phigateVersion(),
+    attemptTimeoutMs: durationMs(config.alerts.attemptTimeout),
+  });
   const store = await openStore({
     databaseUrl: config.database.url,
     dataDir: config.dataDir,
@@ -232,6 +246,42 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       const running = gateway;
       cleanups.push(() => running.close());
     }
+    // Alert delivery runs only where channels are configured; every replica may run it (claims never overlap).
+    const alertDelivery =
+      alertChannels.length === 0
+        ? undefined
+        : createDeliveryWorker({
+            db: store.db,
+            pool: store.pool,
+            channels: alertChannels,
+            routes: config.alerts.routes,
+            publicUrl: baseUrl,
+            audit: audit.writer,
+            clock: systemClock,
+            logger,
+            maxAttempts: config.alerts.maxAttempts,
+            backoff: {
+              initialMs: durationMs(config.alerts.backoff.initial),
+              maxMs: durationMs(config.alerts.backoff.max),
+            },
+            attemptTimeoutMs: durationMs(config.alerts.attemptTimeout),
+            concurrency: config.alerts.concurrency,
+            onOutcome: createAlertMetrics({
+              registry,
+              db: store.db,
+              onError: (err) => logger.warn({ err }, 'a metric could not be read from the store'),
+            }),
+          });
+    // Before the audit writer and the store (cleanups run in reverse).
+    if (alertDelivery) cleanups.push(() => alertDelivery.stop());
+    const alerts = createAlertService({
+      db: store.db,
+      audit: audit.writer,
+      isAuditor: (p) => policies.current().isAuditor(p),
+      clock: systemClock,
+      publicUrl: baseUrl,
+      wake: () => alertDelivery?.wake(),
+    });
     let ready = false;
     // Refusals anyone can make as fast as they like: recorded, bounded per client address and minute.
     const authRefusals = createRefusalRecorder({ writer: audit.writer, clock: systemClock, logger });
@@ -250,6 +300,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       access,
       audit,
       connections: gateway?.connections,
+      alerts,
       verifier,
       logger,
       bodyLimitBytes: config.server.bodyLimitBytes,
@@ -275,6 +326,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     await app.listen({ host, port });
     // Only now are the trusted issuers final (the development one included), which subject look-ups depend on.
     careWatch.start();
+    await alertDelivery?.start();
     ready = true;
 
     const reloadPolicy = (): { ok: boolean; problems: readonly string[] } => {
@@ -297,6 +349,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       audit,
       gateway,
       careRelations: careWatch,
+      alertDelivery,
       mintDevToken: devIssuer ? (username: string) => devIssuer.mintToken(username) : undefined,
       reloadPolicy,
       stop: () => (stopping ??= stopAll()),

@@ -229,6 +229,8 @@ export async function redeliverDead(
     .where('status', '=', 'dead');
   if (channel !== undefined) q = q.where('channel', '=', channel);
   const rows = await q.returning('channel').execute();
+  // Every replica's worker wakes (not only this one's): the replay is due now.
+  if (rows.length > 0) await sql`select pg_notify('phigate_alerts', ${String(alertId)})`.execute(db);
   return rows.map((r) => r.channel).sort();
 }
 
