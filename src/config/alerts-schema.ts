@@ -50,6 +50,13 @@ const webhookChannelSchema = z
   .superRefine((c, ctx) => {
     if (c.url === undefined && c.format !== 'pagerduty')
       ctx.addIssue({ code: 'custom', message: 'url is required' });
+    if ((c.format === 'slack' || c.format === 'teams') && typeof c.url === 'string') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: `a ${c.format} incoming-webhook URL is its credential: give it as { env: NAME } or { file: path }`,
+      });
+    }
     if (c.format === 'json' && c.secret === undefined && c.signingKey === undefined) {
       ctx.addIssue({
         code: 'custom',

@@ -151,7 +151,19 @@ export function redactConfig(config: Config): Config {
   for (const upstream of Object.values(copy.gateway.resources)) {
     if (upstream.adminUrl !== undefined) upstream.adminUrl = redactUrl(upstream.adminUrl);
   }
+  // A webhook URL may carry a token in its path or query; only its origin is shown.
+  for (const channel of Object.values(copy.alerts.channels)) {
+    if (channel.type === 'webhook' && typeof channel.url === 'string') channel.url = originOnly(channel.url);
+  }
   return copy;
+}
+
+function originOnly(text: string): string {
+  try {
+    return `${new URL(text).origin}/***`;
+  } catch {
+    return '***';
+  }
 }
 
 function redactUrl(text: string): string {
