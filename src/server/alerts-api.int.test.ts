@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { insertAlertEvent } from '../store/alert-event-repository.js';
+import { runCli } from '../../test/support/cli.js';
 import { startTestPhigate, type TestPhigate } from '../../test/support/phigate.js';
+import path from 'node:path';
 import { until } from '../../test/support/helpers.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../test/support/webhook-receiver.js';
 
@@ -59,6 +61,12 @@ describe('alerts end to end (break-glass → signed webhook; GET /v1/alerts; red
         .orderBy('seq')
         .execute()
     ).map((r) => r.action);
+
+  const cliEnv = (user: string): Record<string, string> => ({
+    PHIGATE_API_URL: server.phigate.url,
+    PHIGATE_TOKEN: tokens[user]!,
+    PHIGATE_TOKEN_CACHE: path.join(server.dir, `${user}-tokens.json`),
+  });
 
   before(async () => {
     receiver = await startWebhookReceiver(secret);
@@ -144,11 +152,26 @@ describe('alerts end to end (break-glass → signed webhook; GET /v1/alerts; red
     assert.equal((await call('priya', 'POST', '/v1/alerts/abc/redeliver')).status, 400);
     assert.equal((await call('olivia', 'POST', `/v1/alerts/${dead!.id}/redeliver`)).status, 403);
 
+    const listed = await runCli(['alerts', '--dead'], cliEnv('priya'));
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(
+      listed.stdout,
+      new RegExp(`^${dead!.id} .*critical\\s+break-glass .*soc: DEAD \\(2 attempts: HTTP 500\\)`, 'm'),
+    );
+    const notAuditor = await runCli(['alerts', 'redeliver', String(dead!.id)], cliEnv('olivia'));
+    assert.notEqual(notAuditor.code, 0);
+    assert.match(notAuditor.stderr, /auditors/);
+
     receiver.answer = () => 'ok';
-    const replay = await call('priya', 'POST', `/v1/alerts/${dead!.id}/redeliver`, { channel: 'soc' });
-    assert.equal(replay.status, 200);
-    assert.deepEqual(replay.body, { alertId: dead!.id, channels: ['soc'] });
+    const replay = await runCli(
+      ['--json', 'alerts', 'redeliver', String(dead!.id), '--channel', 'soc'],
+      cliEnv('priya'),
+    );
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.deepEqual(JSON.parse(replay.stdout), { alertId: dead!.id, channels: ['soc'] });
     await until(async () => (await alerts())[0]?.deliveries[0]?.status === 'delivered', 'the replay', 10_000);
+    const shown = await runCli(['alerts'], cliEnv('priya'));
+    assert.match(shown.stdout, new RegExp(`^${dead!.id} .*soc: delivered`, 'm'));
     const forDead = receiver.received.filter((r) => r.id === `phigate-alert-${dead!.id}`);
     assert.deepEqual(
       forDead.map((r) => r.status),
