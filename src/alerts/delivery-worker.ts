@@ -50,13 +50,22 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   let stopped = false;
   let pumping: Promise<void> | undefined;
   let again = false;
+  let routeNeeded = true;
+  /** The last claim filled every free slot: more may be due, and the deliveries' ends will pump. */
+  let saturated = false;
   let timer: NodeJS.Timeout | undefined;
   let listener: AlertListener | undefined;
 
   const channelsOf = (alert: { kind: string; severity: 'info' | 'warning' | 'critical' }): string[] =>
     channelsFor(options.routes, alert).filter((c) => byName.has(c));
 
+  /** Something may have been raised or replayed (NOTIFY, the timer, a caller): route before claiming. */
   const wake = (): void => {
+    routeNeeded = true;
+    pumpNow();
+  };
+
+  const pumpNow = (): void => {
     if (stopped) return;
     if (pumping !== undefined) {
       again = true;
@@ -64,8 +73,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     }
     pumping = pump().finally(() => {
       pumping = undefined;
-      if (again && !stopped) wake();
-      else void scheduleTimer();
+      if (again && !stopped) pumpNow();
+      // Idle (nothing more was due): the timer wakes us for the next retry or the poll. While deliveries are in
+      // flight, each one's end pumps again.
+      else if (!saturated) void scheduleTimer();
     });
   };
 
@@ -73,8 +84,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     do {
       again = false;
       try {
-        while ((await routeNewAlerts(db, channelsOf, clock.now(), 100)) === 100 && !stopped);
+        if (routeNeeded) {
+          routeNeeded = false;
+          while ((await routeNewAlerts(db, channelsOf, clock.now(), 100)) === 100 && !stopped);
+        }
         const free = concurrency - inFlight.size;
+        saturated = free <= 0;
         if (free <= 0 || stopped) return;
         const now = clock.now();
         const claimId = randomUUID();
@@ -86,8 +101,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           channels: names,
         });
         for (const delivery of claimed) start(delivery, claimId);
-        if (claimed.length === free) again = true;
+        saturated = claimed.length === free;
+        if (saturated) again = true;
       } catch (err) {
+        saturated = false;
+        routeNeeded = true;
         logger.warn({ err }, 'alert delivery could not read the outbox; trying again shortly');
         return;
       }
@@ -119,7 +137,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       )
       .finally(() => {
         inFlight.delete(key);
-        wake();
+        pumpNow();
       });
     inFlight.set(key, { controller, done });
   };

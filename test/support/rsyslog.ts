@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSelfSignedCertificate } from '../../src/lib/self-signed-cert.js';
@@ -18,17 +18,6 @@ export interface Rsyslog {
   /** Lines written so far: `MSGID|STRUCTURED-DATA|MSG` as rsyslog parsed them. */
   lines(): string[];
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const accepts = (port: number): Promise<boolean> =>
@@ -50,7 +39,9 @@ export async function startRsyslog(): Promise<Rsyslog> {
   writeFileSync(path.join(dir, 'cert.pem'), cert.certPem);
   writeFileSync(path.join(dir, 'key.pem'), cert.keyPem, { mode: 0o600 });
   const out = path.join(dir, 'out.log');
-  const port = await freePort();
+  // rsyslogd picks the port itself and writes it to a file: a port probed here and handed over could be taken
+  // by another process in between.
+  const portFile = path.join(dir, 'port');
   writeFileSync(
     path.join(dir, 'rsyslog.conf'),
     [
@@ -58,7 +49,7 @@ export async function startRsyslog(): Promise<Rsyslog> {
       `  DefaultNetstreamDriverCAFile="${dir}/cert.pem" DefaultNetstreamDriverCertFile="${dir}/cert.pem"`,
       `  DefaultNetstreamDriverKeyFile="${dir}/key.pem")`,
       'module(load="imtcp" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")',
-      `input(type="imtcp" port="${port}" address="127.0.0.1")`,
+      `input(type="imtcp" port="0" address="127.0.0.1" listenPortFileName="${portFile}")`,
       'template(name="fields" type="string" string="%msgid%|%structured-data%|%msg%\\n")',
       `*.* action(type="omfile" file="${out}" template="fields")`,
       '',
@@ -73,7 +64,8 @@ export async function startRsyslog(): Promise<Rsyslog> {
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 15_000;
-  while (!(await accepts(port))) {
+  const port = (): number => (existsSync(portFile) ? Number(readFileSync(portFile, 'utf8').trim()) || 0 : 0);
+  while (port() === 0 || !(await accepts(port()))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`rsyslogd did not start: ${stderr}`);
@@ -81,7 +73,7 @@ export async function startRsyslog(): Promise<Rsyslog> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    port,
+    port: port(),
     caPem: cert.certPem,
     lines: () =>
       existsSync(out)
