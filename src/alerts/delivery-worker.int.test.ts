@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createAuditWriter, type AuditWriter } from '../audit/audit-writer.js';
@@ -48,7 +48,9 @@ describe('alert delivery worker (real PostgreSQL, real HTTP receiver verifying w
       }
     });
 
-  const worker = (overrides: { maxAttempts?: number; pollMs?: number; attemptTimeoutMs?: number } = {}) => {
+  const worker = (
+    overrides: { maxAttempts?: number; pollMs?: number; attemptTimeoutMs?: number; ed25519?: KeyObject } = {},
+  ) => {
     const w = createDeliveryWorker({
       db: db.db,
       pool: db.pool,
@@ -58,6 +60,7 @@ describe('alert delivery worker (real PostgreSQL, real HTTP receiver verifying w
           url: receiver.url,
           format: 'json',
           hmacSecret: secret,
+          ed25519: overrides.ed25519,
           userAgent: 'phigate-test',
           clock: systemClock,
         }),
@@ -109,15 +112,17 @@ describe('alert delivery worker (real PostgreSQL, real HTTP receiver verifying w
     await db.drop();
   });
 
-  it('delivers a new alert at once, signed, with its id as webhook-id, no PHI, and audits it', async () => {
-    receiver = await startWebhookReceiver(secret);
-    await worker().start();
+  it('delivers a new alert at once, signed (v1 and v1a), with its id as webhook-id, no PHI, and audits it', async () => {
+    const keys = generateKeyPairSync('ed25519');
+    receiver = await startWebhookReceiver(secret, 0, keys.publicKey);
+    await worker({ ed25519: keys.privateKey }).start();
     await raise();
     await until(async () => (await deliveries())[0]?.deliveries[0]?.status === 'delivered', 'delivery');
     const [alert] = await deliveries();
     assert.equal(receiver.received.length, 1);
     const got = receiver.received[0]!;
-    assert.equal(got.verified, true);
+    assert.equal(got.verified, true, 'v1 verified by the standardwebhooks reference library');
+    assert.equal(got.verifiedV1a, true, 'v1a verified with the public key');
     assert.equal(got.id, `phigate-alert-${alert!.id}`);
     const body = JSON.parse(got.body) as { type: string; data: Record<string, unknown> };
     assert.equal(body.type, 'alert.raised');

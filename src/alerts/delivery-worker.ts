@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { claimDueDeliveries, nextDueAt, routeNewAlerts } from '../store/alert-delivery-repository.js';
+import type { AlertSeverity } from './alert-kinds.js';
 import type { AlertChannel } from './channel.js';
 import { listenForAlerts, type AlertListener } from './alert-listener.js';
 import { runAttempt, type AttemptContext } from './delivery-attempt.js';
@@ -56,7 +57,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   let timer: NodeJS.Timeout | undefined;
   let listener: AlertListener | undefined;
 
-  const channelsOf = (alert: { kind: string; severity: 'info' | 'warning' | 'critical' }): string[] =>
+  const channelsOf = (alert: { kind: string; severity: AlertSeverity }): string[] =>
     channelsFor(options.routes, alert).filter((c) => byName.has(c));
 
   /** Something may have been raised or replayed (NOTIFY, the timer, a caller): route before claiming. */

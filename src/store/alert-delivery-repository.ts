@@ -5,6 +5,7 @@
  * lease ends. An outcome is recorded only by the worker that still holds the claim.
  */
 import { sql } from 'kysely';
+import type { AlertSeverity } from '../alerts/alert-kinds.js';
 import type { Db } from './database.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
@@ -13,7 +14,7 @@ export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
 export interface OutboxAlert {
   readonly id: number;
   readonly kind: string;
-  readonly severity: 'info' | 'warning' | 'critical';
+  readonly severity: AlertSeverity;
   readonly requestId: string | null;
   readonly detail: Readonly<Record<string, unknown>>;
   readonly createdAt: Date;
@@ -99,7 +100,7 @@ export async function routeNewAlerts(
 function toAlert(r: {
   id: number;
   kind: string;
-  severity: 'info' | 'warning' | 'critical';
+  severity: AlertSeverity;
   request_id: string | null;
   detail: unknown;
   created_at: Date;
@@ -131,7 +132,7 @@ export async function claimDueDeliveries(
     channel: string;
     attempts: number;
     kind: string;
-    severity: 'info' | 'warning' | 'critical';
+    severity: AlertSeverity;
     request_id: string | null;
     detail: unknown;
     created_at: Date;

@@ -3,6 +3,7 @@
  * Timestamps are read as `Date`; bigint columns are parsed to `number` by the pool (all our bigints are durations
  * in milliseconds or counters far below 2^53).
  */
+import type { AlertSeverity } from '../alerts/alert-kinds.js';
 import type { ColumnType, Generated } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -85,7 +86,7 @@ export interface ReviewItemsTable {
 export interface AlertEventsTable {
   id: Generated<number>;
   kind: string;
-  severity: 'info' | 'warning' | 'critical';
+  severity: AlertSeverity;
   request_id: string | null;
   principal_id: string | null;
   detail: Json<unknown>;

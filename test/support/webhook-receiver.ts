@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { verify, type KeyObject } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 
 export interface ReceivedWebhook {
@@ -14,6 +15,8 @@ export interface ReceivedWebhook {
   readonly body: string;
   /** The v1 (HMAC) signature verified with the reference library; undefined when no secret was given. */
   readonly verified: boolean | undefined;
+  /** The v1a (Ed25519) signature verified with node:crypto; undefined when no public key was given. */
+  readonly verifiedV1a: boolean | undefined;
   /** The status answered. */
   readonly status: number;
 }
@@ -33,7 +36,11 @@ export interface WebhookReceiver {
   releaseHanging(): void;
 }
 
-export async function startWebhookReceiver(secret?: string, port = 0): Promise<WebhookReceiver> {
+export async function startWebhookReceiver(
+  secret?: string,
+  port = 0,
+  ed25519PublicKey?: KeyObject,
+): Promise<WebhookReceiver> {
   const verifier = secret !== undefined ? new Webhook(secret) : undefined;
   const hanging = new Set<ServerResponse>();
   let server: Server;
@@ -76,6 +83,16 @@ export async function startWebhookReceiver(secret?: string, port = 0): Promise<W
         verified = false;
       }
     }
+    let verifiedV1a: boolean | undefined;
+    if (ed25519PublicKey !== undefined) {
+      // The reference library verifies v1 only; v1a is Ed25519 over the same `id.timestamp.body`.
+      const content = Buffer.from(`${headers['webhook-id']}.${headers['webhook-timestamp']}.${body}`);
+      verifiedV1a = headers['webhook-signature']
+        .split(' ')
+        .filter((s) => s.startsWith('v1a,'))
+        .some((s) => verify(null, content, ed25519PublicKey, Buffer.from(s.slice(4), 'base64')));
+      if (!verifiedV1a) verified = false;
+    }
     const answer = verified === false ? 'fail' : receiver.answer({ id: headers['webhook-id'], n: n++ });
     const status = answer === 'fail' ? (verified === false ? 401 : 500) : 200;
     receiver.received.push({
@@ -84,6 +101,7 @@ export async function startWebhookReceiver(secret?: string, port = 0): Promise<W
       signature: headers['webhook-signature'],
       body,
       verified,
+      verifiedV1a,
       status,
     });
     if (answer === 'hang') hanging.add(res);
