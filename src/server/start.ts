@@ -8,9 +8,8 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { createAccessService } from '../access/access-service.js';
-import { createAlertService } from '../alerts/alert-service.js';
 import { buildChannels } from '../alerts/channels-from-config.js';
-import { createDeliveryWorker, type DeliveryWorker } from '../alerts/delivery-worker.js';
+import type { DeliveryWorker } from '../alerts/delivery-worker.js';
 import { phigateVersion } from '../cli/version.js';
 import { createGrantEventBus } from '../access/event-bus.js';
 import { createCareRelationWatch, type CareRelationWatch } from '../access/care-relation-watch.js';
@@ -25,7 +24,7 @@ import { createRefusalRecorder } from '../audit/refusal-recorder.js';
 import { fileWitness, httpWitness } from '../audit/witness.js';
 import { createMetricsRegistry } from './metrics.js';
 import { createPhigateMetrics } from './phigate-metrics.js';
-import { createAlertMetrics } from './alert-metrics.js';
+import { createAlerting } from './alerting.js';
 import { createDevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { systemClock } from '../lib/clock.js';
@@ -246,42 +245,20 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       const running = gateway;
       cleanups.push(() => running.close());
     }
-    // Alert delivery runs only where channels are configured; every replica may run it (claims never overlap).
-    const alertDelivery =
-      alertChannels.length === 0
-        ? undefined
-        : createDeliveryWorker({
-            db: store.db,
-            pool: store.pool,
-            channels: alertChannels,
-            routes: config.alerts.routes,
-            publicUrl: baseUrl,
-            audit: audit.writer,
-            clock: systemClock,
-            logger,
-            maxAttempts: config.alerts.maxAttempts,
-            backoff: {
-              initialMs: durationMs(config.alerts.backoff.initial),
-              maxMs: durationMs(config.alerts.backoff.max),
-            },
-            attemptTimeoutMs: durationMs(config.alerts.attemptTimeout),
-            concurrency: config.alerts.concurrency,
-            onOutcome: createAlertMetrics({
-              registry,
-              db: store.db,
-              onError: (err) => logger.warn({ err }, 'a metric could not be read from the store'),
-            }),
-          });
-    // Before the audit writer and the store (cleanups run in reverse).
-    if (alertDelivery) cleanups.push(() => alertDelivery.stop());
-    const alerts = createAlertService({
-      db: store.db,
+    const alerting = createAlerting({
+      config: config.alerts,
+      channels: alertChannels,
+      store,
       audit: audit.writer,
       isAuditor: (p) => policies.current().isAuditor(p),
       clock: systemClock,
+      logger,
+      registry,
       publicUrl: baseUrl,
-      wake: () => alertDelivery?.wake(),
     });
+    const alertDelivery = alerting.delivery;
+    // Before the audit writer and the store (cleanups run in reverse).
+    if (alertDelivery) cleanups.push(() => alertDelivery.stop());
     let ready = false;
     // Refusals anyone can make as fast as they like: recorded, bounded per client address and minute.
     const authRefusals = createRefusalRecorder({ writer: audit.writer, clock: systemClock, logger });
@@ -300,7 +277,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       access,
       audit,
       connections: gateway?.connections,
-      alerts,
+      alerts: alerting.service,
       verifier,
       logger,
       bodyLimitBytes: config.server.bodyLimitBytes,
