@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createSelfSignedCertificate } from '../../src/lib/self-signed-cert.js';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../src/lib/self-signed-cert.js';
 
 export const RSYSLOGD = process.env.PHIGATE_TEST_RSYSLOGD ?? '/usr/sbin/rsyslogd';
 
@@ -30,12 +30,17 @@ const accepts = (port: number): Promise<boolean> =>
     socket.once('error', () => resolve(false));
   });
 
-export async function startRsyslog(): Promise<Rsyslog> {
+/** `port` and `cert`: start again where a stopped one was (a SIEM restarted), with the same certificate. */
+export async function startRsyslog(
+  again: { readonly port: number; readonly cert: SelfSignedCertificate } | undefined = undefined,
+): Promise<Rsyslog & { readonly cert: SelfSignedCertificate }> {
   if (!existsSync(RSYSLOGD)) {
     throw new Error(`${RSYSLOGD} is missing: install the Debian packages rsyslog and rsyslog-openssl`);
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'phigate-rsyslog-'));
-  const cert = createSelfSignedCertificate({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] });
+  const cert =
+    again?.cert ??
+    createSelfSignedCertificate({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] });
   writeFileSync(path.join(dir, 'cert.pem'), cert.certPem);
   writeFileSync(path.join(dir, 'key.pem'), cert.keyPem, { mode: 0o600 });
   const out = path.join(dir, 'out.log');
@@ -49,7 +54,7 @@ export async function startRsyslog(): Promise<Rsyslog> {
       `  DefaultNetstreamDriverCAFile="${dir}/cert.pem" DefaultNetstreamDriverCertFile="${dir}/cert.pem"`,
       `  DefaultNetstreamDriverKeyFile="${dir}/key.pem")`,
       'module(load="imtcp" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")',
-      `input(type="imtcp" port="0" address="127.0.0.1" listenPortFileName="${portFile}")`,
+      `input(type="imtcp" port="${again?.port ?? 0}" address="127.0.0.1" listenPortFileName="${portFile}")`,
       'template(name="fields" type="string" string="%msgid%|%structured-data%|%msg%\\n")',
       `*.* action(type="omfile" file="${out}" template="fields")`,
       '',
@@ -64,7 +69,9 @@ export async function startRsyslog(): Promise<Rsyslog> {
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 15_000;
-  const port = (): number => (existsSync(portFile) ? Number(readFileSync(portFile, 'utf8').trim()) || 0 : 0);
+  // rsyslogd writes the port file only for port 0.
+  const port = (): number =>
+    again?.port ?? (existsSync(portFile) ? Number(readFileSync(portFile, 'utf8').trim()) || 0 : 0);
   while (port() === 0 || !(await accepts(port()))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -75,6 +82,7 @@ export async function startRsyslog(): Promise<Rsyslog> {
   return {
     port: port(),
     caPem: cert.certPem,
+    cert,
     lines: () =>
       existsSync(out)
         ? readFileSync(out, 'utf8')
