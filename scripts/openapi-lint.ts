@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { AccessService } from '../src/access/types.js';
+import type { AlertService } from '../src/alerts/alert-service.js';
 import type { AuditService } from '../src/audit/audit-service.js';
 import type { ConnectionService } from '../src/gateway/connection-service.js';
 import { createDevIssuer } from '../src/identity/dev-issuer.js';
@@ -27,6 +28,7 @@ async function openApiDocument(dataDir: string): Promise<unknown> {
     access: inert<AccessService>(),
     audit: inert<AuditService>(),
     connections: inert<ConnectionService>(),
+    alerts: inert<AlertService>(),
     verifier: { verify: () => Promise.reject(new Error('not used')) },
     logger,
     bodyLimitBytes: 1024 * 1024,

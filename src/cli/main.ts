@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { apiUrl, type GlobalOptions } from './api-client.js';
 import { registerAccessCommands } from './commands-access.js';
+import { registerAlertCommands } from './commands-alerts.js';
 import { registerAuditCommands } from './commands-audit.js';
 import { registerConnectCommand } from './commands-connect.js';
 import { registerAuthCommands } from './commands-auth.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerAccessCommands(program, globals);
   registerConnectCommand(program, globals);
   registerAuditCommands(program, globals);
+  registerAlertCommands(program, globals);
   registerSessionCommands(program, globals);
   for (const command of program.commands) command.exitOverride();
   return program;

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PhigateError } from '../lib/errors.js';
 import { formatProblem, parseYamlWith } from '../lib/yaml-source.js';
+import { resolveAlertFiles } from './alerts-schema.js';
 import { configSchema, type Config } from './schema.js';
 
 export { durationMs } from './schema.js';
@@ -115,6 +116,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       witness: { ...audit.witness, files: audit.witness.files.map((f) => path.resolve(base, f)) },
     },
     gateway: resolveGatewayFiles(result.data.gateway, resolve),
+    alerts: resolveAlertFiles(result.data.alerts, (p) => path.resolve(base, p)),
   };
   return {
     config,
@@ -149,7 +151,19 @@ export function redactConfig(config: Config): Config {
   for (const upstream of Object.values(copy.gateway.resources)) {
     if (upstream.adminUrl !== undefined) upstream.adminUrl = redactUrl(upstream.adminUrl);
   }
+  // A webhook URL may carry a token in its path or query; only its origin is shown.
+  for (const channel of Object.values(copy.alerts.channels)) {
+    if (channel.type === 'webhook' && typeof channel.url === 'string') channel.url = originOnly(channel.url);
+  }
   return copy;
+}
+
+function originOnly(text: string): string {
+  try {
+    return `${new URL(text).origin}/***`;
+  } catch {
+    return '***';
+  }
 }
 
 function redactUrl(text: string): string {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../lib/duration.js';
+import { alertsSchema } from './alerts-schema.js';
 
 /** Durations are read by the one parser phigate has (lib/duration.ts): the same text means the same everywhere. */
 const durationText = z.string().refine(isDuration, 'expected a duration such as 500ms, 30s, 15m, 2h or 1d');
@@ -253,6 +254,8 @@ export const configSchema = z.strictObject({
     })
     .default({ origin: 'phigate-audit', checkpointInterval: '1m', witness: { files: [], urls: [] } }),
   gateway: gatewaySchema,
+  /** Alert delivery: channels, routes, retries (docs/alerts.md). */
+  alerts: alertsSchema,
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

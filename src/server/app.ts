@@ -29,11 +29,13 @@ import { isStoreUnavailable } from './store-errors.js';
 import './request-context.js';
 import { auditRoutes } from './routes/audit.js';
 import { connectionRoutes } from './routes/connections.js';
+import { alertRoutes } from './routes/alerts.js';
 import type { ConnectionService } from '../gateway/connection-service.js';
 import { grantRoutes } from './routes/grants.js';
 import { requestRoutes } from './routes/requests.js';
 import { errorResponses, problemSchema, requestViewSchema } from './schemas.js';
 import { createRouteMethods } from './route-methods.js';
+import type { AlertService } from '../alerts/alert-service.js';
 
 export interface AppDeps {
   readonly access: AccessService;
@@ -41,6 +43,8 @@ export interface AppDeps {
   readonly audit?: AuditService | undefined;
   /** The gateway's connection details (`phigate connect`); its route is absent when the gateway is off. */
   readonly connections?: ConnectionService | undefined;
+  /** Alerts and their delivery (auditors); its routes are absent when omitted. */
+  readonly alerts?: AlertService | undefined;
   readonly verifier: { verify(token: string): Promise<Principal> };
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
@@ -303,6 +307,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(grantRoutes(deps.access));
     if (deps.audit) await api.register(auditRoutes(deps.audit));
     await api.register(connectionRoutes(deps.connections));
+    if (deps.alerts) await api.register(alertRoutes(deps.alerts));
   });
   return app;
 }

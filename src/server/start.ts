@@ -8,6 +8,9 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { createAccessService } from '../access/access-service.js';
+import { buildChannels } from '../alerts/channels-from-config.js';
+import type { DeliveryWorker } from '../alerts/delivery-worker.js';
+import { phigateVersion } from '../cli/version.js';
 import { createGrantEventBus } from '../access/event-bus.js';
 import { createCareRelationWatch, type CareRelationWatch } from '../access/care-relation-watch.js';
 import { createExpiryScheduler } from '../access/expiry-scheduler.js';
@@ -21,6 +24,7 @@ import { createRefusalRecorder } from '../audit/refusal-recorder.js';
 import { fileWitness, httpWitness } from '../audit/witness.js';
 import { createMetricsRegistry } from './metrics.js';
 import { createPhigateMetrics } from './phigate-metrics.js';
+import { createAlerting } from './alerting.js';
 import { createDevIssuer } from '../identity/dev-issuer.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { systemClock } from '../lib/clock.js';
@@ -66,6 +70,8 @@ export interface RunningPhigate {
   readonly mintDevToken: ((username: string) => Promise<string>) | undefined;
   /** Looks up active care-relation grants again now (they are, every `gateway.careRelationRecheck`). */
   readonly careRelations: Pick<CareRelationWatch, 'checkNow'>;
+  /** The alert delivery worker; undefined when no alert channel is configured. */
+  readonly alertDelivery: DeliveryWorker | undefined;
   /** Re-reads the policy file; an invalid policy keeps the old one in force. */
   reloadPolicy(): { ok: boolean; problems: readonly string[] };
   stop(): Promise<void>;
@@ -91,6 +97,13 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
   });
   for (const file of keys.generated)
     logger.warn({ file }, 'generated an audit key; keep a copy and its public key');
+  // Alert channels' secrets too: a missing one stops phigate before it touches the store.
+  const alertChannels = buildChannels(config.alerts.channels, {
+    env: options.env ?? process.env,
+    clock: systemClock,
+    version: phigateVersion(),
+    attemptTimeoutMs: durationMs(config.alerts.attemptTimeout),
+  });
   const store = await openStore({
     databaseUrl: config.database.url,
     dataDir: config.dataDir,
@@ -244,6 +257,20 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       const running = gateway;
       cleanups.push(() => running.close());
     }
+    const alerting = createAlerting({
+      config: config.alerts,
+      channels: alertChannels,
+      store,
+      audit: audit.writer,
+      isAuditor: (p) => policies.current().isAuditor(p),
+      clock: systemClock,
+      logger,
+      registry,
+      publicUrl: baseUrl,
+    });
+    const alertDelivery = alerting.delivery;
+    // Before the audit writer and the store (cleanups run in reverse).
+    if (alertDelivery) cleanups.push(() => alertDelivery.stop());
     let ready = false;
     // Refusals anyone can make as fast as they like: recorded, bounded per client address and minute.
     const authRefusals = createRefusalRecorder({ writer: audit.writer, clock: systemClock, logger });
@@ -262,6 +289,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       access,
       audit,
       connections: gateway?.connections,
+      alerts: alerting.service,
       verifier,
       logger,
       bodyLimitBytes: config.server.bodyLimitBytes,
@@ -287,6 +315,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     await app.listen({ host, port });
     // Only now are the trusted issuers final (the development one included), which subject look-ups depend on.
     careWatch.start();
+    await alertDelivery?.start();
     ready = true;
 
     const reloadPolicy = (): { ok: boolean; problems: readonly string[] } => {
@@ -309,6 +338,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       audit,
       gateway,
       careRelations: careWatch,
+      alertDelivery,
       mintDevToken: devIssuer ? (username: string) => devIssuer.mintToken(username) : undefined,
       reloadPolicy,
       stop: () => (stopping ??= stopAll()),

@@ -1,4 +1,5 @@
 /** Alert events: what a later alerts module delivers (webhooks, pages); written in the transaction that caused it. */
+import type { AlertKind, AlertSeverity } from '../alerts/alert-kinds.js';
 import type { Selectable, Transaction } from 'kysely';
 import type { Db } from './database.js';
 import type { AlertEventsTable, Database } from './schema.js';
@@ -8,8 +9,8 @@ export type AlertEventRow = Selectable<AlertEventsTable>;
 export async function insertAlertEvent(
   tx: Transaction<Database>,
   alert: {
-    kind: string;
-    severity: 'info' | 'warning' | 'critical';
+    kind: AlertKind;
+    severity: AlertSeverity;
     requestId: string | undefined;
     principalId: string | undefined;
     detail: Readonly<Record<string, unknown>>;

@@ -3,6 +3,7 @@
  * Timestamps are read as `Date`; bigint columns are parsed to `number` by the pool (all our bigints are durations
  * in milliseconds or counters far below 2^53).
  */
+import type { AlertSeverity } from '../alerts/alert-kinds.js';
 import type { ColumnType, Generated } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -85,10 +86,25 @@ export interface ReviewItemsTable {
 export interface AlertEventsTable {
   id: Generated<number>;
   kind: string;
-  severity: 'info' | 'warning' | 'critical';
+  severity: AlertSeverity;
   request_id: string | null;
   principal_id: string | null;
   detail: Json<unknown>;
+  created_at: Timestamp;
+  /** When its delivery rows were made (migration 0006); null: not yet routed. */
+  routed_at: Timestamp | null;
+}
+
+export interface AlertDeliveriesTable {
+  alert_id: number;
+  channel: string;
+  status: 'pending' | 'delivered' | 'dead';
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  claim_id: string | null;
+  last_error: string | null;
+  last_attempt_at: Timestamp | null;
+  delivered_at: Timestamp | null;
   created_at: Timestamp;
 }
 
@@ -152,6 +168,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   review_items: ReviewItemsTable;
   alert_events: AlertEventsTable;
+  alert_deliveries: AlertDeliveriesTable;
   audit_head: AuditHeadTable;
   audit_events: AuditEventsTable;
   audit_log_identity: AuditLogIdentityTable;
