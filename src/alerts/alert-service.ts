@@ -2,6 +2,7 @@
  * Alerts for auditors (the privacy office, security operations): the alerts with their delivery state per channel,
  * and the replay of dead letters. Auditors only; every read, replay and refusal is an audit event.
  */
+import type { AuditAction } from '../audit/actions.js';
 import type { AuditEventInput } from '../audit/event.js';
 import type { Principal } from '../identity/principal.js';
 import type { Clock } from '../lib/clock.js';
@@ -70,7 +71,7 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
   const record = (p: Principal, event: Omit<AuditEventInput, 'who' | 'how'>) =>
     options.audit.append([{ ...event, who: who(p), how: { tokenId: p.tokenId } }]);
 
-  const requireAuditor = async (p: Principal, action: string): Promise<void> => {
+  const requireAuditor = async (p: Principal, action: AuditAction): Promise<void> => {
     if (options.isAuditor(p)) return;
     await record(p, { action, outcome: 'refused', reasonCode: 'alert.auditors-only' });
     throw new PhigateError('forbidden', 'alert.auditors-only', 'only auditors may read and replay alerts');

@@ -123,6 +123,16 @@ export const AUDIT_ACTIONS = {
     'E',
     'informational',
   ),
+  // Alert delivery (src/alerts): each outcome of an attempt, and auditors' reads and replays.
+  'alert.delivered': app(
+    'an alert was accepted by a channel (webhook, syslog, e-mail)',
+    'U',
+    'informational',
+  ),
+  'alert.retry': app('an attempt to deliver an alert failed; another is scheduled', 'U', 'warning'),
+  'alert.dead': app('an alert was given up on a channel after its last attempt (dead letter)', 'U', 'alert'),
+  'alert.list': app('an auditor listed alerts and their deliveries', 'R', 'informational'),
+  'alert.redeliver': app('an auditor had a dead-lettered alert delivered again', 'U', 'notice'),
   'statement.complete': {
     meaning: 'the database answered statements: rows returned, and the patients they disclosed',
     accounting: 'disclosure',
