@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sql } from 'kysely';
-import { encodeEvent, insertEncoded } from '../src/audit/audit-log.js';
+import { appendAudit } from '../src/audit/audit-log.js';
 import { createAuditService, type AuditService } from '../src/audit/audit-service.js';
 import type { AuditEventInput } from '../src/audit/event.js';
 import { exportJsonlLines } from '../src/audit/export-jsonl.js';
@@ -137,9 +137,10 @@ async function appends(adminUrl: string): Promise<void> {
     try {
       const audit = service(store.db, store.pool);
       const grouped = await load(producers, (i) => audit.writer.append([statementEvent(audit, i)]));
-      // The most favourable baseline: one prepared single-statement transaction per event, committed durably.
+      // The baseline: one transaction per event, committed durably, as a control-plane change appends (head row
+      // locked and read, its tree extended, rows inserted).
       const single = await load(producers, (i) =>
-        insertEncoded(store.pool, [encodeEvent(statementEvent(audit, i), new Date())]),
+        store.db.transaction().execute((tx) => appendAudit(tx, [statementEvent(audit, i)], new Date())),
       );
       console.log(
         `${String(producers).padStart(9)}  ${fmt(grouped.perSecond).padStart(17)}  ${fmt(grouped.p50Ms, 2).padStart(6)}  ` +

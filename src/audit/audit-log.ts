@@ -5,6 +5,7 @@ import type { Database } from '../store/schema.js';
 import { UNATTRIBUTED_INDEX_TOKEN } from './disclosures.js';
 import { auditRecord, type AuditEventInput } from './event.js';
 import { leafHash } from './merkle.js';
+import { FrontierBuilder, type Frontier } from './merkle-frontier.js';
 
 /**
  * Appends events inside the caller's transaction, so that the change and its record commit together or not at all
@@ -21,19 +22,38 @@ export async function appendAudit(
   events: readonly AuditEventInput[],
   recordedAt: Date,
 ): Promise<number[]> {
-  return insertEncoded(
-    tx,
-    events.map((e) => encodeEvent(e, recordedAt)),
-  );
+  const rows = events.map((e) => encodeEvent(e, recordedAt));
+  if (rows.length === 0) return [];
+  // The head's lock first (held to commit anyway), so that the tree's edge is extended from the one it replaces.
+  const head = await sql<{ last_seq: number; frontier: Buffer[] | null }>`
+    select last_seq, frontier from audit_head for update`.execute(tx);
+  const { last_seq: lastSeq, frontier } = head.rows[0]!;
+  return insertEncoded(tx, rows, {
+    after: {
+      size: Number(lastSeq),
+      frontier:
+        frontier === null ? undefined : extendFrontier({ size: Number(lastSeq), hashes: frontier }, rows),
+    },
+  });
+}
+
+/** The tree's right edge after `rows` (see appended-tree.ts). */
+export function extendFrontier(from: Frontier, rows: readonly EncodedEvent[]): Frontier {
+  const builder = new FrontierBuilder(from);
+  for (const r of rows) builder.push(r.leafHash);
+  return builder.snapshot();
 }
 
 /**
  * One statement increments the head and inserts the rows: `$1` events, `$2` the commit mode, then one array per
- * column. Fixed text, so that it can be a named prepared statement (planned once per connection).
+ * column, `$13` the tree's edge after these rows and `$14` the size they were appended after. Fixed text, so that it
+ * can be a named prepared statement (planned once per connection). When the log is no longer `$14` long (another
+ * appender came first), nothing is inserted and no row is returned: the caller catches up and tries again.
  */
 const INSERT_SQL = `
   with commit_mode as (select set_config('synchronous_commit', $2, true)),
-       head as (update audit_head set last_seq = last_seq + $1 returning last_seq)
+       head as (update audit_head set last_seq = last_seq + $1, frontier = $13::bytea[]
+                 where last_seq = $14 returning last_seq)
   insert into audit_events
     (seq, recorded_at, action, outcome, reason_code, actor_id, resource, request_id, canonical, leaf_hash,
      patient_tokens)
@@ -58,11 +78,17 @@ export type AppendTarget = Kysely<Database> | Pick<pg.Pool, 'query'>;
  * `deferFlush`: the statement's transaction commits without waiting for the WAL to reach disk, which releases the
  * head row's lock a disk flush earlier. Such events are NOT durable yet: the caller must `flushWal` before telling
  * anyone they were recorded (the group-commit writer does).
+ *
+ * Returns no sequence numbers when the log had grown past `after.size`: nothing was inserted.
  */
 export async function insertEncoded(
   target: AppendTarget,
   rows: readonly EncodedEvent[],
-  options: { deferFlush?: boolean } = {},
+  options: {
+    deferFlush?: boolean;
+    /** The log's size these rows follow, and the tree's edge with them (undefined: the head's edge is unknown). */
+    after: { size: number; frontier: Frontier | undefined };
+  },
 ): Promise<number[]> {
   if (rows.length === 0) return [];
   const params = [
@@ -80,6 +106,8 @@ export async function insertEncoded(
     rows.map((r) => r.canonical).join('\u001e'),
     rows.map((r) => r.leafHash),
     rows.map((r) => r.patients),
+    options.after.frontier === undefined ? null : options.after.frontier.hashes,
+    options.after.size,
   ];
   const result =
     'executeQuery' in target

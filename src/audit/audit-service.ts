@@ -10,7 +10,10 @@ import type { Clock } from '../lib/clock.js';
 import { PhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Db } from '../store/database.js';
+import { insertAlertEvent } from '../store/alert-event-repository.js';
+import { AuditLogDamaged } from './appended-tree.js';
 import { createAuditWriter, type AuditWriter } from './audit-writer.js';
+import { resumeSignedLog, type ResumedLog } from './signed-resume.js';
 import { publicKeyId } from './checkpoint.js';
 import {
   createCheckpointer,
@@ -49,7 +52,10 @@ export interface AuditServiceOptions {
   readonly signingKey: KeyObject;
   readonly publicKey: KeyObject;
   readonly publicKeyPem: string;
+  /** How often appends by others (control-plane transactions, replicas) are looked for and signed. */
   readonly checkpointIntervalMs: number;
+  /** The longest a batch of the writer waits for a checkpoint that covers it (default 250 ms). */
+  readonly checkpointDelayMs?: number;
   readonly witnesses?: readonly Witness[];
   /** Who may read the log (the current policy's auditors). */
   readonly isAuditor: (p: Principal) => boolean;
@@ -89,6 +95,22 @@ export interface AuditService {
 
 const DISCLOSURE_LIMIT = 10_000;
 
+/** Damage found while signing is answered with its stable problem code, never as an internal error. */
+async function asDamage<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (!(err instanceof AuditLogDamaged)) throw err;
+    throw new PhigateError(
+      'unavailable',
+      'audit.damaged',
+      `the audit log as stored differs from what was appended and signed: ${err.message}`,
+      err.seq === undefined ? {} : { seq: err.seq },
+      { cause: err },
+    );
+  }
+}
+
 const view = (c: StoredCheckpoint): SignedCheckpointView => ({
   body: c.body,
   keyId: c.keyId,
@@ -98,7 +120,21 @@ const view = (c: StoredCheckpoint): SignedCheckpointView => ({
 export function createAuditService(options: AuditServiceOptions): AuditService {
   const { db, clock, logger, origin } = options;
   const pseudonymizer = createPseudonymizer(options.hmacKey);
-  const writer = createAuditWriter({ db, clock, pool: options.pool });
+  // Resumed once per process, from the latest checkpoint this key signed; a failure (damage) is tried again.
+  let resumed: Promise<ResumedLog> | undefined;
+  const resume = (): Promise<ResumedLog> => {
+    resumed ??= resumeSignedLog(db, { publicKey: options.publicKey, origin }).catch((err: unknown) => {
+      resumed = undefined;
+      throw err;
+    });
+    return resumed;
+  };
+  const writer = createAuditWriter({
+    db,
+    clock,
+    pool: options.pool,
+    resume: async () => (await resume()).appended,
+  });
   const witnesses = options.witnesses ?? [];
   const checkpointer = createCheckpointer({
     db,
@@ -109,6 +145,20 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
     logger,
     witnesses,
     intervalMs: options.checkpointIntervalMs,
+    delayMs: options.checkpointDelayMs ?? 250,
+    tree: writer,
+    resumed: resume,
+    onDamage: (damage) =>
+      db.transaction().execute((tx) =>
+        insertAlertEvent(tx, {
+          kind: 'audit.damaged',
+          severity: 'critical',
+          requestId: undefined,
+          principalId: undefined,
+          detail: { seq: damage.seq, reason: damage.message },
+          createdAt: clock.now(),
+        }),
+      ),
   });
 
   let verifying = false;
@@ -148,7 +198,7 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
   const checkpointCovering = async (seq: number): Promise<StoredCheckpoint> => {
     const latest = await latestCheckpoint(db);
     if (latest !== undefined && latest.size >= seq) return latest;
-    const signed = await checkpointer.checkpoint();
+    const signed = await asDamage(checkpointer.checkpoint());
     if (signed.size < seq)
       throw new PhigateError('not-found', 'audit.no-such-event', `there is no event ${seq}`);
     return signed;
@@ -179,13 +229,15 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
 
     async start() {
       await claimLogIdentity(db, pseudonymizer.keyId);
-      await checkpointer.checkpoint();
+      // Fail closed: a log that differs from what was signed and appended is not appended to.
+      await asDamage(resume());
+      await asDamage(checkpointer.checkpoint());
       checkpointer.start();
     },
 
     async stop() {
-      await checkpointer.stop();
       await writer.close();
+      await checkpointer.stop();
     },
 
     async events(p, query) {
@@ -238,7 +290,7 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
 
     async signCheckpoint(p) {
       await requireAuditor(p, 'audit.checkpoint');
-      const signed = await checkpointer.checkpoint();
+      const signed = await asDamage(checkpointer.checkpoint());
       await record(p, 'audit.checkpoint', { size: signed.size });
       return signed;
     },
