@@ -16,8 +16,8 @@ import type { Database } from '../store/schema.js';
 import { listCheckpoints } from './checkpointer.js';
 import { createLeafHasher, verifyPages, type PageEvent } from './leaf-hasher.js';
 import {
-  firstBad,
   LogVerifier,
+  withProblems,
   type CheckpointClaim,
   type VerifyProblem,
   type VerifyReport,
@@ -158,7 +158,5 @@ export async function verifyJsonlExport(
       message: `the trailer says ${ended} events; the file holds ${report.size}`,
     });
   }
-  const all = [...report.problems, ...problems];
-  const firstBadSeq = firstBad(all);
-  return { ...report, ok: all.length === 0, problems: all, firstBadSeq, origin: header.origin };
+  return { ...withProblems(report, problems), origin: header.origin };
 }

@@ -29,11 +29,17 @@ async function append(audit: Audit, n: number, from = 0): Promise<number[]> {
   return seqs.flat().sort((a, b) => a - b);
 }
 
-/** A superuser's session that fires no ordinary trigger: the append-only triggers are simply not run. */
+/**
+ * A superuser's session that fires no ordinary trigger. The append-only triggers fire ALWAYS (migration 0005), so the
+ * insider first makes them ordinary again, and puts them back afterwards: nothing is left in the catalog.
+ */
 async function asReplica(db: TestDatabase, statements: RawBuilder<unknown>[]): Promise<void> {
   await db.db.transaction().execute(async (tx) => {
+    await sql`alter table audit_events enable trigger audit_events_no_update`.execute(tx);
     await sql`set local session_replication_role = replica`.execute(tx);
     for (const s of statements) await s.execute(tx);
+    await sql`set local session_replication_role = origin`.execute(tx);
+    await sql`alter table audit_events enable always trigger audit_events_no_update`.execute(tx);
   });
 }
 
@@ -42,7 +48,7 @@ async function withTriggersOff(db: TestDatabase, statements: RawBuilder<unknown>
   await db.db.transaction().execute(async (tx) => {
     await sql`alter table audit_events disable trigger audit_events_no_update`.execute(tx);
     for (const s of statements) await s.execute(tx);
-    await sql`alter table audit_events enable trigger audit_events_no_update`.execute(tx);
+    await sql`alter table audit_events enable always trigger audit_events_no_update`.execute(tx);
   });
 }
 
@@ -99,6 +105,16 @@ describe('issue 15: the events after the latest checkpoint cannot be rewritten u
     );
     await rejectsDamaged(audit.signCheckpoint(priya), 'and again');
     assert.equal(await alerts(db), 1, 'once per damage, not per attempt');
+  });
+
+  it('a replica-role session alone no longer skips the append-only trigger', async () => {
+    await assert.rejects(
+      db.db.transaction().execute(async (tx) => {
+        await sql`set local session_replication_role = replica`.execute(tx);
+        await sql`update audit_events set action = action where seq = 1`.execute(tx);
+      }),
+      /append-only/,
+    );
   });
 
   it('the tail deleted (and the head wound back): refused, not an internal error', async () => {
