@@ -243,7 +243,10 @@ async function verification(adminUrl: string): Promise<void> {
 
     const file = path.join(dir, 'export.jsonl');
     const header = { origin: 'bench', exportedAt: new Date().toISOString(), publicKeys: [] };
-    await pipeline(Readable.from(exportJsonlLines(store.db, header)), createWriteStream(file));
+    await pipeline(
+      Readable.from(exportJsonlLines(store.db, header, keys.privateKey)),
+      createWriteStream(file),
+    );
     t = performance.now();
     const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
     const fileReport = await verifyJsonlExport(lines, { trustedKeys: [keys.publicKey] });

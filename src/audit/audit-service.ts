@@ -375,13 +375,21 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
     async exportLines(p, format) {
       await requireAuditor(p, 'audit.export');
       await record(p, 'audit.export', { format });
+      // A checkpoint over the export's own record, signed before the snapshot is taken: the archive then carries no
+      // event that no signature covers (it stops at its latest checkpoint). A damaged log is still exported — up to
+      // the last checkpoint signed before the damage, which is what an investigation needs.
+      await checkpointer.checkpoint().catch((err: unknown) => {
+        if (!(err instanceof AuditLogDamaged)) throw err;
+      });
       const header = {
         origin,
         exportedAt: clock.now().toISOString(),
         publicKeys: [{ keyId: publicKeyId(options.publicKey), pem: options.publicKeyPem }],
       };
       return snapshotLines(db, (tx) =>
-        format === 'jsonl' ? exportJsonlLines(tx, header) : exportLinesOf(tx, format, origin),
+        format === 'jsonl'
+          ? exportJsonlLines(tx, header, options.signingKey)
+          : exportLinesOf(tx, format, origin),
       );
     },
 
