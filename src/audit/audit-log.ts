@@ -24,18 +24,25 @@ export async function appendAudit(
 ): Promise<number[]> {
   const rows = events.map((e) => encodeEvent(e, recordedAt));
   if (rows.length === 0) return [];
-  // The head's lock first (held to commit anyway), so that the tree's edge is extended from the one it replaces.
-  const head = await sql<{ last_seq: number; frontier: Buffer[] | null }>`
-    select last_seq, frontier from audit_head for update`.execute(tx);
-  const { last_seq: lastSeq, frontier } = head.rows[0]!;
-  return insertEncoded(tx, rows, {
-    after: {
-      size: Number(lastSeq),
-      frontier:
-        frontier === null ? undefined : extendFrontier({ size: Number(lastSeq), hashes: frontier }, rows),
-    },
-  });
+  // The head is read without its lock, which the insert takes as late as before (held to commit): the insert states
+  // the size it follows and inserts nothing when another appender came first — then read again and retry.
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const head = await sql<{ last_seq: number; frontier: Buffer[] | null }>`
+      select last_seq, frontier from audit_head`.execute(tx);
+    const { last_seq: lastSeq, frontier } = head.rows[0]!;
+    const size = Number(lastSeq);
+    const seqs = await insertEncoded(tx, rows, {
+      after: {
+        size,
+        frontier: frontier === null ? undefined : extendFrontier({ size, hashes: frontier }, rows),
+      },
+    });
+    if (seqs.length > 0) return seqs;
+  }
+  throw new Error(`the audit log's head moved ${MAX_ATTEMPTS} times in a row under one append`);
 }
+
+const MAX_ATTEMPTS = 1_000;
 
 /** The tree's right edge after `rows` (see appended-tree.ts). */
 export function extendFrontier(from: Frontier, rows: readonly EncodedEvent[]): Frontier {
