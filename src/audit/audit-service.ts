@@ -10,8 +10,8 @@ import type { Clock } from '../lib/clock.js';
 import { PhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Db } from '../store/database.js';
-import { insertAlertEvent } from '../store/alert-event-repository.js';
 import { AuditLogDamaged } from './appended-tree.js';
+import { asDamage, raiseDamageAlert } from './damage.js';
 import { createAuditWriter, type AuditWriter } from './audit-writer.js';
 import { resumeSignedLog, type ResumedLog } from './signed-resume.js';
 import { publicKeyId } from './checkpoint.js';
@@ -95,22 +95,6 @@ export interface AuditService {
 
 const DISCLOSURE_LIMIT = 10_000;
 
-/** Damage found while signing is answered with its stable problem code, never as an internal error. */
-async function asDamage<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    if (!(err instanceof AuditLogDamaged)) throw err;
-    throw new PhigateError(
-      'unavailable',
-      'audit.damaged',
-      `the audit log as stored differs from what was appended and signed: ${err.message}`,
-      err.seq === undefined ? {} : { seq: err.seq },
-      { cause: err },
-    );
-  }
-}
-
 const view = (c: StoredCheckpoint): SignedCheckpointView => ({
   body: c.body,
   keyId: c.keyId,
@@ -148,17 +132,7 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
     delayMs: options.checkpointDelayMs ?? 250,
     tree: writer,
     resumed: resume,
-    onDamage: (damage) =>
-      db.transaction().execute((tx) =>
-        insertAlertEvent(tx, {
-          kind: 'audit.damaged',
-          severity: 'critical',
-          requestId: undefined,
-          principalId: undefined,
-          detail: { seq: damage.seq, reason: damage.message },
-          createdAt: clock.now(),
-        }),
-      ),
+    onDamage: (damage) => raiseDamageAlert(db, damage, clock.now()),
   });
 
   let verifying = false;
