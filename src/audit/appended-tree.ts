@@ -112,8 +112,17 @@ export async function checkAgainst(db: Db, base: Frontier, expected: Frontier): 
  * edge (which they extended) must be what they fold into. The head is read first: every event up to its size had
  * committed with it, so the events read next are all there.
  */
-export async function catchUp(db: Db, base: Frontier): Promise<Frontier> {
+export async function catchUp(
+  db: Db,
+  base: Frontier,
+  options: { edgeMayBeMissing?: boolean } = {},
+): Promise<Frontier> {
   const head = await readHead(db);
+  if (head.frontier === undefined && options.edgeMayBeMissing !== true) {
+    // Once a writer has run on this log, its head always carries the edge: without it, what others appended could
+    // not be checked against anything.
+    throw new AuditLogDamaged("the log's head lost the tree its writers built", head.lastSeq);
+  }
   if (head.lastSeq < base.size) {
     throw new AuditLogDamaged(
       `the log's head counts ${head.lastSeq} events, but ${base.size} were appended`,
@@ -142,14 +151,19 @@ export async function resumeTree(
   base: Frontier,
   options: { headEdgeRequired: boolean },
 ): Promise<Frontier> {
-  const head = await readHead(db);
-  if (head.frontier === undefined && options.headEdgeRequired) {
-    throw new AuditLogDamaged("the log's head lost the tree its writers built", undefined);
-  }
-  const tree = await catchUp(db, base);
-  if (head.frontier === undefined) {
-    await sql`update audit_head set frontier = ${tree.hashes}::bytea[]
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const head = await readHead(db);
+    if (head.frontier === undefined && options.headEdgeRequired) {
+      throw new AuditLogDamaged("the log's head lost the tree its writers built", undefined);
+    }
+    const tree = await catchUp(db, base, { edgeMayBeMissing: head.frontier === undefined });
+    if (head.frontier !== undefined) return tree;
+    // A log from before migration 0005: its edge is written here, once; when appends moved the head meanwhile,
+    // the events they added are read too and the edge written then.
+    const written = await sql`update audit_head set frontier = ${tree.hashes}::bytea[]
                where last_seq = ${tree.size} and frontier is null`.execute(db);
+    if (Number(written.numAffectedRows ?? 0) === 1) return tree;
+    base = tree;
   }
-  return tree;
+  throw new Error("the audit log's head kept moving while its tree was rebuilt");
 }

@@ -24,25 +24,9 @@ export async function appendAudit(
 ): Promise<number[]> {
   const rows = events.map((e) => encodeEvent(e, recordedAt));
   if (rows.length === 0) return [];
-  // The head is read without its lock, which the insert takes as late as before (held to commit): the insert states
-  // the size it follows and inserts nothing when another appender came first — then read again and retry.
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const head = await sql<{ last_seq: number; frontier: Buffer[] | null }>`
-      select last_seq, frontier from audit_head`.execute(tx);
-    const { last_seq: lastSeq, frontier } = head.rows[0]!;
-    const size = Number(lastSeq);
-    const seqs = await insertEncoded(tx, rows, {
-      after: {
-        size,
-        frontier: frontier === null ? undefined : extendFrontier({ size, hashes: frontier }, rows),
-      },
-    });
-    if (seqs.length > 0) return seqs;
-  }
-  throw new Error(`the audit log's head moved ${MAX_ATTEMPTS} times in a row under one append`);
+  // The head's edge is extended by the same statement, in SQL: the head's lock is taken as late as before.
+  return insertEncoded(tx, rows, { after: 'extend-in-sql' });
 }
-
-const MAX_ATTEMPTS = 1_000;
 
 /** The tree's right edge after `rows` (see appended-tree.ts). */
 export function extendFrontier(from: Frontier, rows: readonly EncodedEvent[]): Frontier {
@@ -52,15 +36,21 @@ export function extendFrontier(from: Frontier, rows: readonly EncodedEvent[]): F
 }
 
 /**
- * One statement increments the head and inserts the rows: `$1` events, `$2` the commit mode, then one array per
- * column, `$13` the tree's edge after these rows and `$14` the size they were appended after. Fixed text, so that it
- * can be a named prepared statement (planned once per connection). When the log is no longer `$14` long (another
- * appender came first), nothing is inserted and no row is returned: the caller catches up and tries again.
+ * One statement increments the head, extends its tree's edge and inserts the rows: `$1` events, `$2` the commit
+ * mode, then one array per column. Fixed text, so that it can be a named prepared statement (planned once per
+ * connection). The head is moved one of two ways:
+ * - the writer's: `$13` the edge after these rows, `$14` the size they follow. When the log is no longer `$14` long
+ *   (another appender came first), nothing is inserted and no row is returned: the caller catches up and retries.
+ * - a transaction's: the edge is extended in SQL (`audit_extend_frontier`, migration 0005) from whatever it is.
  */
-const INSERT_SQL = `
+const HEAD_AFTER_SIZE = `update audit_head set last_seq = last_seq + $1, frontier = $13::bytea[]
+                 where last_seq = $14 returning last_seq`;
+const HEAD_EXTENDED_IN_SQL = `update audit_head set last_seq = last_seq + $1,
+                 frontier = audit_extend_frontier(frontier, last_seq, $11::bytea[]) returning last_seq`;
+
+const insertSql = (head: string): string => `
   with commit_mode as (select set_config('synchronous_commit', $2, true)),
-       head as (update audit_head set last_seq = last_seq + $1, frontier = $13::bytea[]
-                 where last_seq = $14 returning last_seq)
+       head as (${head})
   insert into audit_events
     (seq, recorded_at, action, outcome, reason_code, actor_id, resource, request_id, canonical, leaf_hash,
      patient_tokens)
@@ -74,6 +64,8 @@ const INSERT_SQL = `
                                 canonical, leaf_hash, patients, n)
   order by r.n
   returning seq`;
+const INSERT_AFTER_SIZE = insertSql(HEAD_AFTER_SIZE);
+const INSERT_EXTENDED_IN_SQL = insertSql(HEAD_EXTENDED_IN_SQL);
 
 /** What can run the insert: a Kysely database or transaction, or a pg pool (which prepares it once). */
 export type AppendTarget = Kysely<Database> | Pick<pg.Pool, 'query'>;
@@ -93,12 +85,15 @@ export async function insertEncoded(
   rows: readonly EncodedEvent[],
   options: {
     deferFlush?: boolean;
-    /** The log's size these rows follow, and the tree's edge with them (undefined: the head's edge is unknown). */
-    after: { size: number; frontier: Frontier | undefined };
+    /**
+     * The log's size these rows follow and the tree's edge with them (undefined: the head's edge is unknown) — or
+     * the head's edge extended in SQL from whatever it is (one appender among others, in a transaction).
+     */
+    after: { size: number; frontier: Frontier | undefined } | 'extend-in-sql';
   },
 ): Promise<number[]> {
   if (rows.length === 0) return [];
-  const params = [
+  const params: unknown[] = [
     rows.length,
     options.deferFlush ? 'off' : 'on',
     rows.map((r) => r.recordedAt),
@@ -113,15 +108,17 @@ export async function insertEncoded(
     rows.map((r) => r.canonical).join('\u001e'),
     rows.map((r) => r.leafHash),
     rows.map((r) => r.patients),
-    options.after.frontier === undefined ? null : options.after.frontier.hashes,
-    options.after.size,
   ];
+  const after = options.after;
+  if (after !== 'extend-in-sql')
+    params.push(after.frontier === undefined ? null : after.frontier.hashes, after.size);
+  const text = after === 'extend-in-sql' ? INSERT_EXTENDED_IN_SQL : INSERT_AFTER_SIZE;
   const result =
     'executeQuery' in target
-      ? await target.executeQuery<{ seq: number }>(CompiledQuery.raw(INSERT_SQL, params))
+      ? await target.executeQuery<{ seq: number }>(CompiledQuery.raw(text, params))
       : await target.query<{ seq: number }>({
-          name: 'phigate-audit-append',
-          text: INSERT_SQL,
+          name: after === 'extend-in-sql' ? 'phigate-audit-append-extend' : 'phigate-audit-append',
+          text,
           values: params,
         });
   return result.rows.map((r) => Number(r.seq)).sort((a, b) => a - b);

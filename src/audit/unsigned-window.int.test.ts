@@ -14,7 +14,9 @@ import { sql, type RawBuilder } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { sampleEvent, testAuditService } from '../../test/support/audit.js';
 import { person } from '../../test/support/helpers.js';
+import { readHead, sameFrontier } from './appended-tree.js';
 import { appendAudit } from './audit-log.js';
+import { FrontierBuilder } from './merkle-frontier.js';
 import { verifyStore } from './verify-store.js';
 import { fileWitness } from './witness.js';
 
@@ -205,6 +207,26 @@ describe('issue 15: every batch is signed within the delay, and published', () =
       }
     } finally {
       await audit.stop();
+    }
+  });
+
+  it("a transaction's append extends the head's tree in SQL exactly as the writer does in memory", async () => {
+    const audit = testAuditService(db.db);
+    for (let n = 1; n <= 9; n++) {
+      await db.db.transaction().execute((tx) =>
+        appendAudit(
+          tx,
+          Array.from({ length: n }, (_, i) => sampleEvent(audit, i)),
+          new Date(),
+        ),
+      );
+      const leaves = await sql<{
+        leaf_hash: Buffer;
+      }>`select leaf_hash from audit_events order by seq`.execute(db.db);
+      const builder = new FrontierBuilder();
+      for (const r of leaves.rows) builder.push(r.leaf_hash);
+      const head = await readHead(db.db);
+      assert.ok(head.frontier !== undefined && sameFrontier(head.frontier, builder.snapshot()), `after ${n}`);
     }
   });
 

@@ -82,7 +82,13 @@ export async function verifyStore(db: Db, options: VerifyStoreOptions): Promise<
       seq: report.size + 1,
       message: `the log's head counts ${head.lastSeq} events; the store holds ${report.size}`,
     });
-  } else if (head.frontier !== undefined && !sameFrontier(edge, head.frontier)) {
+  } else if (head.frontier === undefined) {
+    // Only a log from before migration 0005 that no phigate has started on since lacks it.
+    problems.push({
+      code: 'head.mismatch',
+      message: "the log's head carries no tree of its writers (audit_head.frontier is NULL): it was removed",
+    });
+  } else if (!sameFrontier(edge, head.frontier)) {
     problems.push({
       code: 'head.mismatch',
       seq: report.signedSize + 1,
