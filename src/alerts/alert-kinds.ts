@@ -21,6 +21,13 @@ export const ALERT_KINDS = {
     severity: 'critical',
     evidence: ['role', 'resource', 'purpose', 'reviewItemId'],
   },
+  // Raised by the checkpointer when the stored log differs from what the writer appended (docs/audit.md); the
+  // reason names sequence numbers and hashes, never an event's content.
+  'audit.damaged': {
+    title: 'Audit log altered in storage',
+    severity: 'critical',
+    evidence: ['seq', 'reason'],
+  },
 } as const satisfies Readonly<Record<string, AlertKindInfo>>;
 
 export type AlertKind = keyof typeof ALERT_KINDS;

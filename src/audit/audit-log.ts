@@ -5,6 +5,7 @@ import type { Database } from '../store/schema.js';
 import { UNATTRIBUTED_INDEX_TOKEN } from './disclosures.js';
 import { auditRecord, type AuditEventInput } from './event.js';
 import { leafHash } from './merkle.js';
+import { FrontierBuilder, type Frontier } from './merkle-frontier.js';
 
 /**
  * Appends events inside the caller's transaction, so that the change and its record commit together or not at all
@@ -21,19 +22,35 @@ export async function appendAudit(
   events: readonly AuditEventInput[],
   recordedAt: Date,
 ): Promise<number[]> {
-  return insertEncoded(
-    tx,
-    events.map((e) => encodeEvent(e, recordedAt)),
-  );
+  const rows = events.map((e) => encodeEvent(e, recordedAt));
+  if (rows.length === 0) return [];
+  // The head's edge is extended by the same statement, in SQL: the head's lock is taken as late as before.
+  return insertEncoded(tx, rows, { after: 'extend-in-sql' });
+}
+
+/** The tree's right edge after `rows` (see appended-tree.ts). */
+export function extendFrontier(from: Frontier, rows: readonly EncodedEvent[]): Frontier {
+  const builder = new FrontierBuilder(from);
+  for (const r of rows) builder.push(r.leafHash);
+  return builder.snapshot();
 }
 
 /**
- * One statement increments the head and inserts the rows: `$1` events, `$2` the commit mode, then one array per
- * column. Fixed text, so that it can be a named prepared statement (planned once per connection).
+ * One statement increments the head, extends its tree's edge and inserts the rows: `$1` events, `$2` the commit
+ * mode, then one array per column. Fixed text, so that it can be a named prepared statement (planned once per
+ * connection). The head is moved one of two ways:
+ * - the writer's: `$13` the edge after these rows, `$14` the size they follow. When the log is no longer `$14` long
+ *   (another appender came first), nothing is inserted and no row is returned: the caller catches up and retries.
+ * - a transaction's: the edge is extended in SQL (`audit_extend_frontier`, migration 0005) from whatever it is.
  */
-const INSERT_SQL = `
+const HEAD_AFTER_SIZE = `update audit_head set last_seq = last_seq + $1, frontier = $13::bytea[]
+                 where last_seq = $14 returning last_seq`;
+const HEAD_EXTENDED_IN_SQL = `update audit_head set last_seq = last_seq + $1,
+                 frontier = audit_extend_frontier(frontier, last_seq, $11::bytea[]) returning last_seq`;
+
+const insertSql = (head: string): string => `
   with commit_mode as (select set_config('synchronous_commit', $2, true)),
-       head as (update audit_head set last_seq = last_seq + $1 returning last_seq)
+       head as (${head})
   insert into audit_events
     (seq, recorded_at, action, outcome, reason_code, actor_id, resource, request_id, canonical, leaf_hash,
      patient_tokens)
@@ -47,6 +64,8 @@ const INSERT_SQL = `
                                 canonical, leaf_hash, patients, n)
   order by r.n
   returning seq`;
+const INSERT_AFTER_SIZE = insertSql(HEAD_AFTER_SIZE);
+const INSERT_EXTENDED_IN_SQL = insertSql(HEAD_EXTENDED_IN_SQL);
 
 /** What can run the insert: a Kysely database or transaction, or a pg pool (which prepares it once). */
 export type AppendTarget = Kysely<Database> | Pick<pg.Pool, 'query'>;
@@ -58,14 +77,23 @@ export type AppendTarget = Kysely<Database> | Pick<pg.Pool, 'query'>;
  * `deferFlush`: the statement's transaction commits without waiting for the WAL to reach disk, which releases the
  * head row's lock a disk flush earlier. Such events are NOT durable yet: the caller must `flushWal` before telling
  * anyone they were recorded (the group-commit writer does).
+ *
+ * Returns no sequence numbers when the log had grown past `after.size`: nothing was inserted.
  */
 export async function insertEncoded(
   target: AppendTarget,
   rows: readonly EncodedEvent[],
-  options: { deferFlush?: boolean } = {},
+  options: {
+    deferFlush?: boolean;
+    /**
+     * The log's size these rows follow and the tree's edge with them (undefined: the head's edge is unknown) — or
+     * the head's edge extended in SQL from whatever it is (one appender among others, in a transaction).
+     */
+    after: { size: number; frontier: Frontier | undefined } | 'extend-in-sql';
+  },
 ): Promise<number[]> {
   if (rows.length === 0) return [];
-  const params = [
+  const params: unknown[] = [
     rows.length,
     options.deferFlush ? 'off' : 'on',
     rows.map((r) => r.recordedAt),
@@ -81,12 +109,16 @@ export async function insertEncoded(
     rows.map((r) => r.leafHash),
     rows.map((r) => r.patients),
   ];
+  const after = options.after;
+  if (after !== 'extend-in-sql')
+    params.push(after.frontier === undefined ? null : after.frontier.hashes, after.size);
+  const text = after === 'extend-in-sql' ? INSERT_EXTENDED_IN_SQL : INSERT_AFTER_SIZE;
   const result =
     'executeQuery' in target
-      ? await target.executeQuery<{ seq: number }>(CompiledQuery.raw(INSERT_SQL, params))
+      ? await target.executeQuery<{ seq: number }>(CompiledQuery.raw(text, params))
       : await target.query<{ seq: number }>({
-          name: 'phigate-audit-append',
-          text: INSERT_SQL,
+          name: after === 'extend-in-sql' ? 'phigate-audit-append-extend' : 'phigate-audit-append',
+          text,
           values: params,
         });
   return result.rows.map((r) => Number(r.seq)).sort((a, b) => a - b);

@@ -11,7 +11,10 @@ import { PhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Db } from '../store/database.js';
 import type { AuditAction } from './actions.js';
+import { AuditLogDamaged } from './appended-tree.js';
+import { asDamage, raiseDamageAlert } from './damage.js';
 import { createAuditWriter, type AuditWriter } from './audit-writer.js';
+import { resumeSignedLog, type ResumedLog } from './signed-resume.js';
 import { publicKeyId } from './checkpoint.js';
 import {
   createCheckpointer,
@@ -50,7 +53,10 @@ export interface AuditServiceOptions {
   readonly signingKey: KeyObject;
   readonly publicKey: KeyObject;
   readonly publicKeyPem: string;
+  /** How often appends by others (control-plane transactions, replicas) are looked for and signed. */
   readonly checkpointIntervalMs: number;
+  /** The longest a batch of the writer waits for a checkpoint that covers it (default 250 ms). */
+  readonly checkpointDelayMs?: number;
   readonly witnesses?: readonly Witness[];
   /** Who may read the log (the current policy's auditors). */
   readonly isAuditor: (p: Principal) => boolean;
@@ -99,7 +105,21 @@ const view = (c: StoredCheckpoint): SignedCheckpointView => ({
 export function createAuditService(options: AuditServiceOptions): AuditService {
   const { db, clock, logger, origin } = options;
   const pseudonymizer = createPseudonymizer(options.hmacKey);
-  const writer = createAuditWriter({ db, clock, pool: options.pool });
+  // Resumed once per process, from the latest checkpoint this key signed; a failure (damage) is tried again.
+  let resumed: Promise<ResumedLog> | undefined;
+  const resume = (): Promise<ResumedLog> => {
+    resumed ??= resumeSignedLog(db, { publicKey: options.publicKey, origin }).catch((err: unknown) => {
+      resumed = undefined;
+      throw err;
+    });
+    return resumed;
+  };
+  const writer = createAuditWriter({
+    db,
+    clock,
+    pool: options.pool,
+    resume: async () => (await resume()).appended,
+  });
   const witnesses = options.witnesses ?? [];
   const checkpointer = createCheckpointer({
     db,
@@ -110,6 +130,10 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
     logger,
     witnesses,
     intervalMs: options.checkpointIntervalMs,
+    delayMs: options.checkpointDelayMs ?? 250,
+    tree: writer,
+    resumed: resume,
+    onDamage: (damage) => raiseDamageAlert(db, damage, clock.now()),
   });
 
   let verifying = false;
@@ -149,7 +173,7 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
   const checkpointCovering = async (seq: number): Promise<StoredCheckpoint> => {
     const latest = await latestCheckpoint(db);
     if (latest !== undefined && latest.size >= seq) return latest;
-    const signed = await checkpointer.checkpoint();
+    const signed = await asDamage(checkpointer.checkpoint());
     if (signed.size < seq)
       throw new PhigateError('not-found', 'audit.no-such-event', `there is no event ${seq}`);
     return signed;
@@ -180,13 +204,15 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
 
     async start() {
       await claimLogIdentity(db, pseudonymizer.keyId);
-      await checkpointer.checkpoint();
+      // Fail closed: a log that differs from what was signed and appended is not appended to.
+      await asDamage(resume());
+      await asDamage(checkpointer.checkpoint());
       checkpointer.start();
     },
 
     async stop() {
-      await checkpointer.stop();
       await writer.close();
+      await checkpointer.stop();
     },
 
     async events(p, query) {
@@ -239,7 +265,7 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
 
     async signCheckpoint(p) {
       await requireAuditor(p, 'audit.checkpoint');
-      const signed = await checkpointer.checkpoint();
+      const signed = await asDamage(checkpointer.checkpoint());
       await record(p, 'audit.checkpoint', { size: signed.size });
       return signed;
     },
@@ -324,13 +350,21 @@ export function createAuditService(options: AuditServiceOptions): AuditService {
     async exportLines(p, format) {
       await requireAuditor(p, 'audit.export');
       await record(p, 'audit.export', { format });
+      // A checkpoint over the export's own record, signed before the snapshot is taken: the archive then carries no
+      // event that no signature covers (it stops at its latest checkpoint). A damaged log is still exported — up to
+      // the last checkpoint signed before the damage, which is what an investigation needs.
+      await checkpointer.checkpoint().catch((err: unknown) => {
+        if (!(err instanceof AuditLogDamaged)) throw err;
+      });
       const header = {
         origin,
         exportedAt: clock.now().toISOString(),
         publicKeys: [{ keyId: publicKeyId(options.publicKey), pem: options.publicKeyPem }],
       };
       return snapshotLines(db, (tx) =>
-        format === 'jsonl' ? exportJsonlLines(tx, header) : exportLinesOf(tx, format, origin),
+        format === 'jsonl'
+          ? exportJsonlLines(tx, header, options.signingKey)
+          : exportLinesOf(tx, format, origin),
       );
     },
 

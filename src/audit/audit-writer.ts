@@ -8,13 +8,20 @@
  * before it (one disk write for many batches).
  *
  * Fail closed: when a batch cannot commit, every caller in it is rejected — none is told its event was recorded.
+ *
+ * The writer also keeps the Merkle tree it built as it appended (its right edge, `tree()`), in memory and in the head
+ * row with each batch: the checkpointer signs that tree, not one recomputed from the table (appended-tree.ts). Each
+ * batch states the size it follows; when another appender came first (a control-plane transaction, a replica), the
+ * writer reads their events, checks them and extends its tree before trying again.
  */
 import type { Clock } from '../lib/clock.js';
 import { PhigateError } from '../lib/errors.js';
 import type pg from 'pg';
 import type { Db } from '../store/database.js';
-import { encodeEvent, flushWal, insertEncoded, type EncodedEvent } from './audit-log.js';
+import { AuditLogDamaged, catchUp, resumeTree } from './appended-tree.js';
+import { encodeEvent, extendFrontier, flushWal, insertEncoded, type EncodedEvent } from './audit-log.js';
 import type { AuditEventInput } from './event.js';
+import { EMPTY_FRONTIER, type Frontier } from './merkle-frontier.js';
 
 export interface AuditWriter {
   /** Resolves with the events' sequence numbers once they are committed; rejects if they were not. */
@@ -25,6 +32,15 @@ export interface AuditWriter {
   readonly backlog: number;
   /** False from a failed batch (or flush) until a later one succeeds: callers that do not wait should refuse. */
   readonly healthy: boolean;
+  /**
+   * The tree as appended: this writer's batches and, checked, every event others appended before its last batch or
+   * catch-up. Resumes first (see `resume`) when nothing was appended yet.
+   */
+  tree(): Promise<Frontier>;
+  /** Reads, checks and adds what others appended since; returns the tree. Throws AuditLogDamaged on a difference. */
+  catchUp(): Promise<Frontier>;
+  /** Called after each batch commits (not yet flushed), with the tree including it. */
+  onCommitted(listener: (tree: Frontier) => void): () => void;
 }
 
 export interface AuditWriterOptions {
@@ -35,11 +51,14 @@ export interface AuditWriterOptions {
   /** Events per transaction at most; more wait for the next one. */
   readonly maxBatch?: number;
   /**
-   * Batches sent at once (default 1). The head row's lock runs inserts one after another anyway, and with the flush
-   * deferred the next insert already overlaps the previous flush; measured, more in flight only made batches smaller.
+   * The tree to start from, before the first batch: the audit service resumes from its latest own signed checkpoint
+   * and the events after it, checked. Default: every stored event, checked against the head's edge.
    */
-  readonly maxInFlight?: number;
+  readonly resume?: () => Promise<Frontier>;
 }
+
+/** Other appenders coming first this many times in a row means something other than contention. */
+const MAX_CATCH_UPS = 1_000;
 
 interface Pending {
   readonly events: readonly EncodedEvent[];
@@ -49,7 +68,28 @@ interface Pending {
 
 export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const maxBatch = options.maxBatch ?? 2_000;
-  const maxInFlight = options.maxInFlight ?? 1;
+  // One batch at a time: each extends the tree the previous one left. The head row's lock runs inserts one after
+  // another anyway, and with the flush deferred the next insert already overlaps the previous flush.
+  const maxInFlight = 1;
+  const resume =
+    options.resume ?? (() => resumeTree(options.db, EMPTY_FRONTIER, { headEdgeRequired: false }));
+  const listeners = new Set<(tree: Frontier) => void>();
+  let current: Frontier | undefined;
+  let resuming: Promise<Frontier> | undefined;
+  /** Serialises what moves the tree: batches and catch-ups. */
+  let treeLock: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = treeLock.then(work, work);
+    treeLock = next.catch(() => undefined);
+    return next;
+  };
+  const ready = async (): Promise<Frontier> => {
+    if (current !== undefined) return current;
+    // A failed resume is tried again by the next caller: damage stays damage, an outage may pass.
+    resuming ??= resume().finally(() => (resuming = undefined));
+    current = await resuming;
+    return current;
+  };
   const queue: Pending[] = [];
   const flushing = new Set<Promise<void>>();
   let closed = false;
@@ -68,13 +108,22 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   };
 
   const fail = (batch: readonly Pending[], cause: unknown): void => {
-    const err = new PhigateError(
-      'unavailable',
-      'audit.unavailable',
-      'the audit log could not record the event',
-      {},
-      { cause },
-    );
+    const err =
+      cause instanceof AuditLogDamaged
+        ? new PhigateError(
+            'unavailable',
+            'audit.damaged',
+            `the audit log is damaged: ${cause.message}`,
+            {},
+            { cause },
+          )
+        : new PhigateError(
+            'unavailable',
+            'audit.unavailable',
+            'the audit log could not record the event',
+            {},
+            { cause },
+          );
     healthy = false;
     for (const p of batch) p.reject(err);
   };
@@ -119,17 +168,32 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       const batch = takeBatch();
       for (const p of batch) backlog -= p.events.length;
       try {
-        const seqs = await insertEncoded(
-          options.pool ?? options.db,
-          batch.flatMap((p) => p.events),
-          { deferFlush: true },
-        );
+        const seqs = await exclusive(() => insertOnTree(batch.flatMap((p) => p.events)));
         committed.push({ batch, seqs });
         flushDurable();
+        for (const listener of listeners) listener(current!);
       } catch (cause) {
         fail(batch, cause);
       }
     }
+  };
+
+  /** Inserts after the tree as this writer knows it; when the log has grown past it, catches up and tries again. */
+  const insertOnTree = async (rows: EncodedEvent[]): Promise<number[]> => {
+    let base = await ready();
+    for (let attempt = 0; attempt < MAX_CATCH_UPS; attempt++) {
+      const next = extendFrontier(base, rows);
+      const seqs = await insertEncoded(options.pool ?? options.db, rows, {
+        deferFlush: true,
+        after: { size: base.size, frontier: next },
+      });
+      if (seqs.length > 0) {
+        current = next;
+        return seqs;
+      }
+      base = current = await catchUp(options.db, base);
+    }
+    throw new Error(`the audit log's head moved ${MAX_CATCH_UPS} times in a row under this writer`);
   };
 
   const kick = (): void => {
@@ -168,6 +232,16 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     },
     get healthy() {
       return healthy;
+    },
+    tree: () => exclusive(ready),
+    catchUp: () =>
+      exclusive(async () => {
+        current = await catchUp(options.db, await ready());
+        return current;
+      }),
+    onCommitted(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     async close() {
       closed = true;

@@ -80,10 +80,19 @@ export function signCheckpoint(c: Checkpoint, key: KeyObject): SignedCheckpoint 
 /** Verifies with only the public key; returns the checkpoint it vouches for, or undefined. */
 export function verifyCheckpoint(body: string, signature: string, key: KeyObject): Checkpoint | undefined {
   const checkpoint = parseCheckpointBody(body);
-  if (!checkpoint || !/^[A-Za-z0-9+/]{86}==$/.test(signature)) return undefined;
+  if (!checkpoint || !isCanonicalBase64(signature, 64)) return undefined;
   return verify(null, Buffer.from(body, 'utf8'), key, Buffer.from(signature, 'base64'))
     ? checkpoint
     : undefined;
+}
+
+/**
+ * Base64 of exactly `bytes` bytes in its one canonical spelling: the last character's unused bits must be zero, or
+ * two spellings would decode to the same bytes and a changed file would still verify.
+ */
+export function isCanonicalBase64(text: string, bytes: number): boolean {
+  const decoded = Buffer.from(text, 'base64');
+  return decoded.length === bytes && decoded.toString('base64') === text;
 }
 
 /** A short public name for a verifying key: the first 96 bits of SHA-256 over its SPKI DER, base64url. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { inertJson } from '../lib/inert-json.js';
-import { signCheckpoint } from './checkpoint.js';
+import { publicKeyId, signCheckpoint } from './checkpoint.js';
 import { EXPORT_FORMAT, verifyJsonlExport } from './export-jsonl.js';
 import { leafHash, rootHash } from './merkle.js';
 
@@ -27,7 +27,9 @@ function exportLines(options: { size?: number; drop?: number; trailer?: number |
       exportedAt: new Date(0).toISOString(),
       publicKeys: [],
     }),
-    JSON.stringify({ checkpoint: { body: c.body, keyId: 'k', signature: c.signature } }),
+    JSON.stringify({
+      checkpoint: { body: c.body, keyId: publicKeyId(key.publicKey), signature: c.signature },
+    }),
     // As the exporter writes them: bidi controls as escapes (inertJson), which the verifier must undo exactly.
     ...events.map((e, i) => `{"seq":${i + 1},"event":${inertJson(e)}}`).filter((_, i) => i !== options.drop),
   ];

@@ -8,16 +8,24 @@
  * characters before hashing (canonical JSON never escapes them, so the reversal is exact). Written from one snapshot
  * (REPEATABLE READ), so checkpoints and events agree; phigate never deletes events, so an export is complete for the
  * six-year archive.
+ *
+ * Everything a file carries is covered (issue 15): it holds the events up to its latest signed checkpoint and no
+ * further (the caller signs one over the export's own `audit.export` event first); each event line carries the leaf
+ * hash stored with it (`"leaf"`), as the server's check uses it; the header is signed (`headerSignature`, Ed25519
+ * over a domain-separated text, with the checkpoints' key) and each checkpoint line's `keyId` must name the key
+ * that verifies it. Lines must be exactly as written (no field added, none reordered), so that no byte goes unchecked.
+ * Archives written before these fields verify as before: without a signed header, its keys must be the ones given.
  */
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { inertJson, restoreInertJson } from '../lib/inert-json.js';
 import type { Database } from '../store/schema.js';
+import { isCanonicalBase64, publicKeyId, verifyCheckpoint } from './checkpoint.js';
 import { listCheckpoints } from './checkpointer.js';
 import { createLeafHasher, verifyPages, type PageEvent } from './leaf-hasher.js';
 import {
-  firstBad,
   LogVerifier,
+  withProblems,
   type CheckpointClaim,
   type VerifyProblem,
   type VerifyReport,
@@ -32,28 +40,120 @@ export interface ExportHeader {
   readonly exportedAt: string;
   /** Informative only: verify with a key you kept, not with the one the file brings. */
   readonly publicKeys: readonly { keyId: string; pem: string }[];
+  /** Ed25519 over `headerSigningText` of the fields above, base64 (absent in archives written before it). */
+  readonly headerSignature?: string;
 }
 
-/** The export's lines, each ending in "\n". Call inside a REPEATABLE READ transaction for a consistent snapshot. */
+const HEADER_DOMAIN = 'phigate-audit-export-header/v1\n';
+type UnsignedHeader = Omit<ExportHeader, 'headerSignature'>;
+
+/** What the header's signature covers: a domain of its own (never a checkpoint body), then the fields, in order. */
+function headerSigningText(h: UnsignedHeader): Buffer {
+  const fields = { format: h.format, origin: h.origin, exportedAt: h.exportedAt, publicKeys: h.publicKeys };
+  return Buffer.from(HEADER_DOMAIN + JSON.stringify(fields), 'utf8');
+}
+
+/**
+ * The export's lines, each ending in "\n". Call inside a REPEATABLE READ transaction for a consistent snapshot.
+ * Events after the latest checkpoint in the snapshot are left out: the file carries nothing no signature covers.
+ */
 export async function* exportJsonlLines(
   db: Kysely<Database>,
-  header: Omit<ExportHeader, 'format'>,
+  header: Omit<ExportHeader, 'format' | 'headerSignature'>,
+  signingKey: KeyObject,
 ): AsyncGenerator<string> {
-  yield `${inertJson(JSON.stringify({ format: EXPORT_FORMAT, ...header }))}\n`;
-  for (const c of await listCheckpoints(db)) {
+  const unsigned: UnsignedHeader = { format: EXPORT_FORMAT, ...header };
+  const headerSignature = sign(null, headerSigningText(unsigned), signingKey).toString('base64');
+  yield `${inertJson(JSON.stringify({ ...unsigned, headerSignature }))}\n`;
+  const checkpoints = await listCheckpoints(db);
+  for (const c of checkpoints) {
     const checkpoint = { body: c.body, keyId: c.keyId, signature: c.signature };
     yield `${inertJson(JSON.stringify({ checkpoint }))}\n`;
   }
+  const signed = checkpoints.at(-1)?.size ?? 0;
   let size = 0;
-  for await (const page of readEvents(db)) {
-    yield page.map((e) => `{"seq":${e.seq},"event":${inertJson(e.canonical)}}\n`).join('');
+  for await (const page of readEvents(db, { upTo: signed })) {
+    yield page
+      .map(
+        (e) =>
+          `{"seq":${e.seq},"leaf":"${e.leafHash.toString('base64')}","event":${inertJson(e.canonical)}}\n`,
+      )
+      .join('');
     size = page[page.length - 1]!.seq;
   }
   yield `${JSON.stringify({ end: { size } })}\n`;
 }
 
 const PAGE = 5_000;
-const EVENT_LINE = /^\{"seq":([1-9]\d{0,15}),"event":/;
+const EVENT_LINE = /^\{"seq":([1-9]\d{0,15}),(?:"leaf":"([A-Za-z0-9+/]{43}=)",)?"event":/;
+const HEADER_FIELDS = ['format', 'origin', 'exportedAt', 'publicKeys'];
+
+/** Problems of a header: its signature, or (unsigned, an older archive) its keys, against the keys trusted. */
+function headerProblems(value: Record<string, unknown>, trustedKeys: readonly KeyObject[]): VerifyProblem[] {
+  const fields = Object.keys(value);
+  const signature = value['headerSignature'];
+  const expected = signature === undefined ? HEADER_FIELDS : [...HEADER_FIELDS, 'headerSignature'];
+  if (fields.join() !== expected.join()) {
+    return [{ code: 'export.header-altered', message: `line 1: fields ${fields.join(', ')}` }];
+  }
+  const keys = value['publicKeys'];
+  if (signature === undefined) {
+    // Written before headers were signed: what it says about keys must be true of the keys given.
+    const trusted = new Set(trustedKeys.map((k) => publicKeyId(k)));
+    const ok =
+      Array.isArray(keys) &&
+      keys.every((k: { keyId?: unknown; pem?: unknown }) => {
+        try {
+          return trusted.has(String(k.keyId)) && publicKeyId(loadPem(String(k.pem))) === k.keyId;
+        } catch {
+          return false;
+        }
+      });
+    return ok
+      ? []
+      : [{ code: 'export.header-altered', message: 'line 1: its public keys are not the keys given' }];
+  }
+  const text = headerSigningText(value as unknown as UnsignedHeader);
+  const verified =
+    typeof signature === 'string' &&
+    isCanonicalBase64(signature, 64) &&
+    trustedKeys.some((k) => verify(null, text, k, Buffer.from(signature, 'base64')));
+  return verified
+    ? []
+    : [{ code: 'export.header-altered', message: 'line 1: the header is not signed by a key given' }];
+}
+
+function loadPem(pem: string): KeyObject {
+  return createPublicKey(pem);
+}
+
+/** A checkpoint line's problems beyond its signature: exactly its three fields, and the key id of the key given. */
+function checkpointLineProblems(
+  c: Record<string, unknown>,
+  trustedKeys: readonly KeyObject[],
+  lineNo: number,
+): VerifyProblem[] {
+  if (Object.keys(c).join() !== 'body,keyId,signature') {
+    return [
+      {
+        code: 'export.malformed',
+        message: `line ${lineNo}: a checkpoint's fields are not body, keyId, signature`,
+      },
+    ];
+  }
+  const signer = trustedKeys.find(
+    (k) => verifyCheckpoint(String(c['body']), String(c['signature']), k) !== undefined,
+  );
+  if (signer !== undefined && publicKeyId(signer) !== c['keyId']) {
+    return [
+      {
+        code: 'export.key-id-mismatch',
+        message: `line ${lineNo}: keyId ${String(c['keyId'])} is not the key that signed it`,
+      },
+    ];
+  }
+  return [];
+}
 
 export async function verifyJsonlExport(
   lines: AsyncIterable<string>,
@@ -62,6 +162,8 @@ export async function verifyJsonlExport(
     origin?: string | undefined;
     /** Checkpoints kept elsewhere (witness copies): checked against the file's events like its own. */
     claims?: readonly CheckpointClaim[];
+    /** Leaf-hashing threads (see leaf-hasher.ts); 0 hashes on this thread. */
+    threads?: number;
   },
 ): Promise<VerifyReport & { origin: string | undefined }> {
   const problems: VerifyProblem[] = [];
@@ -92,7 +194,14 @@ export async function verifyJsonlExport(
         start();
         // The exact bytes that were hashed: the export wrote bidi and C1 controls as escapes (inertJson).
         const canonical = restoreInertJson(line.slice(event[0].length, -1));
-        page.push({ seq: Number(event[1]), canonical });
+        // A leaf spelled other than canonically is not the leaf that was written (two spellings, one value).
+        const leafHash =
+          event[2] === undefined
+            ? undefined
+            : isCanonicalBase64(event[2], 32)
+              ? Buffer.from(event[2], 'base64')
+              : Buffer.alloc(32);
+        page.push({ seq: Number(event[1]), canonical, leafHash });
         if (page.length >= PAGE) {
           yield page;
           page = [];
@@ -107,11 +216,18 @@ export async function verifyJsonlExport(
         continue;
       }
       const value = parsed as Record<string, unknown>;
+      const rewritten = typeof parsed === 'object' && parsed !== null ? JSON.stringify(parsed) : undefined;
+      if (rewritten === undefined || (inertJson(rewritten) !== line && rewritten !== line)) {
+        // Only what JSON.stringify wrote (then made inert) is read: no byte of a line goes unchecked.
+        problems.push({ code: 'export.malformed', message: `line ${lineNo}: not as the exporter writes it` });
+        continue;
+      }
       if (lineNo === 1) {
         if (value['format'] !== EXPORT_FORMAT || typeof value['origin'] !== 'string') {
           throw new Error(`not a ${EXPORT_FORMAT} file (line 1 is not its header)`);
         }
         header = value as unknown as ExportHeader;
+        problems.push(...headerProblems(value, options.trustedKeys));
       } else if (
         typeof value['checkpoint'] === 'object' &&
         value['checkpoint'] !== null &&
@@ -124,6 +240,7 @@ export async function verifyJsonlExport(
             message: `line ${lineNo}: a checkpoint without body or signature`,
           });
         } else {
+          problems.push(...checkpointLineProblems(c, options.trustedKeys, lineNo));
           claims.push({ source: 'export', body: c['body'], signature: c['signature'] });
         }
       } else if (typeof value['end'] === 'object' && value['end'] !== null) {
@@ -137,9 +254,9 @@ export async function verifyJsonlExport(
     }
     if (page.length > 0) yield page;
   }
-  const hasher = createLeafHasher();
+  const hasher = createLeafHasher(options.threads === undefined ? {} : { threads: options.threads });
   try {
-    await verifyPages(pages(), (seq, leaf) => start().pushLeaf(seq, leaf), hasher);
+    await verifyPages(pages(), (seq, leaf, stored) => start().pushLeaf(seq, leaf, stored), hasher);
   } finally {
     await hasher.close();
   }
@@ -158,7 +275,5 @@ export async function verifyJsonlExport(
       message: `the trailer says ${ended} events; the file holds ${report.size}`,
     });
   }
-  const all = [...report.problems, ...problems];
-  const firstBadSeq = firstBad(all);
-  return { ...report, ok: all.length === 0, problems: all, firstBadSeq, origin: header.origin };
+  return { ...withProblems(report, problems), origin: header.origin };
 }

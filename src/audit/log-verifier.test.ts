@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { signCheckpoint } from './checkpoint.js';
-import { LogVerifier, firstBad, type CheckpointClaim } from './log-verifier.js';
+import { LogVerifier, firstBad, firstRange, type CheckpointClaim } from './log-verifier.js';
 import { leafHash, rootHash } from './merkle.js';
 
 const key = generateKeyPairSync('ed25519');
@@ -62,8 +62,10 @@ describe('log verifier', () => {
       rewritten.forEach((e, i) => v.push(i + 1, e)),
     );
     assert.equal(report.ok, false);
-    assert.equal(report.firstBadSeq, 21);
-    assert.match(report.problems[0]!.message, /lies in 21–30/);
+    // No row shows which event changed: the report says which range is inconsistent, and names no event.
+    assert.equal(report.firstBadSeq, undefined);
+    assert.deepEqual(report.inconsistentRange, { from: 21, to: 30 });
+    assert.match(report.problems[0]!.message, /range 21–30 .* is inconsistent/);
   });
 
   it('refuses checkpoints signed by another key or naming another log, and a log shorter than a checkpoint', () => {
@@ -90,21 +92,19 @@ describe('log verifier', () => {
     assert.equal(run([], () => undefined).ok, true);
   });
 
-  it('firstBad: an exact problem inside a range explains it; one outside does not', () => {
-    assert.equal(
-      firstBad([
-        { code: 'a', message: '', seq: 5, lastSeq: 9 },
-        { code: 'b', message: '', seq: 7 },
-      ]),
-      7,
-    );
-    assert.equal(
-      firstBad([
-        { code: 'a', message: '', seq: 5, lastSeq: 9 },
-        { code: 'b', message: '', seq: 12 },
-      ]),
-      5,
-    );
+  it('firstBad names only exact findings; firstRange the first range no exact finding inside explains', () => {
+    const explained = [
+      { code: 'a', message: '', seq: 5, lastSeq: 9 },
+      { code: 'b', message: '', seq: 7 },
+    ];
+    assert.equal(firstBad(explained), 7);
+    assert.equal(firstRange(explained), undefined);
+    const unexplained = [
+      { code: 'a', message: '', seq: 5, lastSeq: 9 },
+      { code: 'b', message: '', seq: 12 },
+    ];
+    assert.equal(firstBad(unexplained), 12, 'never the start of a range');
+    assert.deepEqual(firstRange(unexplained), { from: 5, to: 9 });
     assert.equal(firstBad([{ code: 'a', message: '' }]), undefined);
   });
 });

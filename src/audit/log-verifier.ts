@@ -5,12 +5,13 @@
  *
  * What it can pin down, it pins to a sequence number: a gap, a duplicate or a reordering at that seq; a stored leaf
  * hash that does not match the bytes at that seq; a log shorter than a signed checkpoint. A rewrite that kept every
- * row self-consistent (the chain recomputed) shows only as a root that differs from a signed one: the first bad
- * event then lies after the last checkpoint that still matches, and that is the seq reported, with the range.
+ * row self-consistent (the chain recomputed, rows swapped with their leaves) shows only as a root that differs from
+ * a signed one: that is reported as the range the checkpoint covers being inconsistent — after the last checkpoint
+ * that still matches — never as an event named altered, which the report could not know.
  */
 import type { KeyObject } from 'node:crypto';
 import { publicKeyId, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
-import { FrontierBuilder } from './merkle-frontier.js';
+import { FrontierBuilder, type Frontier } from './merkle-frontier.js';
 import { leafHash } from './merkle.js';
 
 export interface CheckpointClaim {
@@ -41,7 +42,13 @@ export interface VerifyReport {
   /** The largest size vouched for by a verified signature; events after it are not yet covered by one. */
   readonly signedSize: number;
   readonly problems: readonly VerifyProblem[];
+  /** The first event found altered, missing or out of place: an exact finding, never the start of a range. */
   readonly firstBadSeq: number | undefined;
+  /**
+   * The first range a checkpoint covers that is inconsistent with it, when no exact finding explains it: some event
+   * in it was changed, but which one the log alone cannot tell.
+   */
+  readonly inconsistentRange?: { readonly from: number; readonly to: number } | undefined;
 }
 
 interface Claim {
@@ -58,6 +65,8 @@ export interface LogVerifierOptions {
   readonly origin?: string | undefined;
   /** Stop collecting after this many problems (a rewritten log would otherwise list every event). */
   readonly maxProblems?: number;
+  /** Keep the tree's edge at this size (see `edgeAt`): the store's head is compared with it. */
+  readonly keepEdgeAt?: number | undefined;
 }
 
 export class LogVerifier {
@@ -72,9 +81,13 @@ export class LogVerifier {
   private lastSeq = 0;
   private lastGoodSize = 0;
   private signedSize = 0;
+  private readonly keepEdgeAt: number | undefined;
+  private edge: Frontier | undefined;
 
   constructor(options: LogVerifierOptions) {
     this.maxProblems = options.maxProblems ?? 100;
+    this.keepEdgeAt = options.keepEdgeAt;
+    if (this.keepEdgeAt === 0) this.edge = this.builder.snapshot();
     const keys = options.trustedKeys.map((key) => ({ key, id: publicKeyId(key) }));
     const claims: Claim[] = [];
     for (const c of options.claims) {
@@ -129,7 +142,13 @@ export class LogVerifier {
       });
     }
     this.builder.push(leaf);
+    if (this.builder.size === this.keepEdgeAt) this.edge = this.builder.snapshot();
     this.settle();
+  }
+
+  /** The recomputed tree's edge at `keepEdgeAt`, once the log reached it. */
+  edgeAt(): Frontier | undefined {
+    return this.edge;
   }
 
   finish(): VerifyReport {
@@ -142,17 +161,19 @@ export class LogVerifier {
       });
     }
     this.next = this.pending.length;
-    const firstBadSeq = firstBad(this.problems);
-    return {
-      ok: this.problems.length === 0,
-      size,
-      rootHash: this.builder.root().toString('base64'),
-      checkpointsVerified: this.verified,
-      sources: [...this.sources],
-      signedSize: this.signedSize,
-      problems: [...this.problems],
-      firstBadSeq,
-    };
+    return withProblems(
+      {
+        ok: true,
+        size,
+        rootHash: this.builder.root().toString('base64'),
+        checkpointsVerified: this.verified,
+        sources: [...this.sources],
+        signedSize: this.signedSize,
+        problems: [],
+        firstBadSeq: undefined,
+      },
+      this.problems,
+    );
   }
 
   /** Compares the root with every claim made for the current size. */
@@ -172,8 +193,9 @@ export class LogVerifier {
           seq: from,
           lastSeq: this.builder.size,
           message:
-            `${claim.source}: the log's first ${size} events do not match the checkpoint signed at ` +
-            `${claim.checkpoint.time.toISOString()}; the first altered event lies in ${from}–${size}`,
+            `${claim.source}: the range ${from}–${size} that the checkpoint signed at ` +
+            `${claim.checkpoint.time.toISOString()} covers is inconsistent with it (an event in it was changed, ` +
+            `moved or removed with its leaf recomputed; no single row shows which)`,
         });
       }
     }
@@ -188,18 +210,31 @@ function firstLine(body: string, line: number): string {
   return (body.split('\n')[line] ?? '').slice(0, 40);
 }
 
-/**
- * The first bad sequence number: an exactly located problem (a gap, an altered event) wins over a range that
- * contains it — the range only says "somewhere in here", and the exact problem says where.
- */
+/** The first exactly located problem (a gap, an altered or moved event): a range only says "somewhere in here". */
 export function firstBad(problems: readonly VerifyProblem[]): number | undefined {
   const exact = problems.filter((p) => p.seq !== undefined && p.lastSeq === undefined).map((p) => p.seq!);
-  const candidates = [
-    ...exact,
-    ...problems
-      .filter((p) => p.seq !== undefined && p.lastSeq !== undefined)
-      .filter((p) => !exact.some((s) => s >= p.seq! && s <= p.lastSeq!))
-      .map((p) => p.seq!),
-  ];
-  return candidates.length === 0 ? undefined : Math.min(...candidates);
+  return exact.length === 0 ? undefined : Math.min(...exact);
+}
+
+/** The first inconsistent range that no exact finding inside it explains. */
+export function firstRange(problems: readonly VerifyProblem[]): { from: number; to: number } | undefined {
+  const exact = problems.filter((p) => p.seq !== undefined && p.lastSeq === undefined).map((p) => p.seq!);
+  const ranges = problems
+    .filter((p) => p.seq !== undefined && p.lastSeq !== undefined)
+    .filter((p) => !exact.some((s) => s >= p.seq! && s <= p.lastSeq!))
+    .map((p) => ({ from: p.seq!, to: p.lastSeq! }))
+    .sort((a, b) => a.from - b.from || a.to - b.to);
+  return ranges[0];
+}
+
+/** A report with more problems (the export's, the store's defences): ok, first event and first range recomputed. */
+export function withProblems<R extends VerifyReport>(report: R, more: readonly VerifyProblem[]): R {
+  const problems = [...report.problems, ...more];
+  return {
+    ...report,
+    ok: problems.length === 0,
+    problems,
+    firstBadSeq: firstBad(problems),
+    inconsistentRange: firstRange(problems),
+  };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { publicKeyId, signCheckpoint } from './checkpoint.js';
 import { consistencyProof, inclusionProof, leafHash, rootHash } from './merkle.js';
@@ -78,5 +78,25 @@ describe('proof views, checked with only the public key', () => {
     const fromEmpty = { fromSize: 0, toSize: 21, proof: [], from: signed(0), to: signed(21) };
     assert.equal(checkConsistencyProof(fromEmpty, key.publicKey).ok, true);
     assert.equal(checkConsistencyProof({ ...fromEmpty, proof: [b64(leaves[0]!)] }, key.publicKey).ok, false);
+  });
+
+  it('refuses a signed size-0 checkpoint whose root is not the empty tree’s (SHA-256 of "") (issue 15)', () => {
+    assert.equal(rootHash(leaves, 0, 0).toString('hex'), createHash('sha256').update('').digest('hex'));
+    for (const root of [leaves[0]!, rootHash(leaves, 0, 21), Buffer.alloc(32)]) {
+      const forged = signCheckpoint(
+        { origin: 'log', size: 0n, rootHash: root, time: new Date(0) },
+        key.privateKey,
+      );
+      const view = {
+        fromSize: 0,
+        toSize: 21,
+        proof: [],
+        from: { body: forged.body, keyId: 'k', signature: forged.signature },
+        to: signed(21),
+      };
+      const check = checkConsistencyProof(view, key.publicKey);
+      assert.equal(check.ok, false);
+      assert.match(check.problems.join(), /empty tree/);
+    }
   });
 });

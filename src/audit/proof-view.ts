@@ -3,7 +3,7 @@
  * to, so that checking it needs nothing but the proof and the auditor's copy of the public key: the signature vouches
  * for (size, root), the path links the event's bytes to that root.
  */
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { verifyCheckpoint } from './checkpoint.js';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
 
@@ -38,6 +38,7 @@ export interface ProofCheck {
 }
 
 const BASE64_HASH = /^[A-Za-z0-9+/]{43}=$/;
+const EMPTY_ROOT = createHash('sha256').digest();
 
 function hashes(values: unknown): Buffer[] | undefined {
   if (!Array.isArray(values) || values.length > 128) return undefined;
@@ -78,8 +79,11 @@ export function checkConsistencyProof(view: ConsistencyProofView, key: KeyObject
   if (problems.length > 0 || !first || !second || !proof) return { ok: false, problems };
   if (first.origin !== second.origin) problems.push('the checkpoints are of different logs');
   if (first.size === 0n) {
-    // The empty log is a prefix of every log; there is nothing to prove.
+    // The empty log is a prefix of every log; there is nothing to prove — but what was signed for it must be the
+    // empty tree's root (SHA-256 of nothing), as transparency-dev/merkle requires: any other root is no log at all.
     if (proof.length > 0) problems.push('a proof from the empty log must be empty');
+    if (!first.rootHash.equals(EMPTY_ROOT))
+      problems.push('a checkpoint of the empty log signs a root other than the empty tree’s');
   } else if (!verifyConsistency(first.size, second.size, first.rootHash, second.rootHash, proof)) {
     problems.push(`the log of ${second.size} events does not extend the log of ${first.size}`);
   }

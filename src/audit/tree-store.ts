@@ -5,21 +5,14 @@
  */
 import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
+import { AuditLogDamaged } from './appended-tree.js';
 import { FrontierBuilder, type Frontier, type TreeNode } from './merkle-frontier.js';
 import type { Hash } from './merkle.js';
 import { nodeKeyText, type NodeKey } from './stored-subtrees.js';
 
 const BUILD_BATCH = 20_000;
 
-export class AuditLogDamaged extends Error {
-  override readonly name = 'AuditLogDamaged';
-  constructor(
-    message: string,
-    readonly seq: number,
-  ) {
-    super(message);
-  }
-}
+export { AuditLogDamaged };
 
 /** Extends the stored tree over every committed event; returns the built size and its frontier. */
 export async function buildTree(db: Db): Promise<Frontier> {

@@ -23,6 +23,7 @@ import {
   type InclusionProofView,
 } from '../audit/proof-view.js';
 import { createApiClient, type ApiClient, type GlobalOptions } from './api-client.js';
+import { checkServerCheckpoints, printReport } from './audit-verify-report.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { jsonText, safe } from './terminal-text.js';
 
@@ -69,32 +70,6 @@ export function eventLine(seq: number, r: AuditRecord): string {
     .filter((f) => f !== undefined && f !== '')
     .map((f) => safe(f))
     .join('  ');
-}
-
-function printReport(g: GlobalOptions, report: VerifyReport): void {
-  if (g.json) {
-    console.log(jsonText(report));
-  } else if (report.ok) {
-    console.log(
-      `ok: ${report.size} events verified; ${report.checkpointsVerified} signed checkpoints match ` +
-        `(sources: ${report.sources.map((s) => safe(s)).join(', ') || 'none'}); ` +
-        `signed through event ${report.signedSize}; root ${report.rootHash}`,
-    );
-  } else {
-    console.log(
-      `FAILED: first bad sequence number ${report.firstBadSeq ?? '(none: a checkpoint itself is bad)'}`,
-    );
-    for (const p of report.problems) {
-      console.log(`  - ${safe(p.code)}${p.seq !== undefined ? ` @${p.seq}` : ''}: ${safe(p.message)}`);
-    }
-  }
-  if (!report.ok) {
-    throw new CliError(
-      `the audit log does not verify (first bad event: ${report.firstBadSeq ?? 'none named'})`,
-      EXIT.auditFailed,
-      'audit.verify-failed',
-    );
-  }
 }
 
 async function writeOut(body: AsyncIterable<Uint8Array> | string, out: string | undefined): Promise<void> {
@@ -170,7 +145,12 @@ export function registerAuditCommands(program: Command, globals: () => GlobalOpt
       }
       const api = await createApiClient(g);
       const report = await api.call<VerifyReport>('GET', '/v1/audit/verify');
-      printReport(g, report);
+      printReport(
+        g,
+        opts.publicKey === undefined
+          ? report
+          : await checkServerCheckpoints(api, readKey(opts.publicKey), report),
+      );
     });
 
   audit

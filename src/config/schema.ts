@@ -240,8 +240,16 @@ export const configSchema = z.strictObject({
       signingKeyFile: z.string().min(1).optional(),
       /** The signing key itself (PKCS#8 PEM), as for `hmacKey`; wins over the file. */
       signingKey: z.string().min(1).optional(),
-      /** How often a checkpoint is signed when the log has grown (also on demand: POST /v1/audit/checkpoints). */
-      checkpointInterval: durationText.default('1m'),
+      /**
+       * The longest a batch of the audit writer waits for a signed checkpoint that covers it: the unsigned window
+       * (docs/audit.md). Each checkpoint is also published to the witnesses.
+       */
+      checkpointDelay: durationText.default('250ms'),
+      /**
+       * How often events appended by others — control-plane transactions, other replicas — are checked and signed
+       * when no batch of this replica's writer did so first (also on demand: POST /v1/audit/checkpoints).
+       */
+      checkpointInterval: durationText.default('1s'),
       /** Where signed checkpoints are also published, so that a rewrite of the whole database is caught. */
       witness: z
         .strictObject({
@@ -252,7 +260,12 @@ export const configSchema = z.strictObject({
         })
         .default({ files: [], urls: [] }),
     })
-    .default({ origin: 'phigate-audit', checkpointInterval: '1m', witness: { files: [], urls: [] } }),
+    .default({
+      origin: 'phigate-audit',
+      checkpointDelay: '250ms',
+      checkpointInterval: '1s',
+      witness: { files: [], urls: [] },
+    }),
   gateway: gatewaySchema,
   /** Alert delivery: channels, routes, retries (docs/alerts.md). */
   alerts: alertsSchema,

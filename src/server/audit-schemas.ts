@@ -82,7 +82,16 @@ export const verifyReportSchema = {
     checkpointsVerified: { type: 'integer' },
     signedSize: { type: 'integer' },
     sources: { type: 'array', items: { type: 'string' } },
-    firstBadSeq: { type: 'integer' },
+    firstBadSeq: {
+      type: 'integer',
+      description: 'the first event found altered, missing or out of place (an exact finding, never a range)',
+    },
+    inconsistentRange: {
+      type: 'object',
+      description:
+        'the first range a signed checkpoint covers that is inconsistent with it, when no exact finding explains it',
+      properties: { from: { type: 'integer' }, to: { type: 'integer' } },
+    },
     problems: {
       type: 'array',
       items: {
@@ -91,6 +100,7 @@ export const verifyReportSchema = {
           code: { type: 'string' },
           message: { type: 'string' },
           seq: { type: 'integer' },
+          lastSeq: { type: 'integer', description: 'for a problem located only to a range: its last event' },
         },
       },
     },

@@ -142,6 +142,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       publicKey: keys.publicKey,
       publicKeyPem: keys.publicKeyPem,
       checkpointIntervalMs: durationMs(config.audit.checkpointInterval),
+      checkpointDelayMs: durationMs(config.audit.checkpointDelay),
       witnesses: [
         ...config.audit.witness.files.map(fileWitness),
         ...config.audit.witness.urls.map((u) => httpWitness(u)),

@@ -111,6 +111,8 @@ export interface AlertDeliveriesTable {
 export interface AuditHeadTable {
   id: Generated<boolean>;
   last_seq: number;
+  /** The writer's tree over events 1..last_seq (perfect-subtree roots, largest first); NULL before 0005. */
+  frontier: Buffer[] | null;
 }
 
 export interface AuditEventsTable {
@@ -153,6 +155,8 @@ export interface AuditCheckpointsTable {
   key_id: string;
   body: string;
   signature: string;
+  /** The signed tree's right edge (its fold is root_hash); NULL for checkpoints signed before 0005. */
+  frontier: Generated<Buffer[] | null>;
 }
 
 export interface AuditSigningKeysTable {

@@ -5,6 +5,7 @@
  * the server-side verification and the offline check of an altered export name it. Non-auditors are refused.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -157,7 +158,8 @@ describe('phigate audit (CLI)', () => {
       file('audit.pub'),
     );
     assert.equal(altered.code, 10);
-    assert.match(altered.stdout, new RegExp(`first altered event lies in 1–\\d+|@${seq}`));
+    assert.match(altered.stdout, new RegExp(`^FAILED: event ${seq} is altered`, 'm'));
+    assert.match(altered.stdout, new RegExp(`event\\.altered @${seq}`));
 
     const fhir = await cli('priya', 'audit', 'export', '--format', 'fhir');
     assert.equal(fhir.code, 0, fhir.stderr);
@@ -251,14 +253,63 @@ describe('phigate audit (CLI)', () => {
     );
     const seq = Number(target.rows[0]!.seq);
     await phigate.store.db.transaction().execute(async (tx) => {
-      await sql`alter table audit_events disable trigger user`.execute(tx);
+      await sql`alter table audit_events disable trigger audit_events_no_update`.execute(tx);
       await sql`update audit_events set canonical = replace(canonical, 'HQUALIMP', 'TREAT') where seq = ${seq}`.execute(
         tx,
       );
-      await sql`alter table audit_events enable trigger user`.execute(tx);
+      await sql`alter table audit_events enable always trigger audit_events_no_update`.execute(tx);
     });
     const verify = await cli('priya', 'audit', 'verify');
     assert.equal(verify.code, 10, verify.stdout + verify.stderr);
-    assert.match(verify.stdout, new RegExp(`first bad sequence number ${seq}\\b`));
+    assert.match(verify.stdout, new RegExp(`^FAILED: event ${seq} is altered`, 'm'));
+    await phigate.store.db.transaction().execute(async (tx) => {
+      await sql`alter table audit_events disable trigger audit_events_no_update`.execute(tx);
+      await sql`update audit_events set canonical = replace(canonical, 'TREAT', 'HQUALIMP') where seq = ${seq}`.execute(
+        tx,
+      );
+      await sql`alter table audit_events enable always trigger audit_events_no_update`.execute(tx);
+    });
+  });
+
+  it('--public-key against the server checks its checkpoints with the key given (issue 15)', async () => {
+    const other = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    writeFileSync(file('other.pub'), other);
+    const wrong = await cli('priya', 'audit', 'verify', '--public-key', file('other.pub'));
+    assert.equal(wrong.code, 10, wrong.stdout + wrong.stderr);
+    assert.match(
+      wrong.stdout,
+      /checkpoint\.bad-signature: the server's checkpoint of size \d+ .* does not verify/,
+    );
+    const kept = await cli('priya', 'audit', 'verify', '--public-key', file('audit.pub'));
+    assert.equal(kept.code, 0, kept.stdout + kept.stderr);
+  });
+
+  it('a disabled append-only trigger is reported by verify (issue 15)', async () => {
+    await sql`alter table audit_events disable trigger audit_events_no_update`.execute(phigate.store.db);
+    try {
+      const verify = await cli('priya', 'audit', 'verify');
+      assert.equal(verify.code, 10, verify.stdout + verify.stderr);
+      assert.match(verify.stdout, /store\.trigger-disabled: the append-only trigger audit_events_no_update/);
+    } finally {
+      await sql`alter table audit_events enable always trigger audit_events_no_update`.execute(
+        phigate.store.db,
+      );
+    }
+  });
+
+  it('after the tail was deleted, `audit checkpoint` answers audit.damaged, not an internal error (issue 15)', async () => {
+    const last = await sql<{ n: number }>`select max(seq)::int as n from audit_events`.execute(
+      phigate.store.db,
+    );
+    await phigate.store.db.transaction().execute(async (tx) => {
+      await sql`alter table audit_events disable trigger audit_events_no_update`.execute(tx);
+      await sql`delete from audit_events where seq > ${last.rows[0]!.n - 2}`.execute(tx);
+      await sql`update audit_head set last_seq = ${last.rows[0]!.n - 2}`.execute(tx);
+      await sql`alter table audit_events enable always trigger audit_events_no_update`.execute(tx);
+    });
+    const checkpoint = await cli('priya', 'audit', 'checkpoint');
+    assert.equal(checkpoint.code, 7, checkpoint.stdout + checkpoint.stderr);
+    assert.match(checkpoint.stderr, /audit\.damaged|differs from what was appended/);
+    assert.doesNotMatch(checkpoint.stderr, /internal/);
   });
 });

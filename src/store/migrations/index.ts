@@ -7,6 +7,7 @@ import * as controlPlane from './0001-control-plane.js';
 import * as tamperEvidentAudit from './0002-tamper-evident-audit.js';
 import * as personKeys from './0003-person-keys.js';
 import * as requestPatientsFound from './0004-request-patients-found.js';
+import * as writerFrontier from './0005-writer-frontier.js';
 import * as alertDelivery from './0006-alert-delivery.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -14,5 +15,6 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0002-tamper-evident-audit': tamperEvidentAudit,
   '0003-person-keys': personKeys,
   '0004-request-patients-found': requestPatientsFound,
+  '0005-writer-frontier': writerFrontier,
   '0006-alert-delivery': alertDelivery,
 });
