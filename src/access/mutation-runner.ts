@@ -10,7 +10,6 @@ import type { Principal } from '../identity/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { PhigateError, isPhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
 import { listApprovals } from '../store/approval-repository.js';
 import type { Db } from '../store/database.js';
 import {
@@ -20,16 +19,11 @@ import {
 } from '../store/idempotency-repository.js';
 import type { Database } from '../store/schema.js';
 import type { AccessAction, AccessAudit } from './access-audit.js';
-import { grantEvent } from './grant-event.js';
+import type { AccessRequest } from './grant.js';
 import { answerOf, fingerprint, replayAnswer, validateIdempotencyKey } from './idempotency.js';
+import type { GrantLifecycle } from './lifecycle.js';
 import { toRequestView } from './request-view.js';
-import type {
-  AccessRequestView,
-  GrantEvent,
-  GrantEventBus,
-  MutationOptions,
-  MutationResult,
-} from './types.js';
+import type { AccessRequestView, GrantEvent, MutationOptions, MutationResult } from './types.js';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -43,11 +37,12 @@ export class Refusal extends Error {
   }
 }
 
+/** A mutation's outcome: the request as it is now, its audit events and grant events (a lifecycle change's). */
 export interface Done {
-  readonly row: AccessRequestRow;
+  readonly request: AccessRequest;
   readonly created: boolean;
-  readonly events: readonly AuditEventInput[];
-  readonly publish: readonly GrantEvent['type'][];
+  readonly audit: readonly AuditEventInput[];
+  readonly publish: readonly GrantEvent[];
 }
 
 export interface MutationSpec {
@@ -69,7 +64,7 @@ type TxOutcome =
 export interface MutationRunnerDeps {
   readonly db: Db;
   readonly clock: Clock;
-  readonly bus: Pick<GrantEventBus, 'announce'>;
+  readonly lifecycle: Pick<GrantLifecycle, 'record'>;
   readonly logger: Pick<Logger, 'error'>;
   readonly replicaId: string | undefined;
   readonly audit: AccessAudit;
@@ -88,13 +83,13 @@ export interface MutationRunner {
     p: Principal,
     spec: MutationSpec,
     error: PhigateError,
-    row: AccessRequestRow | undefined,
+    row: AccessRequest | undefined,
     detail?: Record<string, unknown>,
   ) => Refusal;
 }
 
 export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
-  const { db, clock, bus, logger, replicaId, audit } = deps;
+  const { db, clock, lifecycle, logger, replicaId, audit } = deps;
 
   /**
    * Runs one mutation: idempotency first, then the checks and the change, audit and idempotency record in the same
@@ -168,16 +163,12 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
           }
           return { kind: 'refused', error: err.error };
         }
-        const view = toRequestView(done.row, await listApprovals(tx, [done.row.id]));
-        await appendAudit(tx, done.events, now);
+        const view = toRequestView(done.request, await listApprovals(tx, [done.request.id]));
+        const deliver = await lifecycle.record(tx, [done], now);
         if (key !== undefined) {
           const answer = answerOf({ request: view, created: done.created });
           await saveIdempotencyRecord(tx, { principalId: p.id, key, fingerprint: print, ...answer });
         }
-        const deliver = await bus.announce(
-          tx,
-          done.publish.map((type) => grantEvent(type, done.row)),
-        );
         return { kind: 'done', view, deliver };
       });
     } catch (err) {
@@ -223,7 +214,7 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
     p: Principal,
     spec: MutationSpec,
     error: PhigateError,
-    row: AccessRequestRow | undefined,
+    row: AccessRequest | undefined,
     detail: Record<string, unknown> = {},
   ): Refusal =>
     new Refusal(

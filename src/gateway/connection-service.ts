@@ -5,6 +5,7 @@
  * grant too: the role is dropped and its backends terminated). Both are recorded before they are handed out, and a
  * refusal is recorded before it is answered.
  */
+import type { GrantDirectory } from '../access/grant-directory.js';
 import type { SystemRevocation } from '../access/system-revocation.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Principal } from '../identity/principal.js';
@@ -13,8 +14,6 @@ import { PhigateError } from '../lib/errors.js';
 import { isEligible } from '../policy/eligibility.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { grantRolePassword } from '../provisioner/role-password.js';
-import { findActiveGrant, findRequest } from '../store/access-request-repository.js';
-import type { Db } from '../store/database.js';
 import type { ConnectionTokens } from './connection-token.js';
 import type { GrantRoles } from './grant-roles.js';
 import type { Upstreams } from './upstreams.js';
@@ -63,7 +62,7 @@ export function libpqUrl(e: Omit<Endpoint, 'url'>): string {
 }
 
 export function createConnectionService(deps: {
-  readonly db: Db;
+  readonly grants: Pick<GrantDirectory, 'activeGrant' | 'grantById'>;
   readonly policy: () => CompiledPolicy;
   readonly tokens: ConnectionTokens;
   readonly upstreams: Upstreams;
@@ -88,13 +87,13 @@ export function createConnectionService(deps: {
     const named =
       request.grantId === undefined || !UUID.test(request.grantId)
         ? undefined
-        : await findRequest(deps.db, request.grantId);
+        : await deps.grants.grantById(request.grantId);
     const grantOf =
       request.grantId === undefined
         ? undefined
         : named === undefined
           ? 'nobody'
-          : named.requester_id === p.id
+          : named.requesterId === p.id
             ? 'caller'
             : 'another-person';
     await deps.writer.append([
@@ -125,12 +124,7 @@ export function createConnectionService(deps: {
         );
       }
       const now = deps.clock.now();
-      const grant = await findActiveGrant(deps.db, {
-        requesterId: p.id,
-        resource: request.resource,
-        now,
-        ...(request.grantId !== undefined ? { grantId: request.grantId } : {}),
-      });
+      const grant = await deps.grants.activeGrant(p.id, request.resource, request.grantId);
       if (grant === undefined) {
         const refusal = new PhigateError(
           'conflict',
@@ -155,7 +149,7 @@ export function createConnectionService(deps: {
             `grant ${grant.id} has ended`,
         );
       }
-      const expiresAt = grant.expires_at!;
+      const expiresAt = grant.expiresAt;
       const tokenExpiresAt = new Date(Math.min(expiresAt.getTime(), now.getTime() + deps.tokenTtlMs));
       const minted = deps.tokens.mint({ grantId: grant.id, principalId: p.id, expiresAt: tokenExpiresAt });
 
@@ -170,7 +164,7 @@ export function createConnectionService(deps: {
         const upstream = deps.upstreams.get(resource);
         const credentials = await deps.roles.ensure(
           upstream,
-          { id: grant.id, expiresAt, patientIds: grant.patient_ids },
+          { id: grant.id, expiresAt, patientIds: grant.patientIds },
           role,
           resource.phi,
         );
@@ -203,7 +197,7 @@ export function createConnectionService(deps: {
             clientAddress,
             tokenId: minted.tokenId,
             mfa: p.mfa.satisfied,
-            policyVersion: grant.policy_hash,
+            policyVersion: grant.policyHash,
           },
           detail: {
             tokenExpiresAt: tokenExpiresAt.toISOString(),

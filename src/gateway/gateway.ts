@@ -3,6 +3,7 @@
  * the API uses to hand out connection details. Started after the expiry scheduler (ended grants are ended first),
  * it sweeps the roles of grants that ended while phigate was down before it accepts anyone.
  */
+import type { GrantDirectory } from '../access/grant-directory.js';
 import type { SystemRevocation } from '../access/system-revocation.js';
 import type { GrantEventBus } from '../access/types.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
@@ -14,8 +15,6 @@ import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import { findRequest, isGrantActive } from '../store/access-request-repository.js';
-import type { Db } from '../store/database.js';
 import { createConnectionService, type ConnectionService } from './connection-service.js';
 import { createConnectionTokens } from './connection-token.js';
 import { createGatewayAuth } from './gateway-auth.js';
@@ -28,7 +27,8 @@ import type { Upstream, Upstreams } from './upstreams.js';
 export interface GatewayOptions {
   readonly config: GatewayConfig;
   readonly dataDir: string;
-  readonly db: Db;
+  /** What the gateway knows of grants: the access module's port, never the store. */
+  readonly grants: GrantDirectory;
   readonly policy: () => CompiledPolicy;
   readonly writer: Pick<AuditWriter, 'append' | 'backlog' | 'healthy'>;
   readonly pseudonymizer: Pseudonymizer;
@@ -84,7 +84,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     return out;
   };
   const sweep = (): Promise<string[]> =>
-    roles.sweep(servedUpstreams(), (grantId) => isGrantActive(o.db, grantId, o.clock.now()));
+    roles.sweep(servedUpstreams(), (grantId) => o.grants.isActive(grantId));
   await sweep();
 
   // Bounded records of refused sign-ins and probing; closed after the listener, so no count is left unwritten.
@@ -99,7 +99,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     maxPreAuthPerAddress: config.maxPreAuthPerAddress,
     policy: o.policy,
     auth: createGatewayAuth({
-      db: o.db,
+      grants: o.grants,
       tokens,
       verifier: o.verifier,
       policy: o.policy,
@@ -113,7 +113,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     auditWait: config.auditWait,
     refusals,
     bus: o.bus,
-    findGrant: (grantId) => findRequest(o.db, grantId),
+    grants: o.grants,
     onStatement: o.onStatement,
     clock: o.clock,
     logger,
@@ -144,7 +144,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     tls: tls !== undefined,
     certFile: tls?.certFile,
     connections: createConnectionService({
-      db: o.db,
+      grants: o.grants,
       policy: o.policy,
       tokens,
       upstreams,

@@ -11,6 +11,7 @@ import { createAccessService } from '../access/access-service.js';
 import { createGrantEventBus } from '../access/event-bus.js';
 import { createCareRelationWatch, type CareRelationWatch } from '../access/care-relation-watch.js';
 import { createExpiryScheduler } from '../access/expiry-scheduler.js';
+import { createGrantDirectory } from '../access/grant-directory.js';
 import { createPolicyRegistry } from '../access/policy-registry.js';
 import { createSystemRevocation } from '../access/system-revocation.js';
 import { durationMs, loadConfig } from '../config/load.js';
@@ -209,7 +210,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       gateway = await startGateway({
         config: gatewayConfig,
         dataDir: config.dataDir,
-        db: store.db,
+        grants: createGrantDirectory({ db: store.db, clock: systemClock }),
         policy: () => policies.current(),
         writer: audit.writer,
         pseudonymizer: audit.pseudonymizer,
