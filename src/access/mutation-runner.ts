@@ -92,6 +92,43 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
   const { db, clock, lifecycle, logger, replicaId, audit } = deps;
 
   /**
+   * Under the idempotency key's lock: the earlier call's answer again (a replay, recorded), a conflict when the key
+   * was used for another call, or undefined when the key is new.
+   */
+  const earlierAnswer = async (
+    tx: Transaction<Database>,
+    p: Principal,
+    spec: MutationSpec,
+    c: {
+      key: string;
+      print: string;
+      now: Date;
+      refusedEvent: (error: PhigateError) => AuditEventInput;
+    },
+  ): Promise<TxOutcome | undefined> => {
+    await lockIdempotencyKey(tx, p.id, c.key);
+    const stored = await findIdempotencyRecord(tx, p.id, c.key);
+    if (stored === undefined) return undefined;
+    if (stored.fingerprint !== c.print) {
+      const error = new PhigateError(
+        'conflict',
+        'idempotency.key-reused',
+        'this idempotency key was used for a different call',
+      );
+      await appendAudit(tx, [c.refusedEvent(error)], c.now);
+      return { kind: 'refused', error };
+    }
+    const replay = audit.event(p, spec.options, {
+      action: 'idempotency.replay',
+      outcome: 'success',
+      requestId: spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined,
+      detail: { replayedAction: spec.action, statusCode: stored.statusCode },
+    });
+    await appendAudit(tx, [replay], c.now);
+    return { kind: 'replay', body: stored.body };
+  };
+
+  /**
    * Runs one mutation: idempotency first, then the checks and the change, audit and idempotency record in the same
    * transaction; publishes after commit.
    */
@@ -123,32 +160,8 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
       outcome = await db.transaction().execute(async (tx): Promise<TxOutcome> => {
         const now = clock.now();
         if (key !== undefined) {
-          await lockIdempotencyKey(tx, p.id, key);
-          const stored = await findIdempotencyRecord(tx, p.id, key);
-          if (stored !== undefined && stored.fingerprint !== print) {
-            const error = new PhigateError(
-              'conflict',
-              'idempotency.key-reused',
-              'this idempotency key was used for a different call',
-            );
-            await appendAudit(tx, [refusedEvent(error)], now);
-            return { kind: 'refused', error };
-          }
-          if (stored !== undefined) {
-            await appendAudit(
-              tx,
-              [
-                audit.event(p, spec.options, {
-                  action: 'idempotency.replay',
-                  outcome: 'success',
-                  requestId: spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined,
-                  detail: { replayedAction: spec.action, statusCode: stored.status_code },
-                }),
-              ],
-              now,
-            );
-            return { kind: 'replay', body: stored.body };
-          }
+          const earlier = await earlierAnswer(tx, p, spec, { key, print, now, refusedEvent });
+          if (earlier !== undefined) return earlier;
         }
         let done: Done;
         try {

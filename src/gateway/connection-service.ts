@@ -5,6 +5,7 @@
  * grant too: the role is dropped and its backends terminated). Both are recorded before they are handed out, and a
  * refusal is recorded before it is answered.
  */
+import type { Grant } from '../access/grant.js';
 import type { GrantDirectory } from '../access/grant-directory.js';
 import type { SystemRevocation } from '../access/system-revocation.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
@@ -112,6 +113,32 @@ export function createConnectionService(deps: {
     ]);
   };
 
+  /** The grant role's own login (the role made if needed), for tools that cannot use the gateway. */
+  const directEndpoint = async (grant: Grant): Promise<Endpoint> => {
+    const policy = deps.policy();
+    const resource = policy.resources.get(grant.resource);
+    const role = policy.roles.get(grant.role);
+    if (resource === undefined || role === undefined) {
+      throw new PhigateError('conflict', 'grant.role-gone', `the policy no longer defines ${grant.role}`);
+    }
+    const upstream = deps.upstreams.get(resource);
+    const credentials = await deps.roles.ensure(
+      upstream,
+      { id: grant.id, expiresAt: grant.expiresAt, patientIds: grant.patientIds },
+      role,
+      resource.phi,
+    );
+    const endpoint = {
+      host: upstream.host,
+      port: upstream.port,
+      database: upstream.database,
+      user: credentials.role,
+      password: grantRolePassword(deps.secret, grant.id),
+      sslmode: upstream.tls ? ('verify-full' as const) : ('disable' as const),
+    };
+    return { ...endpoint, url: libpqUrl(endpoint) };
+  };
+
   return {
     async connect(p, request, clientAddress) {
       // A misspelt resource is not a missing grant: say which of the two it is.
@@ -153,31 +180,7 @@ export function createConnectionService(deps: {
       const tokenExpiresAt = new Date(Math.min(expiresAt.getTime(), now.getTime() + deps.tokenTtlMs));
       const minted = deps.tokens.mint({ grantId: grant.id, principalId: p.id, expiresAt: tokenExpiresAt });
 
-      let direct: Endpoint | undefined;
-      if (request.direct === true) {
-        const policy = deps.policy();
-        const resource = policy.resources.get(grant.resource);
-        const role = policy.roles.get(grant.role);
-        if (resource === undefined || role === undefined) {
-          throw new PhigateError('conflict', 'grant.role-gone', `the policy no longer defines ${grant.role}`);
-        }
-        const upstream = deps.upstreams.get(resource);
-        const credentials = await deps.roles.ensure(
-          upstream,
-          { id: grant.id, expiresAt, patientIds: grant.patientIds },
-          role,
-          resource.phi,
-        );
-        const endpoint = {
-          host: upstream.host,
-          port: upstream.port,
-          database: upstream.database,
-          user: credentials.role,
-          password: grantRolePassword(deps.secret, grant.id),
-          sslmode: upstream.tls ? ('verify-full' as const) : ('disable' as const),
-        };
-        direct = { ...endpoint, url: libpqUrl(endpoint) };
-      }
+      const direct = request.direct === true ? await directEndpoint(grant) : undefined;
 
       // Nothing is handed out that the log does not show.
       await deps.writer.append([

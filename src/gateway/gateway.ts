@@ -59,21 +59,21 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(o: GatewayOptions): Promise<Gateway> {
-  const { config, logger } = o;
+export async function startGateway(deps: GatewayOptions): Promise<Gateway> {
+  const { config, logger } = deps;
   const tls =
     config.allowPlaintext && config.tls.certFile === undefined
       ? undefined
-      : loadGatewayTls({ ...config.tls, dataDir: o.dataDir });
+      : loadGatewayTls({ ...config.tls, dataDir: deps.dataDir });
   if (tls?.generated)
     logger.warn({ certFile: tls.certFile }, 'generated a self-signed gateway certificate (development)');
   if (config.allowPlaintext) logger.warn('the gateway accepts clients without TLS: development only');
-  const tokens = createConnectionTokens(o.secret);
-  const upstreams = o.upstreams;
-  const roles = createGrantRoles({ secret: o.secret, logger });
+  const tokens = createConnectionTokens(deps.secret);
+  const upstreams = deps.upstreams;
+  const roles = createGrantRoles({ secret: deps.secret, logger });
   const servedUpstreams = (): Upstream[] => {
     const out: Upstream[] = [];
-    for (const resource of o.policy().resources.values()) {
+    for (const resource of deps.policy().resources.values()) {
       if (config.resources[resource.name] === undefined) continue;
       try {
         out.push(upstreams.get(resource));
@@ -84,11 +84,11 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     return out;
   };
   const sweep = (): Promise<string[]> =>
-    roles.sweep(servedUpstreams(), (grantId) => o.grants.isActive(grantId));
+    roles.sweep(servedUpstreams(), (grantId) => deps.grants.isActive(grantId));
   await sweep();
 
   // Bounded records of refused sign-ins and probing; closed after the listener, so no count is left unwritten.
-  const refusals = createRefusalRecorder({ writer: o.writer, clock: o.clock, logger });
+  const refusals = createRefusalRecorder({ writer: deps.writer, clock: deps.clock, logger });
   const server = createGatewayServer({
     host: config.host,
     port: config.port,
@@ -97,25 +97,25 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     handshakeTimeoutMs: durationMs(config.handshakeTimeout),
     maxConnections: config.maxConnections,
     maxPreAuthPerAddress: config.maxPreAuthPerAddress,
-    policy: o.policy,
+    policy: deps.policy,
     auth: createGatewayAuth({
-      grants: o.grants,
+      grants: deps.grants,
       tokens,
-      verifier: o.verifier,
-      policy: o.policy,
-      clock: o.clock,
-      revocation: o.revocation,
+      verifier: deps.verifier,
+      policy: deps.policy,
+      clock: deps.clock,
+      revocation: deps.revocation,
     }),
     upstreams,
     roles,
-    writer: o.writer,
-    events: createStatementEvents(o.pseudonymizer),
+    writer: deps.writer,
+    events: createStatementEvents(deps.pseudonymizer),
     auditWait: config.auditWait,
     refusals,
-    bus: o.bus,
-    grants: o.grants,
-    onStatement: o.onStatement,
-    clock: o.clock,
+    bus: deps.bus,
+    grants: deps.grants,
+    onStatement: deps.onStatement,
+    clock: deps.clock,
     logger,
   });
   let address;
@@ -128,10 +128,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   }
   const sweepTimer = setInterval(() => {
     sweep().catch((err: unknown) => logger.warn({ err }, 'grant role sweep failed'));
-  }, o.sweepIntervalMs ?? 60_000);
+  }, deps.sweepIntervalMs ?? 60_000);
   sweepTimer.unref();
   // Roles of grants that ended while this replica's event listener was away are dropped now, not at the next sweep.
-  const unsubscribeResync = o.bus.onResync(() => {
+  const unsubscribeResync = deps.bus.onResync(() => {
     sweep().catch((err: unknown) => logger.warn({ err }, 'grant role sweep failed'));
   });
   const host =
@@ -144,17 +144,17 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     tls: tls !== undefined,
     certFile: tls?.certFile,
     connections: createConnectionService({
-      grants: o.grants,
-      policy: o.policy,
+      grants: deps.grants,
+      policy: deps.policy,
       tokens,
       upstreams,
       roles,
-      writer: o.writer,
-      clock: o.clock,
-      secret: o.secret,
+      writer: deps.writer,
+      clock: deps.clock,
+      secret: deps.secret,
       gateway: { host, port: address.port, tls: tls !== undefined },
       tokenTtlMs: durationMs(config.connectionTokenTtl),
-      revocation: o.revocation,
+      revocation: deps.revocation,
     }),
     get sessions() {
       return server.sessions;

@@ -148,6 +148,33 @@ export function createSessionOpener(deps: SessionOpenerDeps) {
     }
   };
 
+  /** The session's statement audit; a lost record cuts the session (its `target`, once registered). */
+  const sessionAudit = (
+    context: SessionContext,
+    role: RoleDefinition,
+    credentials: GrantCredentials,
+    target: { session?: Session },
+  ) => {
+    const phi = rolePhi(role.access);
+    return createSessionAudit({
+      writer: deps.writer,
+      events: deps.events,
+      context,
+      wait: deps.auditWait,
+      disclosureOf: (statement, result) => disclosureOf(statement, result, phi),
+      keysOf: (column, values) =>
+        credentials.patientKeys.keysOf(column as (typeof credentials.patientColumns)[number], values),
+      now: () => clock.now(),
+      onLost: () =>
+        target.session?.relay.cut(
+          'audit-lost',
+          clock.now(),
+          'the audit log could not record this session’s statements: the session is closed',
+        ),
+      onError: (err) => logger.error({ err, sessionId: context.sessionId }, 'gateway audit record lost'),
+    });
+  };
+
   /** Records `session.open` (or refuses the session), then relays until the session ends, whatever ends it. */
   const relay = async (
     accepted: Accepted,
@@ -174,27 +201,10 @@ export function createSessionOpener(deps: SessionOpenerDeps) {
     }
     const startedAt = clock.now().getTime();
     let statements = 0;
-    const phi = rolePhi(role.access);
     // The cancel key is handed out by the relay, before the session it leads to exists.
     const target: { session?: Session } = {};
     const cancelKey = deps.cancelKeys.issue(target);
-    const audit = createSessionAudit({
-      writer: deps.writer,
-      events: deps.events,
-      context,
-      wait: deps.auditWait,
-      disclosureOf: (statement, result) => disclosureOf(statement, result, phi),
-      keysOf: (column, values) =>
-        credentials.patientKeys.keysOf(column as (typeof credentials.patientColumns)[number], values),
-      now: () => clock.now(),
-      onLost: () =>
-        target.session?.relay.cut(
-          'audit-lost',
-          clock.now(),
-          'the audit log could not record this session’s statements: the session is closed',
-        ),
-      onError: (err) => logger.error({ err, sessionId: context.sessionId }, 'gateway audit record lost'),
-    });
+    const audit = sessionAudit(context, role, credentials, target);
     const relaySession = startRelay({
       client: accepted.socket,
       upstream: connection.socket,
