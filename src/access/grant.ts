@@ -4,7 +4,9 @@
  * store/approval-repository.ts), so nothing outside the store reads a column name or casts a JSON column.
  */
 import type { ApprovalRequirement, Reason } from '../policy/types.js';
-import type { RequestStatus } from './types.js';
+
+export type RequestStatus =
+  'pending' | 'active' | 'expired' | 'revoked' | 'denied' | 'cancelled' | 'timed-out';
 
 /** What the store keeps about a person (requester or approver) at the time they acted. */
 export interface PersonSnapshot {

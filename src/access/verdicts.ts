@@ -181,14 +181,26 @@ export function createVerdicts(core: AccessCore): Pick<AccessService, 'approve' 
     createdAt: now,
   });
 
+  /** What both verdicts begin with: the comment checked, the request locked, the event and the verdict allowed. */
+  const lockForVerdict = async (
+    tx: Transaction<Database>,
+    p: Principal,
+    spec: MutationSpec,
+    event: 'approve' | 'deny',
+    comment: string | undefined,
+    now: Date,
+  ): Promise<{ text: string | undefined; row: AccessRequest; right: VerdictRight }> => {
+    const text = guards.validComment(p, spec, comment, 'comment');
+    const row = await guards.lockVisible(tx, p, spec, spec.target ?? '', now, 'approval.self');
+    guards.requireTransition(p, spec, row, event, now);
+    return { text, row, right: await requireVerdictRight(tx, p, spec, row, now) };
+  };
+
   return {
     approve(p, id, comment, options) {
       const spec: MutationSpec = { action: 'request.approve', target: id, body: { comment }, options };
       return runner.mutate(p, spec, async (tx, now) => {
-        const text = guards.validComment(p, spec, comment, 'comment');
-        const row = await guards.lockVisible(tx, p, spec, id, now, 'approval.self');
-        guards.requireTransition(p, spec, row, 'approve', now);
-        const right = await requireVerdictRight(tx, p, spec, row, now);
+        const { text, row, right } = await lockForVerdict(tx, p, spec, 'approve', comment, now);
         const { pair, person, requester } = right;
         const hashNow = requireSameScope(p, spec, row);
         const req = requirementsFor(row, requester, pair, now);
@@ -227,10 +239,7 @@ export function createVerdicts(core: AccessCore): Pick<AccessService, 'approve' 
     deny(p, id, comment, options) {
       const spec: MutationSpec = { action: 'request.deny', target: id, body: { comment }, options };
       return runner.mutate(p, spec, async (tx, now) => {
-        const text = guards.validComment(p, spec, comment, 'comment');
-        const row = await guards.lockVisible(tx, p, spec, id, now, 'approval.self');
-        guards.requireTransition(p, spec, row, 'deny', now);
-        const right = await requireVerdictRight(tx, p, spec, row, now);
+        const { text, row, right } = await lockForVerdict(tx, p, spec, 'deny', comment, now);
         await insertApproval(tx, verdictOf(p, row, right, 'deny', currentScopeHash(row), text, now));
         const change = guards.applied(
           row,

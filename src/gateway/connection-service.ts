@@ -122,12 +122,8 @@ export function createConnectionService(deps: {
       throw new PhigateError('conflict', 'grant.role-gone', `the policy no longer defines ${grant.role}`);
     }
     const upstream = deps.upstreams.get(resource);
-    const credentials = await deps.roles.ensure(
-      upstream,
-      { id: grant.id, expiresAt: grant.expiresAt, patientIds: grant.patientIds },
-      role,
-      resource.phi,
-    );
+    // A grant is what its role is made for: its id, its end and its patients.
+    const credentials = await deps.roles.ensure(upstream, grant, role, resource.phi);
     const endpoint = {
       host: upstream.host,
       port: upstream.port,

@@ -110,12 +110,8 @@ export function createSessionOpener(deps: SessionOpenerDeps) {
     const { grant } = accepted;
     try {
       const upstream = deps.upstreams.get(resource);
-      const credentials = await deps.roles.ensure(
-        upstream,
-        { id: grant.id, expiresAt: grant.expiresAt, patientIds: grant.patientIds },
-        role,
-        resource.phi,
-      );
+      // A grant is what its role is made for: its id, its end and its patients.
+      const credentials = await deps.roles.ensure(upstream, grant, role, resource.phi);
       const connection = await connectUpstream({
         host: upstream.host,
         port: upstream.port,
