@@ -30,6 +30,24 @@ module.exports = {
       to: { path: '^src/gateway/' },
     },
     {
+      name: 'gateway-not-store',
+      severity: 'error',
+      comment:
+        'The gateway asks about grants through the access port (access/grant-directory.ts), never the store: "is ' +
+        'this grant active?" is answered in one place.',
+      from: { path: '^src/gateway/' },
+      to: { path: '^src/store/' },
+    },
+    {
+      name: 'rows-stay-in-store',
+      severity: 'error',
+      comment:
+        'Rows are mapped to domain types (access/grant.ts) once, in the store: nothing else reads a column name. ' +
+        '(eslint forbids importing a *Row type from the store too.)',
+      from: { path: '^src/', pathNot: '^src/store/' },
+      to: { path: '^src/store/[^/]+-rows\\.ts$' },
+    },
+    {
       name: 'no-test-code-in-src',
       severity: 'error',
       comment: 'Production code never imports a test or test support.',

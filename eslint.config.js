@@ -45,6 +45,26 @@ export default tseslint.config(
     },
   },
   {
+    // Rows are the store's: everything else works with the domain types they are mapped to (access/grant.ts).
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['src/store/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/store/*'],
+              importNamePattern: 'Row$',
+              message:
+                'a row type stays in src/store/: use the domain type it is mapped to (access/grant.ts)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/cli/**', 'scripts/**', 'bench/**', 'test/**', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -15,8 +15,7 @@ import type {
 import type { AuditAction } from '../audit/actions.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import type { Principal } from '../identity/principal.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
-import type { PersonSnapshot } from './request-view.js';
+import type { AccessRequest } from './grant.js';
 import type { MutationOptions } from './types.js';
 
 /** The audit actions of access changes and reads (the registry says what each means: audit/actions.ts). */
@@ -39,7 +38,7 @@ export interface AccessEventSpec {
   readonly outcome: AuditOutcome;
   readonly reasonCode?: string | undefined;
   /** The request the event is about: its scope, purpose and patients are recorded from it. */
-  readonly row?: AccessRequestRow | undefined;
+  readonly row?: AccessRequest | undefined;
   readonly resource?: string | undefined;
   readonly requestId?: string | undefined;
   /** What was asked for, when no request row exists (a refused creation). */
@@ -63,12 +62,12 @@ export interface AccessAudit {
    * made it possible; the person whose action triggered it is in the detail.
    */
   activation(
-    row: AccessRequestRow,
+    row: AccessRequest,
     approvers: readonly ApproverRef[],
     detail: Record<string, unknown>,
   ): AuditEventInput;
   /** Something phigate did by itself (expiry, time-out). */
-  system(action: AuditAction, row: AccessRequestRow, detail: Record<string, unknown>): AuditEventInput;
+  system(action: AuditAction, row: AccessRequest, detail: Record<string, unknown>): AuditEventInput;
 }
 
 /** A person whose approval let a grant start: their account, and their display name when known. */
@@ -81,20 +80,20 @@ export function whoOf(p: Principal): AuditWho {
   return { actor: p.id, issuer: p.issuer, subject: p.subject, name: p.displayName, groups: p.groups };
 }
 
-function howOf(p: Principal, options: MutationOptions | undefined, row?: AccessRequestRow): AuditHow {
+function howOf(p: Principal, options: MutationOptions | undefined, row?: AccessRequest): AuditHow {
   return {
     clientAddress: options?.clientAddress,
     tokenId: p.tokenId,
     mfa: p.mfa.satisfied,
-    policyVersion: row?.policy_hash,
+    policyVersion: row?.policyHash,
   };
 }
 
-function whyOf(row: AccessRequestRow): AuditWhy {
+function whyOf(row: AccessRequest): AuditWhy {
   return {
     purposeOfUse: row.purpose,
     justification: row.justification,
-    ticket: row.ticket ?? undefined,
+    ticket: row.ticket,
     emergency: row.emergency || undefined,
   };
 }
@@ -102,16 +101,16 @@ function whyOf(row: AccessRequestRow): AuditWhy {
 export function createAccessAudit(pseudonymizer: Pseudonymizer): AccessAudit {
   const tokens = (ids: readonly string[]) =>
     ids.length > 0 ? ids.map((id) => pseudonymizer.patient(id)) : undefined;
-  const whatOf = (row: AccessRequestRow): AuditWhat => ({
+  const whatOf = (row: AccessRequest): AuditWhat => ({
     resource: row.resource,
     requestId: row.id,
-    patients: tokens(row.patient_ids),
+    patients: tokens(row.patientIds),
   });
-  const facts = (row: AccessRequestRow): Record<string, unknown> => ({
-    durationMs: row.duration_ms,
-    patientCount: row.patient_ids.length,
+  const facts = (row: AccessRequest): Record<string, unknown> => ({
+    durationMs: row.durationMs,
+    patientCount: row.patientIds.length,
     status: row.status,
-    scopeHash: row.scope_hash,
+    scopeHash: row.scopeHash,
   });
   return {
     event(p, options, spec) {
@@ -141,12 +140,12 @@ export function createAccessAudit(pseudonymizer: Pseudonymizer): AccessAudit {
       };
     },
     activation(row, approvers, detail) {
-      const grantee = row.requester as PersonSnapshot;
+      const grantee = row.requester;
       return {
         action: 'grant.activate',
         outcome: 'success',
         who: {
-          actor: row.requester_id,
+          actor: row.requesterId,
           name: grantee.displayName,
           groups: grantee.groups,
           roles: [row.role],
@@ -155,11 +154,11 @@ export function createAccessAudit(pseudonymizer: Pseudonymizer): AccessAudit {
         },
         what: whatOf(row),
         why: whyOf(row),
-        how: { policyVersion: row.policy_hash },
+        how: { policyVersion: row.policyHash },
         detail: {
           ...facts(row),
-          activatedAt: row.activated_at?.toISOString(),
-          expiresAt: row.expires_at?.toISOString(),
+          activatedAt: row.activatedAt?.toISOString(),
+          expiresAt: row.expiresAt?.toISOString(),
           ...detail,
         },
       };
@@ -171,8 +170,8 @@ export function createAccessAudit(pseudonymizer: Pseudonymizer): AccessAudit {
         who: { actor: 'system', roles: [row.role] },
         what: whatOf(row),
         why: whyOf(row),
-        how: { policyVersion: row.policy_hash },
-        detail: { ...facts(row), requesterId: row.requester_id, ...detail },
+        how: { policyVersion: row.policyHash },
+        detail: { ...facts(row), requesterId: row.requesterId, ...detail },
       };
     },
   };

@@ -13,27 +13,20 @@ import type {
   PersonRef,
   PrincipalFacts,
 } from '../policy/types.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
-import type { ApprovalRow } from '../store/approval-repository.js';
+import type { AccessRequest, Approval } from './grant.js';
 import type { KnownPerson, People, Person } from './people.js';
-import {
-  currentScopeHash,
-  requestFactsOf,
-  type PersonSnapshot,
-  type StoredDecision,
-} from './request-view.js';
+import { currentScopeHash, requestFactsOf } from './request-view.js';
 
 export interface PolicyPair {
   readonly decided: CompiledPolicy;
   readonly current: CompiledPolicy;
 }
 
-function requesterFacts(row: AccessRequestRow, requester: KnownPerson): PrincipalFacts {
-  const r = row.requester as PersonSnapshot;
+function requesterFacts(request: AccessRequest, requester: KnownPerson): PrincipalFacts {
   return {
-    id: row.requester_id,
-    groups: r.groups,
-    mfa: { satisfied: r.mfa },
+    id: request.requesterId,
+    groups: request.requester.groups,
+    mfa: { satisfied: request.requester.mfa },
     personKeys: requester.personKeys,
   };
 }
@@ -47,12 +40,12 @@ export type Requirements =
  * policy in force: if that policy now refuses the request outright, nobody may approve it.
  */
 export function requirementsFor(
-  row: AccessRequestRow,
+  row: AccessRequest,
   requester: KnownPerson,
   policies: PolicyPair,
   now: Date,
 ): Requirements {
-  const decided = (row.decision as StoredDecision).requirement;
+  const decided = row.decision.requirement;
   if (decided === undefined) {
     return {
       ok: false,
@@ -91,7 +84,7 @@ export function requirementsFor(
 export function checkApprover(
   person: Person,
   requester: KnownPerson,
-  row: AccessRequestRow,
+  row: AccessRequest,
   policies: PolicyPair,
   now: Date,
   options: { ignoreSignIn?: boolean } = {},
@@ -120,16 +113,16 @@ export function checkApprover(
 
 /** Approvals that count: verdict approve, given for exactly the scope the request has now, with who gave them. */
 export function countableApprovals(
-  row: AccessRequestRow,
-  approvals: readonly ApprovalRow[],
+  row: AccessRequest,
+  approvals: readonly Approval[],
   people: Pick<People, 'approverOf'>,
 ): GivenApproval[] {
   const hash = currentScopeHash(row);
   return approvals
-    .filter((a) => a.request_id === row.id && a.verdict === 'approve' && a.scope_hash === hash)
+    .filter((a) => a.requestId === row.id && a.verdict === 'approve' && a.scopeHash === hash)
     .map((a) => ({
-      approverId: a.approver_id,
-      approverGroups: (a.approver as PersonSnapshot).groups,
+      approverId: a.approverId,
+      approverGroups: a.approver.groups,
       personKeys: people.approverOf(a).personKeys,
     }));
 }

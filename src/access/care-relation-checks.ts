@@ -7,12 +7,11 @@ import { splitPrincipalId, type Principal } from '../identity/principal.js';
 import { isPhigateError, PhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { CompiledPolicy, RoleDefinition } from '../policy/types.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
 import type { PolicyPair } from './approver-checks.js';
-import type { PersonSnapshot } from './request-view.js';
+import type { AccessRequest } from './grant.js';
 import type { CarePerson, CareRelations } from './types.js';
 
-export function createCareRelationChecks(o: {
+export function createCareRelationChecks(deps: {
   readonly careRelations: CareRelations | undefined;
   readonly logger: Pick<Logger, 'warn'>;
 }) {
@@ -37,10 +36,10 @@ export function createCareRelationChecks(o: {
       // Only for someone who may hold the role: the look-up costs the protected database a query.
       if (!role.eligibleGroups.some((g) => p.groups.includes(g))) return undefined;
       const resource = policy.resources.get(role.resource);
-      if (resource === undefined || o.careRelations === undefined) return undefined;
+      if (resource === undefined || deps.careRelations === undefined) return undefined;
       try {
         // One more than allowed, so that too many reads as too many rather than as a truncated set.
-        return await o.careRelations.patientsOf(
+        return await deps.careRelations.patientsOf(
           resource,
           role,
           p,
@@ -50,7 +49,7 @@ export function createCareRelationChecks(o: {
         );
       } catch (err) {
         if (isPhigateError(err)) throw err;
-        o.logger.warn({ err, role: role.name }, 'could not look up a care relation');
+        deps.logger.warn({ err, role: role.name }, 'could not look up a care relation');
         return undefined;
       }
     },
@@ -60,36 +59,36 @@ export function createCareRelationChecks(o: {
      * (of whichever of the two policies' roles has one), or a patient who left the care team since the request would
      * be granted by a late approval. The refusal, or undefined when the relation still holds or the role has none.
      */
-    async recheck(row: AccessRequestRow, pair: PolicyPair, now: Date): Promise<PhigateError | undefined> {
+    async recheck(row: AccessRequest, pair: PolicyPair, now: Date): Promise<PhigateError | undefined> {
       const role = [pair.current, pair.decided]
         .map((policy) => policy.roles.get(row.role))
         .find((r) => r?.careRelation !== undefined);
       if (role === undefined) return undefined;
       const resource = pair.current.resources.get(role.resource) ?? pair.decided.resources.get(role.resource);
-      const snapshot = row.requester as PersonSnapshot;
+      const snapshot = row.requester;
       const person: CarePerson = {
-        id: row.requester_id,
+        id: row.requesterId,
         issuer: '',
         subject: '',
-        ...splitPrincipalId(row.requester_id),
+        ...splitPrincipalId(row.requesterId),
         email: snapshot.email,
         emailVerified: snapshot.emailVerified === true,
       };
       const again = 'the requester’s care relations could not be looked up again: try approving later';
       let found: readonly string[];
       try {
-        if (resource === undefined || o.careRelations === undefined) return unknown(again);
-        found = await o.careRelations.patientsOf(
+        if (resource === undefined || deps.careRelations === undefined) return unknown(again);
+        found = await deps.careRelations.patientsOf(
           resource,
           role,
           person,
           now,
-          row.patient_ids.length,
-          row.patient_ids,
+          row.patientIds.length,
+          row.patientIds,
         );
       } catch (err) {
         if (!isPhigateError(err)) {
-          o.logger.warn({ err, role: role.name }, 'could not look up a care relation');
+          deps.logger.warn({ err, role: role.name }, 'could not look up a care relation');
           return unknown(again);
         }
         // The requester's identity no longer fits the relation: the request, not the approver, is at fault.
@@ -98,7 +97,7 @@ export function createCareRelationChecks(o: {
           : err;
       }
       const mine = new Set(found);
-      const outside = row.patient_ids.filter((id) => !mine.has(id)).length;
+      const outside = row.patientIds.filter((id) => !mine.has(id)).length;
       if (outside === 0) return undefined;
       return new PhigateError(
         'conflict',

@@ -21,14 +21,11 @@ import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import type { Clock } from '../lib/clock.js';
 import type { PhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import {
-  listActivePatientGrants,
-  withCareRoundLock,
-  type AccessRequestRow,
-} from '../store/access-request-repository.js';
+import { listActivePatientGrants, withCareRoundLock } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
 import type { PolicyPair } from './approver-checks.js';
 import { createCareRelationChecks } from './care-relation-checks.js';
+import type { Grant } from './grant.js';
 import type { PolicyRegistry } from './policy-registry.js';
 import { createSystemRevocation } from './system-revocation.js';
 import type { CareRelations, GrantEventBus } from './types.js';
@@ -63,49 +60,50 @@ export interface CareRelationWatch {
   stop(): Promise<void>;
 }
 
-export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelationWatch {
-  const checks = createCareRelationChecks({ careRelations: o.careRelations, logger: o.logger });
-  const revocation = createSystemRevocation(o);
+export function createCareRelationWatch(deps: CareRelationWatchOptions): CareRelationWatch {
+  const checks = createCareRelationChecks({ careRelations: deps.careRelations, logger: deps.logger });
+  const revocation = createSystemRevocation(deps);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<CareRoundResult> | undefined;
   let stopped = false;
 
   /** The policy to check `row` under (the one it was decided under), when a care relation vouched for its patients. */
-  const pairOf = async (row: AccessRequestRow): Promise<PolicyPair | undefined> => {
-    const decided = await o.policies.version(row.policy_hash);
+  const pairOf = async (row: Grant): Promise<PolicyPair | undefined> => {
+    const decided = await deps.policies.version(row.policyHash);
     const role = decided.roles.get(row.role);
     if (role?.careRelation === undefined || role.resource !== row.resource) return undefined;
     return { current: decided, decided };
   };
 
-  const end = async (row: AccessRequestRow, why: PhigateError): Promise<boolean> => {
+  const end = async (row: Grant, why: PhigateError): Promise<boolean> => {
     const ended = await revocation.revoke(row.id, 'care-relation-ended', {
       authority: 'care-relation',
       code: why.code,
       ...why.details,
     });
-    if (ended) o.logger.info({ grantId: row.id, code: why.code }, 'ended a grant whose care relation ended');
+    if (ended)
+      deps.logger.info({ grantId: row.id, code: why.code }, 'ended a grant whose care relation ended');
     return ended;
   };
 
   /** Whether `row` was checked, and what came of it; an error with one grant never stops the round. */
-  const checkOne = async (row: AccessRequestRow): Promise<'skipped' | 'held' | 'ended' | 'unknown'> => {
+  const checkOne = async (row: Grant): Promise<'skipped' | 'held' | 'ended' | 'unknown'> => {
     try {
       const pair = await pairOf(row);
       if (pair === undefined) return 'skipped';
-      const refusal = await checks.recheck(row, pair, o.clock.now());
+      const refusal = await checks.recheck(row, pair, deps.clock.now());
       if (refusal === undefined) return 'held';
       if (refusal.kind === 'unavailable') return 'unknown';
       return (await end(row, refusal)) ? 'ended' : 'held';
     } catch (err) {
-      o.logger.warn({ err, grantId: row.id }, 'could not check a grant’s care relation');
+      deps.logger.warn({ err, grantId: row.id }, 'could not check a grant’s care relation');
       return 'unknown';
     }
   };
 
   const round = async (): Promise<CareRoundResult> => {
     const counts = { checked: 0, ended: 0, unknown: 0 };
-    for (const row of await listActivePatientGrants(o.db, o.clock.now())) {
+    for (const row of await listActivePatientGrants(deps.db, deps.clock.now())) {
       if (stopped) break;
       const outcome = await checkOne(row);
       if (outcome === 'skipped') continue;
@@ -114,7 +112,7 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
       if (outcome === 'unknown') counts.unknown++;
     }
     if (counts.unknown > 0)
-      o.logger.warn(
+      deps.logger.warn(
         { unknown: counts.unknown },
         'care relations of some grants could not be checked this round',
       );
@@ -123,7 +121,7 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
 
   /** A round under the store's lock; `wait` for another replica's round to end, or else skip this one. */
   const lockedRound = async (wait: boolean): Promise<CareRoundResult> =>
-    (await withCareRoundLock(o.db, wait, round)) ?? { checked: 0, ended: 0, unknown: 0, skipped: true };
+    (await withCareRoundLock(deps.db, wait, round)) ?? { checked: 0, ended: 0, unknown: 0, skipped: true };
 
   const queueRound = (wait: boolean): Promise<CareRoundResult> => {
     const previous = running ?? Promise.resolve(undefined);
@@ -144,8 +142,8 @@ export function createCareRelationWatch(o: CareRelationWatchOptions): CareRelati
       if (timer !== undefined || stopped) return;
       timer = setInterval(() => {
         if (running !== undefined) return; // a slow round is still going: skip rather than pile up
-        queueRound(false).catch((err: unknown) => o.logger.error({ err }, 'care relation round failed'));
-      }, o.intervalMs);
+        queueRound(false).catch((err: unknown) => deps.logger.error({ err }, 'care relation round failed'));
+      }, deps.intervalMs);
       timer.unref();
     },
     checkNow: () => queueRound(true),

@@ -43,11 +43,11 @@ const MAX_PAYLOAD_BYTES = 7000;
 const TYPES = new Set<GrantEvent['type']>(['grant.activated', 'grant.expired', 'grant.revoked']);
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export function createGrantEventBus(options: GrantEventBusOptions): GrantEventBusHandle {
-  const { pool, replicaId, logger } = options;
-  const channel = options.channel ?? 'phigate_grant_events';
+export function createGrantEventBus(deps: GrantEventBusOptions): GrantEventBusHandle {
+  const { pool, replicaId, logger } = deps;
+  const channel = deps.channel ?? 'phigate_grant_events';
   if (!CHANNEL.test(channel)) throw new Error(`invalid event bus channel name: ${channel}`);
-  const backoff = options.reconnectMs ?? { initial: 100, max: 10_000 };
+  const backoff = deps.reconnectMs ?? { initial: 100, max: 10_000 };
   const handlers = new Set<(event: GrantEvent) => void>();
   const resyncHandlers = new Set<() => void>();
   let listenedBefore = false;

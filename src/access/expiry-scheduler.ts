@@ -10,23 +10,14 @@
  * due while no phigate ran), then loads every active grant; the bus adds activations (local and other replicas'); a
  * periodic sweep catches what the bus missed (NOTIFY is lost while disconnected) and pending deadlines.
  */
-import type { Transaction } from 'kysely';
-import { appendAudit } from '../audit/audit-log.js';
-import type { AuditEventInput } from '../audit/event.js';
+import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
-import {
-  expireDue,
-  listActiveExpiries,
-  listPendingDeadlines,
-  timeOutDue,
-  type AccessRequestRow,
-} from '../store/access-request-repository.js';
+import { listActiveExpiries, listPendingDeadlines } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
-import type { Database } from '../store/schema.js';
-import type { Pseudonymizer } from '../audit/pseudonymizer.js';
-import { createAccessAudit, type AccessAudit } from './access-audit.js';
-import { grantEvent } from './grant-event.js';
+import { createAccessAudit } from './access-audit.js';
+import type { AccessRequest } from './grant.js';
+import { createGrantLifecycle } from './lifecycle.js';
 import { MinHeap } from './min-heap.js';
 import type { GrantEventBus } from './types.js';
 
@@ -67,11 +58,11 @@ interface Entry {
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const RETRY_MS = 500;
 
-export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpiryScheduler {
-  const { db, bus, clock, logger } = options;
-  const accessAudit = createAccessAudit(options.pseudonymizer);
-  const batchSize = options.batchSize ?? 1000;
-  const sweepIntervalMs = options.sweepIntervalMs ?? 10_000;
+export function createExpiryScheduler(deps: ExpirySchedulerOptions): ExpiryScheduler {
+  const { db, bus, clock, logger } = deps;
+  const lifecycle = createGrantLifecycle({ audit: createAccessAudit(deps.pseudonymizer), bus });
+  const batchSize = deps.batchSize ?? 1000;
+  const sweepIntervalMs = deps.sweepIntervalMs ?? 10_000;
   const heap = new MinHeap<Entry>();
   /** id → the deadline the heap holds for it; a heap entry whose key differs (or is absent) is stale. */
   const tracked = new Map<string, number>();
@@ -143,22 +134,26 @@ export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpirySc
   const closeBatch = async (
     now: Date,
     batch: { expire?: readonly string[]; timeOut?: readonly string[]; limit?: number },
-  ): Promise<{ expired: AccessRequestRow[]; timedOut: AccessRequestRow[] }> => {
-    const { deliver, ...result } = await db.transaction().execute(async (tx) => {
+  ): Promise<{ expired: AccessRequest[]; timedOut: AccessRequest[] }> => {
+    const { deliver, expired, timedOut } = await db.transaction().execute(async (tx) => {
       const limit = batch.limit ?? batchSize;
       const expired =
-        batch.expire?.length === 0 ? [] : await expireDue(tx, { now, ids: batch.expire, limit });
+        batch.expire?.length === 0
+          ? []
+          : await lifecycle.closeDue(tx, 'expire', { now, ids: batch.expire, limit });
       const timedOut =
-        batch.timeOut?.length === 0 ? [] : await timeOutDue(tx, { now, ids: batch.timeOut, limit });
-      await audit(tx, accessAudit, now, expired, timedOut);
+        batch.timeOut?.length === 0
+          ? []
+          : await lifecycle.closeDue(tx, 'time-out', { now, ids: batch.timeOut, limit });
       // Announced with the commit: every replica cuts sessions and drops roles of grants that have really ended.
-      const events = expired.map((row) => grantEvent('grant.expired', row));
-      return { expired, timedOut, deliver: await bus.announce(tx, events) };
+      const deliver = await lifecycle.record(tx, [...expired, ...timedOut], now);
+      return { expired, timedOut, deliver };
     });
     deliver();
+    const result = { expired: expired.map((c) => c.request), timedOut: timedOut.map((c) => c.request) };
     // After the commit: lateness of grants that really ended (a metric; the audit record carries it too).
-    for (const row of result.expired)
-      if (row.expires_at !== null) options.onExpired?.(now.getTime() - row.expires_at.getTime());
+    for (const request of result.expired)
+      if (request.expiresAt !== undefined) deps.onExpired?.(now.getTime() - request.expiresAt.getTime());
     return result;
   };
 
@@ -224,25 +219,4 @@ export function createExpiryScheduler(options: ExpirySchedulerOptions): ExpirySc
       await running;
     },
   };
-}
-
-async function audit(
-  tx: Transaction<Database>,
-  accessAudit: AccessAudit,
-  now: Date,
-  expired: readonly AccessRequestRow[],
-  timedOut: readonly AccessRequestRow[],
-): Promise<void> {
-  const events: AuditEventInput[] = [
-    ...expired.map((row) =>
-      accessAudit.system('grant.expire', row, {
-        expiresAt: row.expires_at?.toISOString(),
-        lateMs: row.expires_at === null ? undefined : now.getTime() - row.expires_at.getTime(),
-      }),
-    ),
-    ...timedOut.map((row) =>
-      accessAudit.system('request.timeout', row, { pendingUntil: row.pending_until?.toISOString() }),
-    ),
-  ];
-  await appendAudit(tx, events, now);
 }

@@ -10,7 +10,6 @@ import type { Principal } from '../identity/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { PhigateError, isPhigateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
 import { listApprovals } from '../store/approval-repository.js';
 import type { Db } from '../store/database.js';
 import {
@@ -20,16 +19,11 @@ import {
 } from '../store/idempotency-repository.js';
 import type { Database } from '../store/schema.js';
 import type { AccessAction, AccessAudit } from './access-audit.js';
-import { grantEvent } from './grant-event.js';
+import type { AccessRequest } from './grant.js';
 import { answerOf, fingerprint, replayAnswer, validateIdempotencyKey } from './idempotency.js';
+import type { GrantLifecycle } from './lifecycle.js';
 import { toRequestView } from './request-view.js';
-import type {
-  AccessRequestView,
-  GrantEvent,
-  GrantEventBus,
-  MutationOptions,
-  MutationResult,
-} from './types.js';
+import type { AccessRequestView, GrantEvent, MutationOptions, MutationResult } from './types.js';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -43,11 +37,12 @@ export class Refusal extends Error {
   }
 }
 
+/** A mutation's outcome: the request as it is now, its audit events and grant events (a lifecycle change's). */
 export interface Done {
-  readonly row: AccessRequestRow;
+  readonly request: AccessRequest;
   readonly created: boolean;
-  readonly events: readonly AuditEventInput[];
-  readonly publish: readonly GrantEvent['type'][];
+  readonly audit: readonly AuditEventInput[];
+  readonly publish: readonly GrantEvent[];
 }
 
 export interface MutationSpec {
@@ -69,7 +64,7 @@ type TxOutcome =
 export interface MutationRunnerDeps {
   readonly db: Db;
   readonly clock: Clock;
-  readonly bus: Pick<GrantEventBus, 'announce'>;
+  readonly lifecycle: Pick<GrantLifecycle, 'record'>;
   readonly logger: Pick<Logger, 'error'>;
   readonly replicaId: string | undefined;
   readonly audit: AccessAudit;
@@ -88,13 +83,50 @@ export interface MutationRunner {
     p: Principal,
     spec: MutationSpec,
     error: PhigateError,
-    row: AccessRequestRow | undefined,
+    row: AccessRequest | undefined,
     detail?: Record<string, unknown>,
   ) => Refusal;
 }
 
 export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
-  const { db, clock, bus, logger, replicaId, audit } = deps;
+  const { db, clock, lifecycle, logger, replicaId, audit } = deps;
+
+  /**
+   * Under the idempotency key's lock: the earlier call's answer again (a replay, recorded), a conflict when the key
+   * was used for another call, or undefined when the key is new.
+   */
+  const earlierAnswer = async (
+    tx: Transaction<Database>,
+    p: Principal,
+    spec: MutationSpec,
+    c: {
+      key: string;
+      print: string;
+      now: Date;
+      refusedEvent: (error: PhigateError) => AuditEventInput;
+    },
+  ): Promise<TxOutcome | undefined> => {
+    await lockIdempotencyKey(tx, p.id, c.key);
+    const stored = await findIdempotencyRecord(tx, p.id, c.key);
+    if (stored === undefined) return undefined;
+    if (stored.fingerprint !== c.print) {
+      const error = new PhigateError(
+        'conflict',
+        'idempotency.key-reused',
+        'this idempotency key was used for a different call',
+      );
+      await appendAudit(tx, [c.refusedEvent(error)], c.now);
+      return { kind: 'refused', error };
+    }
+    const replay = audit.event(p, spec.options, {
+      action: 'idempotency.replay',
+      outcome: 'success',
+      requestId: spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined,
+      detail: { replayedAction: spec.action, statusCode: stored.statusCode },
+    });
+    await appendAudit(tx, [replay], c.now);
+    return { kind: 'replay', body: stored.body };
+  };
 
   /**
    * Runs one mutation: idempotency first, then the checks and the change, audit and idempotency record in the same
@@ -128,32 +160,8 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
       outcome = await db.transaction().execute(async (tx): Promise<TxOutcome> => {
         const now = clock.now();
         if (key !== undefined) {
-          await lockIdempotencyKey(tx, p.id, key);
-          const stored = await findIdempotencyRecord(tx, p.id, key);
-          if (stored !== undefined && stored.fingerprint !== print) {
-            const error = new PhigateError(
-              'conflict',
-              'idempotency.key-reused',
-              'this idempotency key was used for a different call',
-            );
-            await appendAudit(tx, [refusedEvent(error)], now);
-            return { kind: 'refused', error };
-          }
-          if (stored !== undefined) {
-            await appendAudit(
-              tx,
-              [
-                audit.event(p, spec.options, {
-                  action: 'idempotency.replay',
-                  outcome: 'success',
-                  requestId: spec.target !== undefined && UUID.test(spec.target) ? spec.target : undefined,
-                  detail: { replayedAction: spec.action, statusCode: stored.status_code },
-                }),
-              ],
-              now,
-            );
-            return { kind: 'replay', body: stored.body };
-          }
+          const earlier = await earlierAnswer(tx, p, spec, { key, print, now, refusedEvent });
+          if (earlier !== undefined) return earlier;
         }
         let done: Done;
         try {
@@ -168,16 +176,12 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
           }
           return { kind: 'refused', error: err.error };
         }
-        const view = toRequestView(done.row, await listApprovals(tx, [done.row.id]));
-        await appendAudit(tx, done.events, now);
+        const view = toRequestView(done.request, await listApprovals(tx, [done.request.id]));
+        const deliver = await lifecycle.record(tx, [done], now);
         if (key !== undefined) {
           const answer = answerOf({ request: view, created: done.created });
           await saveIdempotencyRecord(tx, { principalId: p.id, key, fingerprint: print, ...answer });
         }
-        const deliver = await bus.announce(
-          tx,
-          done.publish.map((type) => grantEvent(type, done.row)),
-        );
         return { kind: 'done', view, deliver };
       });
     } catch (err) {
@@ -223,7 +227,7 @@ export function createMutationRunner(deps: MutationRunnerDeps): MutationRunner {
     p: Principal,
     spec: MutationSpec,
     error: PhigateError,
-    row: AccessRequestRow | undefined,
+    row: AccessRequest | undefined,
     detail: Record<string, unknown> = {},
   ): Refusal =>
     new Refusal(

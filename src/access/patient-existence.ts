@@ -14,7 +14,7 @@ import type { Logger } from '../lib/logger.js';
 import type { CompiledPolicy, RequestFacts } from '../policy/types.js';
 import type { PatientDirectory } from './types.js';
 
-export function createPatientExistenceCheck(o: {
+export function createPatientExistenceCheck(deps: {
   readonly directory: PatientDirectory | undefined;
   readonly logger: Pick<Logger, 'warn'>;
 }) {
@@ -25,16 +25,19 @@ export function createPatientExistenceCheck(o: {
      */
     async check(policy: CompiledPolicy, facts: RequestFacts): Promise<number | undefined> {
       const named = facts.patientIds.length;
-      if (named === 0 || o.directory === undefined) return undefined;
+      if (named === 0 || deps.directory === undefined) return undefined;
       const role = policy.roles.get(facts.role);
       const resource = policy.resources.get(facts.resource);
       if (role === undefined || resource === undefined || role.resource !== resource.name) return undefined;
       let found: number | undefined;
       try {
-        found = await o.directory.countExisting(resource, role, facts.patientIds);
+        found = await deps.directory.countExisting(resource, role, facts.patientIds);
       } catch (err) {
         // The look-up compares ids without quoting them back in errors (provisioner/known-patients.ts).
-        o.logger.warn({ err, resource: resource.name }, 'could not look up whether the named patients exist');
+        deps.logger.warn(
+          { err, resource: resource.name },
+          'could not look up whether the named patients exist',
+        );
         throw new PhigateError(
           'unavailable',
           'patients.existence-unknown',

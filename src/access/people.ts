@@ -9,9 +9,7 @@ import { personKeyKind, personKeysOf, type PersonClaims } from '../identity/pers
 import type { Principal } from '../identity/principal.js';
 import { sharedPersonKeys } from '../policy/person-ref.js';
 import type { PersonRef, PrincipalFacts } from '../policy/types.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
-import type { ApprovalRow } from '../store/approval-repository.js';
-import type { PersonSnapshot } from './request-view.js';
+import type { AccessRequest, Approval, PersonSnapshot } from './grant.js';
 
 /** A person as separation of duties sees them: keys always present (possibly none), never forgotten. */
 export interface Person extends PrincipalFacts {
@@ -26,9 +24,9 @@ export interface People {
   /** The signed-in principal, with the person keys of its token. */
   of(p: Principal): Person;
   /** The requester as the request recorded them. */
-  requesterOf(row: AccessRequestRow): KnownPerson;
+  requesterOf(request: AccessRequest): KnownPerson;
   /** The approver as the approval recorded them. */
-  approverOf(row: ApprovalRow): KnownPerson;
+  approverOf(approval: Approval): KnownPerson;
   /** Tokens of the person keys of claims as they are now (what a new request or approval records). */
   keysOf(claims: PersonClaims): readonly string[];
 }
@@ -38,20 +36,19 @@ export function createPeople(pseudonymizer: Pick<Pseudonymizer, 'person'>): Peop
     Object.freeze(personKeysOf(claims).map((k) => `${k.kind}:${pseudonymizer.person(k.kind, k.value)}`));
   // Rows written before phigate kept person keys (NULL) still have the snapshot's e-mail and whether it was
   // verified: derive the e-mail key from it rather than treat the person as unknown.
-  const recorded = (keys: readonly string[] | null, snapshot: unknown): readonly string[] => {
-    if (keys !== null) return Object.freeze([...keys]);
-    const s = snapshot as Partial<PersonSnapshot>;
-    return keysOf({ email: s.email ?? undefined, emailVerified: s.emailVerified === true });
+  const recorded = (keys: readonly string[] | undefined, snapshot: PersonSnapshot): readonly string[] => {
+    if (keys !== undefined) return Object.freeze([...keys]);
+    return keysOf({ email: snapshot.email ?? undefined, emailVerified: snapshot.emailVerified === true });
   };
   return {
     of: (p) => Object.freeze({ id: p.id, groups: p.groups, mfa: p.mfa, personKeys: keysOf(p) }),
-    requesterOf: (row) => ({
-      id: row.requester_id,
-      personKeys: recorded(row.requester_person_keys, row.requester),
+    requesterOf: (request) => ({
+      id: request.requesterId,
+      personKeys: recorded(request.requesterPersonKeys, request.requester),
     }),
-    approverOf: (row) => ({
-      id: row.approver_id,
-      personKeys: recorded(row.approver_person_keys, row.approver),
+    approverOf: (approval) => ({
+      id: approval.approverId,
+      personKeys: recorded(approval.approverPersonKeys, approval.approver),
     }),
     keysOf,
   };

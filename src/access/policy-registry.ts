@@ -37,8 +37,8 @@ export interface PolicyRegistryOptions {
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
-export function createPolicyRegistry(options: PolicyRegistryOptions): PolicyRegistry {
-  const { db, logger } = options;
+export function createPolicyRegistry(deps: PolicyRegistryOptions): PolicyRegistry {
+  const { db, logger } = deps;
   let inForce: CompiledPolicy | undefined;
   const versions = new Map<string, CompiledPolicy>();
   const persisted = new Set<string>();

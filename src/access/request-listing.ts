@@ -6,10 +6,11 @@ import type { AuditEventInput } from '../audit/event.js';
 import type { Principal } from '../identity/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { PhigateError } from '../lib/errors.js';
-import { listRequests, type AccessRequestRow } from '../store/access-request-repository.js';
+import { listRequests } from '../store/access-request-repository.js';
 import { listApprovals } from '../store/approval-repository.js';
 import type { Db } from '../store/database.js';
 import type { AccessAudit } from './access-audit.js';
+import type { AccessRequest } from './grant.js';
 import { checkApprover, type PolicyPair } from './approver-checks.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { People } from './people.js';
@@ -26,7 +27,7 @@ export interface RequestListingDeps {
   readonly clock: Clock;
   readonly policies: Pick<PolicyRegistry, 'current'>;
   readonly recordRefusal: (event: AuditEventInput) => Promise<void>;
-  readonly pairFor: (row: AccessRequestRow) => Promise<PolicyPair>;
+  readonly pairFor: (row: AccessRequest) => Promise<PolicyPair>;
   readonly people: Pick<People, 'of' | 'requesterOf'>;
 }
 
@@ -93,7 +94,7 @@ export function createRequestListing(deps: RequestListingDeps): RequestListing {
     const now = clock.now();
     const person = people.of(p);
     const approvableStatuses = filter?.status ? statuses : statuses.filter((s) => s === 'pending');
-    const found: AccessRequestRow[] = [];
+    const found: AccessRequest[] = [];
     let cursor = after;
     let scanned = 0;
     for (;;) {
@@ -105,7 +106,7 @@ export function createRequestListing(deps: RequestListingDeps): RequestListing {
       });
       for (const row of batch) {
         scanned++;
-        cursor = { createdAt: row.created_at, id: row.id };
+        cursor = { createdAt: row.createdAt, id: row.id };
         const requester = people.requesterOf(row);
         if (checkApprover(person, requester, row, await pairFor(row), now, { ignoreSignIn: true }).ok) {
           found.push(row);
@@ -121,7 +122,7 @@ export function createRequestListing(deps: RequestListingDeps): RequestListing {
     }
   };
 
-  const viewsOf = async (rows: readonly AccessRequestRow[]): Promise<AccessRequestView[]> => {
+  const viewsOf = async (rows: readonly AccessRequest[]): Promise<AccessRequestView[]> => {
     const approvals = await listApprovals(
       db,
       rows.map((r) => r.id),
@@ -129,11 +130,11 @@ export function createRequestListing(deps: RequestListingDeps): RequestListing {
     return rows.map((r) => toRequestView(r, approvals));
   };
 
-  const page = async (rows: readonly AccessRequestRow[], more: boolean): Promise<Page<AccessRequestView>> => {
+  const page = async (rows: readonly AccessRequest[], more: boolean): Promise<Page<AccessRequestView>> => {
     const last = rows.at(-1);
     return {
       items: await viewsOf(rows),
-      nextCursor: more && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : undefined,
+      nextCursor: more && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : undefined,
     };
   };
 

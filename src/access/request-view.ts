@@ -1,89 +1,62 @@
-/** Turns store rows into the contract's views, and back from the JSON kept for idempotent replays. */
-import type { ApprovalRequirement, Reason, RequestFacts } from '../policy/types.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
-import type { ApprovalRow } from '../store/approval-repository.js';
+/** Turns requests into the contract's views, and back from the JSON kept for idempotent replays. */
+import type { RequestFacts } from '../policy/types.js';
+import type { AccessRequest, Approval } from './grant.js';
 import { scopeHash } from './scope-hash.js';
 import type { AccessRequestView, ApprovalView } from './types.js';
 
-/** What the store keeps about a person (requester or approver) at the time they acted. */
-export interface PersonSnapshot {
-  readonly id: string;
-  readonly displayName: string;
-  readonly groups: readonly string[];
-  readonly mfa: boolean;
-  /** The sign-in's e-mail address and whether its issuer verified it (care relations may name people by it). */
-  readonly email?: string | undefined;
-  readonly emailVerified?: boolean;
-}
-
-/** The policy's decision as stored with the request. */
-export interface StoredDecision {
-  readonly outcome: 'allow' | 'needs-approval';
-  readonly mode?: 'auto' | 'break-glass';
-  readonly reasons: readonly Reason[];
-  readonly requirement?: ApprovalRequirement;
-}
-
-export function requestFactsOf(row: AccessRequestRow): RequestFacts {
+export function requestFactsOf(request: AccessRequest): RequestFacts {
   return {
-    resource: row.resource,
-    role: row.role,
-    durationMs: row.duration_ms,
-    purpose: row.purpose,
-    justification: row.justification,
-    ticket: row.ticket ?? undefined,
-    patientIds: row.patient_ids,
+    resource: request.resource,
+    role: request.role,
+    durationMs: request.durationMs,
+    purpose: request.purpose,
+    justification: request.justification,
+    ticket: request.ticket,
+    patientIds: request.patientIds,
   };
 }
 
-/** The scope hash recomputed from the row as it is now (not the stored column, which could be edited with it). */
-export function currentScopeHash(row: AccessRequestRow): string {
-  return scopeHash({ requesterId: row.requester_id, ...requestFactsOf(row) });
+/** The scope hash recomputed from the request as it is now (not the stored one, which could be edited with it). */
+export function currentScopeHash(request: AccessRequest): string {
+  return scopeHash({ requesterId: request.requesterId, ...requestFactsOf(request) });
 }
 
-export function toApprovalView(row: ApprovalRow, scopeHashNow: string): ApprovalView {
-  const approver = row.approver as PersonSnapshot;
+export function toApprovalView(approval: Approval, scopeHashNow: string): ApprovalView {
   return {
-    approverId: row.approver_id,
-    approverName: approver.displayName,
-    verdict: row.verdict,
-    comment: row.comment ?? undefined,
-    at: row.created_at,
-    valid: row.scope_hash === scopeHashNow,
+    approverId: approval.approverId,
+    approverName: approval.approver.displayName,
+    verdict: approval.verdict,
+    comment: approval.comment,
+    at: approval.createdAt,
+    valid: approval.scopeHash === scopeHashNow,
   };
 }
 
-export function toRequestView(row: AccessRequestRow, approvals: readonly ApprovalRow[]): AccessRequestView {
-  const requester = row.requester as PersonSnapshot;
-  const decision = row.decision as StoredDecision;
+export function toRequestView(request: AccessRequest, approvals: readonly Approval[]): AccessRequestView {
+  const { decision } = request;
+  const own = approvals.filter((a) => a.requestId === request.id);
+  // Recomputed only when there are approvals to judge by it: most requests have none.
+  const hashNow = own.length > 0 ? currentScopeHash(request) : '';
   return {
-    id: row.id,
-    status: row.status,
-    requester: { id: row.requester_id, displayName: requester.displayName },
-    resource: row.resource,
-    role: row.role,
-    durationMs: row.duration_ms,
-    purpose: row.purpose,
-    justification: row.justification,
-    ticket: row.ticket ?? undefined,
-    patientIds: row.patient_ids,
-    patientsFound: row.patients_found ?? undefined,
-    emergency: row.emergency,
-    policyHash: row.policy_hash,
-    scopeHash: row.scope_hash,
+    id: request.id,
+    status: request.status,
+    requester: { id: request.requesterId, displayName: request.requester.displayName },
+    ...requestFactsOf(request),
+    patientsFound: request.patientsFound,
+    emergency: request.emergency,
+    policyHash: request.policyHash,
+    scopeHash: request.scopeHash,
     decision: { outcome: decision.outcome, reasons: decision.reasons },
     requirement: decision.requirement,
-    approvals: approvals
-      .filter((a) => a.request_id === row.id)
-      .map((a) => toApprovalView(a, currentScopeHash(row))),
-    createdAt: row.created_at,
-    pendingUntil: row.pending_until ?? undefined,
-    decidedAt: row.decided_at ?? undefined,
-    activatedAt: row.activated_at ?? undefined,
-    expiresAt: row.expires_at ?? undefined,
-    endedAt: row.ended_at ?? undefined,
-    endReason: row.end_reason ?? undefined,
-    endedBy: row.ended_by ?? undefined,
+    approvals: own.map((a) => toApprovalView(a, hashNow)),
+    createdAt: request.createdAt,
+    pendingUntil: request.pendingUntil,
+    decidedAt: request.decidedAt,
+    activatedAt: request.activatedAt,
+    expiresAt: request.expiresAt,
+    endedAt: request.endedAt,
+    endReason: request.endReason,
+    endedBy: request.endedBy,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * The request/grant lifecycle as one table. Every status change in the store goes through `transition`, so what is
- * legal is decided in exactly one place; the store then applies it with a conditional update under a row lock.
+ * The request/grant lifecycle as one table. Every status change goes through `transition` — by way of the lifecycle
+ * (lifecycle.ts), the only writer of a status — so what is legal is decided in exactly one place; the store then
+ * applies it with a conditional update (`where status = from`).
  *
  *   pending ── activate ──▶ active ── expire ──▶ expired
  *      │                      └────── revoke ──▶ revoked

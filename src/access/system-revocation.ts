@@ -1,17 +1,15 @@
 /**
  * Ends a grant because the system found it must (its care relation ended, its holder lost eligibility): one
- * transaction holding the conditional update, its `grant.revoke` audit event and the announcement to every replica
- * (delivered with the commit), then the in-process delivery. A grant already ended, or whose time ran out, is left
- * alone: ending it is the expiry scheduler's, and a grant ends only once.
+ * transaction holding the lifecycle's revocation (conditional update, `grant.revoke` audit event) and the
+ * announcement to every replica (delivered with the commit), then the in-process delivery. A grant already ended, or
+ * whose time ran out, is left alone: ending it is the expiry scheduler's, and a grant ends only once.
  */
-import { appendAudit } from '../audit/audit-log.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import type { Clock } from '../lib/clock.js';
-import { revokeUnexpired } from '../store/access-request-repository.js';
 import type { Db } from '../store/database.js';
 import { createAccessAudit } from './access-audit.js';
 import type { SystemEndReason } from './end-reasons.js';
-import { grantEvent } from './grant-event.js';
+import { createGrantLifecycle } from './lifecycle.js';
 import type { GrantEventBus } from './types.js';
 
 export interface SystemRevocation {
@@ -25,15 +23,13 @@ export function createSystemRevocation(deps: {
   readonly clock: Clock;
   readonly pseudonymizer: Pseudonymizer;
 }): SystemRevocation {
-  const audit = createAccessAudit(deps.pseudonymizer);
+  const lifecycle = createGrantLifecycle({ audit: createAccessAudit(deps.pseudonymizer), bus: deps.bus });
   return {
     async revoke(grantId, reason, detail) {
       const now = deps.clock.now();
       const deliver = await deps.db.transaction().execute(async (tx) => {
-        const ended = await revokeUnexpired(tx, grantId, now, { end_reason: reason, ended_by: 'system' });
-        if (ended === undefined) return undefined;
-        await appendAudit(tx, [audit.system('grant.revoke', ended, { ...detail, endReason: reason })], now);
-        return deps.bus.announce(tx, [grantEvent('grant.revoked', ended)]);
+        const ended = await lifecycle.revokeBySystem(tx, grantId, reason, now, detail);
+        return ended === undefined ? undefined : lifecycle.record(tx, [ended], now);
       });
       deliver?.();
       return deliver !== undefined;

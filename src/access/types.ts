@@ -7,8 +7,9 @@ import type { ApprovalRequirement, Reason, ResourceDefinition, RoleDefinition } 
 import type { Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 
-export type RequestStatus =
-  'pending' | 'active' | 'expired' | 'revoked' | 'denied' | 'cancelled' | 'timed-out';
+import type { AccessRequest, RequestStatus } from './grant.js';
+
+export type { RequestStatus } from './grant.js';
 
 /** What a requester submits. Everything else (status, approvers, times) is phigate's to set. */
 export interface NewRequest {
@@ -42,37 +43,40 @@ export interface ApprovalView {
   readonly valid: boolean;
 }
 
-export interface AccessRequestView {
-  readonly id: string;
-  readonly status: RequestStatus;
+/** A request as the API shows it: the request's own fields, the requester's name, its decision and approvals. */
+export interface AccessRequestView extends Pick<
+  AccessRequest,
+  | 'id'
+  | 'status'
+  | 'resource'
+  | 'role'
+  | 'durationMs'
+  | 'purpose'
+  | 'justification'
+  | 'ticket'
+  | 'patientIds'
+  | 'emergency'
+  | 'policyHash'
+  | 'scopeHash'
+  | 'createdAt'
+  | 'pendingUntil'
+  | 'decidedAt'
+  | 'activatedAt'
+  | 'expiresAt'
+  | 'endedAt'
+  | 'endReason'
+  | 'endedBy'
+> {
   readonly requester: { readonly id: string; readonly displayName: string };
-  readonly resource: string;
-  readonly role: string;
-  readonly durationMs: number;
-  readonly purpose: string;
-  readonly justification: string;
-  readonly ticket: string | undefined;
-  readonly patientIds: readonly string[];
   /**
    * How many of `patientIds` the resource's patient table held when the request was made (all of them: a request
    * naming an unknown patient is refused); undefined when phigate could not look (no patient table declared, no
    * provisioning account for the resource) or the request names none.
    */
   readonly patientsFound: number | undefined;
-  readonly emergency: boolean;
-  readonly policyHash: string;
-  readonly scopeHash: string;
   readonly decision: { readonly outcome: string; readonly reasons: readonly Reason[] };
   readonly requirement: ApprovalRequirement | undefined;
   readonly approvals: readonly ApprovalView[];
-  readonly createdAt: Date;
-  readonly pendingUntil: Date | undefined;
-  readonly decidedAt: Date | undefined;
-  readonly activatedAt: Date | undefined;
-  readonly expiresAt: Date | undefined;
-  readonly endedAt: Date | undefined;
-  readonly endReason: string | undefined;
-  readonly endedBy: string | undefined;
 }
 
 export interface ListFilter {

@@ -5,6 +5,8 @@
  * grant too: the role is dropped and its backends terminated). Both are recorded before they are handed out, and a
  * refusal is recorded before it is answered.
  */
+import type { Grant } from '../access/grant.js';
+import type { GrantDirectory } from '../access/grant-directory.js';
 import type { SystemRevocation } from '../access/system-revocation.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Principal } from '../identity/principal.js';
@@ -13,8 +15,6 @@ import { PhigateError } from '../lib/errors.js';
 import { isEligible } from '../policy/eligibility.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { grantRolePassword } from '../provisioner/role-password.js';
-import { findActiveGrant, findRequest } from '../store/access-request-repository.js';
-import type { Db } from '../store/database.js';
 import type { ConnectionTokens } from './connection-token.js';
 import type { GrantRoles } from '../provisioner/grant-roles.js';
 import type { Upstreams } from '../provisioner/upstreams.js';
@@ -63,7 +63,7 @@ export function libpqUrl(e: Omit<Endpoint, 'url'>): string {
 }
 
 export function createConnectionService(deps: {
-  readonly db: Db;
+  readonly grants: Pick<GrantDirectory, 'activeGrant' | 'grantById'>;
   readonly policy: () => CompiledPolicy;
   readonly tokens: ConnectionTokens;
   readonly upstreams: Upstreams;
@@ -88,13 +88,13 @@ export function createConnectionService(deps: {
     const named =
       request.grantId === undefined || !UUID.test(request.grantId)
         ? undefined
-        : await findRequest(deps.db, request.grantId);
+        : await deps.grants.grantById(request.grantId);
     const grantOf =
       request.grantId === undefined
         ? undefined
         : named === undefined
           ? 'nobody'
-          : named.requester_id === p.id
+          : named.requesterId === p.id
             ? 'caller'
             : 'another-person';
     await deps.writer.append([
@@ -113,6 +113,28 @@ export function createConnectionService(deps: {
     ]);
   };
 
+  /** The grant role's own login (the role made if needed), for tools that cannot use the gateway. */
+  const directEndpoint = async (grant: Grant): Promise<Endpoint> => {
+    const policy = deps.policy();
+    const resource = policy.resources.get(grant.resource);
+    const role = policy.roles.get(grant.role);
+    if (resource === undefined || role === undefined) {
+      throw new PhigateError('conflict', 'grant.role-gone', `the policy no longer defines ${grant.role}`);
+    }
+    const upstream = deps.upstreams.get(resource);
+    // A grant is what its role is made for: its id, its end and its patients.
+    const credentials = await deps.roles.ensure(upstream, grant, role, resource.phi);
+    const endpoint = {
+      host: upstream.host,
+      port: upstream.port,
+      database: upstream.database,
+      user: credentials.role,
+      password: grantRolePassword(deps.secret, grant.id),
+      sslmode: upstream.tls ? ('verify-full' as const) : ('disable' as const),
+    };
+    return { ...endpoint, url: libpqUrl(endpoint) };
+  };
+
   return {
     async connect(p, request, clientAddress) {
       // A misspelt resource is not a missing grant: say which of the two it is.
@@ -125,12 +147,7 @@ export function createConnectionService(deps: {
         );
       }
       const now = deps.clock.now();
-      const grant = await findActiveGrant(deps.db, {
-        requesterId: p.id,
-        resource: request.resource,
-        now,
-        ...(request.grantId !== undefined ? { grantId: request.grantId } : {}),
-      });
+      const grant = await deps.grants.activeGrant(p.id, request.resource, request.grantId);
       if (grant === undefined) {
         const refusal = new PhigateError(
           'conflict',
@@ -155,35 +172,11 @@ export function createConnectionService(deps: {
             `grant ${grant.id} has ended`,
         );
       }
-      const expiresAt = grant.expires_at!;
+      const expiresAt = grant.expiresAt;
       const tokenExpiresAt = new Date(Math.min(expiresAt.getTime(), now.getTime() + deps.tokenTtlMs));
       const minted = deps.tokens.mint({ grantId: grant.id, principalId: p.id, expiresAt: tokenExpiresAt });
 
-      let direct: Endpoint | undefined;
-      if (request.direct === true) {
-        const policy = deps.policy();
-        const resource = policy.resources.get(grant.resource);
-        const role = policy.roles.get(grant.role);
-        if (resource === undefined || role === undefined) {
-          throw new PhigateError('conflict', 'grant.role-gone', `the policy no longer defines ${grant.role}`);
-        }
-        const upstream = deps.upstreams.get(resource);
-        const credentials = await deps.roles.ensure(
-          upstream,
-          { id: grant.id, expiresAt, patientIds: grant.patient_ids },
-          role,
-          resource.phi,
-        );
-        const endpoint = {
-          host: upstream.host,
-          port: upstream.port,
-          database: upstream.database,
-          user: credentials.role,
-          password: grantRolePassword(deps.secret, grant.id),
-          sslmode: upstream.tls ? ('verify-full' as const) : ('disable' as const),
-        };
-        direct = { ...endpoint, url: libpqUrl(endpoint) };
-      }
+      const direct = request.direct === true ? await directEndpoint(grant) : undefined;
 
       // Nothing is handed out that the log does not show.
       await deps.writer.append([
@@ -203,7 +196,7 @@ export function createConnectionService(deps: {
             clientAddress,
             tokenId: minted.tokenId,
             mfa: p.mfa.satisfied,
-            policyVersion: grant.policy_hash,
+            policyVersion: grant.policyHash,
           },
           detail: {
             tokenExpiresAt: tokenExpiresAt.toISOString(),

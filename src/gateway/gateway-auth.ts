@@ -8,14 +8,14 @@
  * one of the role's eligible groups is refused, and the grant ends (`eligibility-lost`) — a grant outlives nothing
  * it was granted for. A connection token carries no groups: they were checked when it was minted, minutes ago.
  */
+import type { Grant } from '../access/grant.js';
+import type { GrantDirectory } from '../access/grant-directory.js';
 import type { SystemRevocation } from '../access/system-revocation.js';
 import { splitPrincipalId } from '../identity/principal.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { Clock } from '../lib/clock.js';
 import { isEligible } from '../policy/eligibility.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import { findActiveGrant, type AccessRequestRow } from '../store/access-request-repository.js';
-import type { Db } from '../store/database.js';
 import { CONNECTION_TOKEN_PREFIX, type ConnectionTokens } from './connection-token.js';
 import type { Refusal } from './postgres/connect-phase.js';
 import { GATEWAY_REFUSAL } from './refusal-reasons.js';
@@ -34,7 +34,7 @@ export interface GatewayAuth {
   authorize(
     principal: GatewayPrincipal,
     database: string,
-  ): Promise<{ readonly ok: true; readonly grant: AccessRequestRow } | Refusal>;
+  ): Promise<{ readonly ok: true; readonly grant: Grant } | Refusal>;
 }
 
 export class GatewayAuthError extends Error {
@@ -48,7 +48,7 @@ function userMatches(user: string, principalId: string, email?: string): boolean
 }
 
 export function createGatewayAuth(deps: {
-  readonly db: Db;
+  readonly grants: Pick<GrantDirectory, 'activeGrant'>;
   readonly tokens: ConnectionTokens;
   readonly verifier: TokenVerifier;
   readonly policy: () => CompiledPolicy;
@@ -83,12 +83,7 @@ export function createGatewayAuth(deps: {
           hint: 'list what you may ask for with `phigate roles`',
         };
       }
-      const grant = await findActiveGrant(deps.db, {
-        requesterId: principal.id,
-        resource: resource.name,
-        now: deps.clock.now(),
-        ...(principal.grantId !== undefined ? { grantId: principal.grantId } : {}),
-      });
+      const grant = await deps.grants.activeGrant(principal.id, resource.name, principal.grantId);
       if (grant === undefined) {
         return {
           ok: false,

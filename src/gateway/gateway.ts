@@ -4,6 +4,7 @@
  * provisioner's: started before the gateway, so the roles of grants that ended while phigate was down are gone before
  * it accepts anyone.
  */
+import type { GrantDirectory } from '../access/grant-directory.js';
 import type { SystemRevocation } from '../access/system-revocation.js';
 import type { GrantEventBus } from '../access/types.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
@@ -17,8 +18,6 @@ import type { Logger } from '../lib/logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { GrantRoles } from '../provisioner/grant-roles.js';
 import type { Upstreams } from '../provisioner/upstreams.js';
-import { findRequest } from '../store/access-request-repository.js';
-import type { Db } from '../store/database.js';
 import { createConnectionService, type ConnectionService } from './connection-service.js';
 import { createConnectionTokens } from './connection-token.js';
 import { createGatewayAuth } from './gateway-auth.js';
@@ -29,7 +28,8 @@ import { createStatementEvents } from './statement-events.js';
 export interface GatewayOptions {
   readonly config: GatewayConfig;
   readonly dataDir: string;
-  readonly db: Db;
+  /** What the gateway knows of grants: the access module's port, never the store. */
+  readonly grants: GrantDirectory;
   readonly policy: () => CompiledPolicy;
   readonly writer: Pick<AuditWriter, 'append' | 'backlog' | 'healthy'>;
   readonly pseudonymizer: Pseudonymizer;
@@ -60,20 +60,20 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(o: GatewayOptions): Promise<Gateway> {
-  const { config, logger } = o;
+export async function startGateway(deps: GatewayOptions): Promise<Gateway> {
+  const { config, logger } = deps;
   const tls =
     config.allowPlaintext && config.tls.certFile === undefined
       ? undefined
-      : loadGatewayTls({ ...config.tls, dataDir: o.dataDir });
+      : loadGatewayTls({ ...config.tls, dataDir: deps.dataDir });
   if (tls?.generated)
     logger.warn({ certFile: tls.certFile }, 'generated a self-signed gateway certificate (development)');
   if (config.allowPlaintext) logger.warn('the gateway accepts clients without TLS: development only');
-  const tokens = createConnectionTokens(o.secret);
-  const { upstreams, roles } = o;
+  const tokens = createConnectionTokens(deps.secret);
+  const { upstreams, roles } = deps;
 
   // Bounded records of refused sign-ins and probing; closed after the listener, so no count is left unwritten.
-  const refusals = createRefusalRecorder({ writer: o.writer, clock: o.clock, logger });
+  const refusals = createRefusalRecorder({ writer: deps.writer, clock: deps.clock, logger });
   const server = createGatewayServer({
     host: config.host,
     port: config.port,
@@ -82,25 +82,25 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     handshakeTimeoutMs: durationMs(config.handshakeTimeout),
     maxConnections: config.maxConnections,
     maxPreAuthPerAddress: config.maxPreAuthPerAddress,
-    policy: o.policy,
+    policy: deps.policy,
     auth: createGatewayAuth({
-      db: o.db,
+      grants: deps.grants,
       tokens,
-      verifier: o.verifier,
-      policy: o.policy,
-      clock: o.clock,
-      revocation: o.revocation,
+      verifier: deps.verifier,
+      policy: deps.policy,
+      clock: deps.clock,
+      revocation: deps.revocation,
     }),
     upstreams,
     roles,
-    writer: o.writer,
-    events: createStatementEvents(o.pseudonymizer),
+    writer: deps.writer,
+    events: createStatementEvents(deps.pseudonymizer),
     auditWait: config.auditWait,
     refusals,
-    bus: o.bus,
-    findGrant: (grantId) => findRequest(o.db, grantId),
-    onStatement: o.onStatement,
-    clock: o.clock,
+    bus: deps.bus,
+    grants: deps.grants,
+    onStatement: deps.onStatement,
+    clock: deps.clock,
     logger,
   });
   let address;
@@ -121,17 +121,17 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     tls: tls !== undefined,
     certFile: tls?.certFile,
     connections: createConnectionService({
-      db: o.db,
-      policy: o.policy,
+      grants: deps.grants,
+      policy: deps.policy,
       tokens,
       upstreams,
       roles,
-      writer: o.writer,
-      clock: o.clock,
-      secret: o.secret,
+      writer: deps.writer,
+      clock: deps.clock,
+      secret: deps.secret,
       gateway: { host, port: address.port, tls: tls !== undefined },
       tokenTtlMs: durationMs(config.connectionTokenTtl),
-      revocation: o.revocation,
+      revocation: deps.revocation,
     }),
     get sessions() {
       return server.sessions;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AuditEventInput } from '../audit/event.js';
 import { createPseudonymizer } from '../audit/pseudonymizer.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
+import { grantFixture } from '../../test/support/grant-fixture.js';
 import { disclosureOf, rolePhi } from './disclosure.js';
 import type { TableAccess } from '../policy/types.js';
 import { createSessionAudit } from './session-audit.js';
@@ -24,16 +24,14 @@ function writer(fail = false) {
 }
 
 const context = {
-  grant: {
+  grant: grantFixture({
     id: 'g',
-    requester_id: 'i#dan',
-    requester: {},
+    requesterId: 'i#dan',
+    requester: { id: 'i#dan', displayName: 'Dan', groups: [], mfa: false },
     resource: 'r',
     role: 'x',
-    purpose: 'HOPERAT',
-    emergency: false,
-    policy_hash: 'h',
-  } as unknown as AccessRequestRow,
+    policyHash: 'h',
+  }),
   sessionId: 's',
   clientAddress: '127.0.0.1',
   tokenId: undefined,

@@ -42,7 +42,7 @@ export interface SessionAudit {
   close(reason: string, detail: Record<string, unknown>): Promise<void>;
 }
 
-export function createSessionAudit(o: {
+export function createSessionAudit(deps: {
   readonly writer: Pick<AuditWriter, 'append' | 'backlog' | 'healthy'>;
   readonly events: StatementEvents;
   readonly context: SessionContext;
@@ -73,9 +73,9 @@ export function createSessionAudit(o: {
     if (queued.length === 0) return;
     const batch = queued;
     queued = [];
-    o.writer.append([o.events.statements(o.context, batch)]).catch((err: unknown) => {
-      o.onError(err);
-      o.onLost();
+    deps.writer.append([deps.events.statements(deps.context, batch)]).catch((err: unknown) => {
+      deps.onError(err);
+      deps.onLost();
     });
   };
   const writeCompletions = (): Promise<void> => {
@@ -96,35 +96,35 @@ export function createSessionAudit(o: {
           disclosure:
             d.disclosure === undefined
               ? undefined
-              : await resolveDisclosure(d.disclosure, o.keysOf ?? noKeys),
+              : await resolveDisclosure(d.disclosure, deps.keysOf ?? noKeys),
         })),
       );
-      await o.writer.append([o.events.completions(o.context, resolved)]);
+      await deps.writer.append([deps.events.completions(deps.context, resolved)]);
     })();
     written.catch((err: unknown) => {
-      o.onError(err);
-      if (accountable) o.onLost();
+      deps.onError(err);
+      if (accountable) deps.onLost();
     });
     return written;
   };
   return {
     async statement(statement) {
-      if (o.wait === 'durable') {
-        await o.writer.append([o.events.statement(o.context, statement)]);
+      if (deps.wait === 'durable') {
+        await deps.writer.append([deps.events.statement(deps.context, statement)]);
         return;
       }
-      if (!o.writer.healthy || o.writer.backlog > MAX_BACKLOG) {
+      if (!deps.writer.healthy || deps.writer.backlog > MAX_BACKLOG) {
         throw new PhigateError('unavailable', 'audit.unavailable', 'the audit log is not keeping up');
       }
-      queued.push({ statement, at: o.now() });
+      queued.push({ statement, at: deps.now() });
       if (queued.length >= STATEMENTS_PER_EVENT) writeStatements();
       else queuedTimer ??= setTimeout(writeStatements, STATEMENT_DELAY_MS);
     },
     completed(statement, result) {
-      const disclosure = o.disclosureOf?.(statement, result);
+      const disclosure = deps.disclosureOf?.(statement, result);
       done.push({ statement, result, disclosure });
       for (const values of disclosure?.refs?.values() ?? []) donePatients += values.length;
-      if (disclosure !== undefined && o.wait === 'durable') return writeCompletions();
+      if (disclosure !== undefined && deps.wait === 'durable') return writeCompletions();
       if (done.length >= COMPLETIONS_PER_EVENT || donePatients >= PATIENTS_PER_EVENT) void writeCompletions();
       else timer ??= setTimeout(() => void writeCompletions(), COMPLETION_DELAY_MS);
       return undefined;
@@ -132,7 +132,7 @@ export function createSessionAudit(o: {
     async close(reason, detail) {
       writeStatements();
       await writeCompletions().catch(() => undefined);
-      await o.writer.append([o.events.sessionClosed(o.context, reason, detail)]);
+      await deps.writer.append([deps.events.sessionClosed(deps.context, reason, detail)]);
     },
   };
 }

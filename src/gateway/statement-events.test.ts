@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createPseudonymizer } from '../audit/pseudonymizer.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
+import { grantFixture } from '../../test/support/grant-fixture.js';
 import { createStatementEvents, type SessionContext } from './statement-events.js';
 
 const pseudonymizer = createPseudonymizer(Buffer.alloc(32, 0x5a));
 const events = createStatementEvents(pseudonymizer);
 const context: SessionContext = {
-  grant: {
-    id: '0549b594-7b57-48ef-a7ee-142405246737',
-    requester_id: 'https://idp.test#dan',
-    requester: { displayName: 'Dan', groups: ['analysts'] },
-    resource: 'clinic',
-    role: 'reader',
-    purpose: 'HOPERAT',
-    emergency: false,
-    policy_hash: 'abc',
-    patient_ids: [],
-  } as unknown as AccessRequestRow,
+  grant: grantFixture(),
   sessionId: 's-1',
   clientAddress: '127.0.0.1',
   tokenId: 't-1',
@@ -71,7 +61,7 @@ describe('statement events', () => {
   it('names a patient-scoped grant’s patients on every session event, as tokens, never as ids', () => {
     const scoped: SessionContext = {
       ...context,
-      grant: { ...context.grant, patient_ids: ['MRN-DEMO-0002', 'MRN-DEMO-0001', 'MRN-DEMO-0002'] },
+      grant: { ...context.grant, patientIds: ['MRN-DEMO-0002', 'MRN-DEMO-0001', 'MRN-DEMO-0002'] },
     };
     const statement = { id: 1, kind: 'query' as const, sql: 'select count(*) from encounters' };
     const tokens = [pseudonymizer.patient('MRN-DEMO-0002'), pseudonymizer.patient('MRN-DEMO-0001')];
@@ -132,7 +122,7 @@ describe('statement events', () => {
   });
 
   it('keeps a patient-scoped grant’s own patients on its completions', () => {
-    const scoped = { ...context, grant: { ...context.grant, patient_ids: ['MRN-9'] } };
+    const scoped = { ...context, grant: { ...context.grant, patientIds: ['MRN-9'] } };
     const e = events.completions(scoped, [
       {
         statement: { id: 1, kind: 'query', sql: 'select 1' },

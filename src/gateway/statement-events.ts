@@ -4,19 +4,19 @@
  * rows, duration, outcome of each — and, for each statement that disclosed PHI, the patients its rows named). SQL appears only as its fingerprint; literals, bound parameters and patient ids only as keyed tokens.
  * Pure: it builds events, the caller writes them.
  */
+import type { Grant } from '../access/grant.js';
 import type { RecordedDisclosure } from '../audit/disclosures.js';
 import type { AuditEventInput, AuditHow, AuditStatement, AuditWho, PatientToken } from '../audit/event.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import { splitPrincipalId } from '../identity/principal.js';
 import { fingerprintSql } from '../audit/sql-fingerprint.js';
-import type { AccessRequestRow } from '../store/access-request-repository.js';
 import type { ResolvedDisclosure } from './disclosure.js';
 import type { StatementResult } from './postgres/statement-tracker.js';
 import type { StatementToAudit } from './postgres/relay.js';
 
 /** What every event of one session shares. */
 export interface SessionContext {
-  readonly grant: AccessRequestRow;
+  readonly grant: Grant;
   readonly sessionId: string;
   readonly clientAddress: string;
   /** The connection token's id, or the OIDC token's `jti`. */
@@ -25,18 +25,12 @@ export interface SessionContext {
   readonly databaseRole: string;
 }
 
-interface Snapshot {
-  readonly displayName?: string;
-  readonly groups?: readonly string[];
-}
-
-function who(grant: AccessRequestRow): AuditWho {
-  const person = grant.requester as Snapshot;
+function who(grant: Grant): AuditWho {
   return {
-    actor: grant.requester_id,
-    ...splitPrincipalId(grant.requester_id),
-    name: person.displayName,
-    groups: person.groups,
+    actor: grant.requesterId,
+    ...splitPrincipalId(grant.requesterId),
+    name: grant.requester.displayName,
+    groups: grant.requester.groups,
     roles: [grant.role],
   };
 }
@@ -46,7 +40,7 @@ function how(c: SessionContext): AuditHow {
     clientAddress: c.clientAddress,
     sessionId: c.sessionId,
     tokenId: c.tokenId,
-    policyVersion: c.grant.policy_hash,
+    policyVersion: c.grant.policyHash,
   };
 }
 
@@ -55,10 +49,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function createStatementEvents(pseudonymizer: Pseudonymizer) {
   // A patient-scoped grant's rows can only be its patients' (the database's views keep the rest out), so every event
   // of its sessions names them, as tokens: that is what lets a patient's accounting of disclosures find each statement.
-  const patientTokens = new WeakMap<AccessRequestRow, readonly PatientToken[] | undefined>();
-  const patientsOf = (grant: AccessRequestRow): readonly PatientToken[] | undefined => {
+  const patientTokens = new WeakMap<Grant, readonly PatientToken[] | undefined>();
+  const patientsOf = (grant: Grant): readonly PatientToken[] | undefined => {
     if (!patientTokens.has(grant)) {
-      const ids = [...new Set(grant.patient_ids)];
+      const ids = [...new Set(grant.patientIds)];
       patientTokens.set(grant, ids.length > 0 ? ids.map((id) => pseudonymizer.patient(id)) : undefined);
     }
     return patientTokens.get(grant);

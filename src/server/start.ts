@@ -14,6 +14,7 @@ import { phigateVersion } from '../cli/version.js';
 import { createGrantEventBus } from '../access/event-bus.js';
 import { createCareRelationWatch, type CareRelationWatch } from '../access/care-relation-watch.js';
 import { createExpiryScheduler } from '../access/expiry-scheduler.js';
+import { createGrantDirectory } from '../access/grant-directory.js';
 import { createPolicyRegistry } from '../access/policy-registry.js';
 import { createSystemRevocation } from '../access/system-revocation.js';
 import { durationMs, loadConfig } from '../config/load.js';
@@ -35,7 +36,6 @@ import { formatProblem } from '../lib/yaml-source.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { startGateway, type Gateway } from '../gateway/gateway.js';
 import { createProtectedDatabase } from '../provisioner/protected-database.js';
-import { isGrantActive } from '../store/access-request-repository.js';
 import { openStore, type Store } from '../store/open-store.js';
 import { buildApp } from './app.js';
 
@@ -160,11 +160,13 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
     const gatewayConfig = { ...config.gateway, ...gatewayOverride };
     // The protected databases, through their provisioning accounts: the gateway's roles, and the look-ups of care
     // relations and of the patients requests name. Closed after the gateway (cleanups run in reverse).
+    // One answer to "is this grant active?" for the role sweep and the gateway alike.
+    const grants = createGrantDirectory({ db: store.db, clock: systemClock });
     const protectedDb = createProtectedDatabase({
       resources: gatewayConfig.resources,
       policy: () => policies.current(),
       secret: keys.hmacKey,
-      isGrantActive: (grantId) => isGrantActive(store.db, grantId, systemClock.now()),
+      isGrantActive: (grantId) => grants.isActive(grantId),
       onResync: (handler) => bus.onResync(handler),
       // Read at request time, once the issuers (the development one included) are known.
       trustedIssuers: () => issuers.map((i) => i.issuer),
@@ -236,7 +238,7 @@ export async function startPhigate(options: StartOptions = {}): Promise<RunningP
       gateway = await startGateway({
         config: gatewayConfig,
         dataDir: config.dataDir,
-        db: store.db,
+        grants,
         policy: () => policies.current(),
         writer: audit.writer,
         pseudonymizer: audit.pseudonymizer,

@@ -1,52 +1,90 @@
 /**
- * Queries on access requests (grants are requests that activated). Status changes are conditional on the status the
- * caller saw (`where status = from`), so a transition applies once even when several replicas try it; the service
- * decides what is legal (state machine), this file only says it to PostgreSQL.
+ * Queries on access requests (grants are requests that activated). Rows are mapped to the access module's domain
+ * types here, once (access/grant.ts): nothing outside the store reads a column name. Status changes are conditional
+ * on the status the caller saw (`where status = from`), so a transition applies once even when several replicas try
+ * it; the lifecycle (access/lifecycle.ts) decides what is legal and what a change sets, this file only says it to
+ * PostgreSQL.
  */
-import { sql, type Insertable, type Selectable, type Transaction, type Updateable } from 'kysely';
+import { sql, type Transaction } from 'kysely';
+import type { AccessRequest, Grant, StatusPatch } from '../access/grant.js';
+import { toAccessRequest, toGrant, toPatch } from './access-request-rows.js';
 import type { Db } from './database.js';
-import type { AccessRequestsTable, Database, RequestStatus } from './schema.js';
-
-export type AccessRequestRow = Selectable<AccessRequestsTable>;
-export type NewAccessRequestRow = Insertable<AccessRequestsTable>;
-export type AccessRequestPatch = Updateable<AccessRequestsTable>;
+import type { Database, RequestStatus } from './schema.js';
 
 /** Advisory-lock namespace for a (requester, role, resource) chain: serialises the cumulative-duration check. */
 const CHAIN_LOCK = 0x70_68_01;
 
-export async function insertRequest(
-  tx: Transaction<Database>,
-  row: NewAccessRequestRow,
-): Promise<AccessRequestRow> {
-  return tx.insertInto('access_requests').values(row).returningAll().executeTakeFirstOrThrow();
+/** Writes a new request as the lifecycle made it (pending or already active). */
+export async function insertRequest(tx: Transaction<Database>, r: AccessRequest): Promise<AccessRequest> {
+  const row = await tx
+    .insertInto('access_requests')
+    .values({
+      id: r.id,
+      requester_id: r.requesterId,
+      requester: JSON.stringify(r.requester),
+      requester_person_keys: r.requesterPersonKeys === undefined ? undefined : [...r.requesterPersonKeys],
+      resource: r.resource,
+      role: r.role,
+      duration_ms: r.durationMs,
+      purpose: r.purpose,
+      justification: r.justification,
+      ticket: r.ticket ?? null,
+      patient_ids: JSON.stringify(r.patientIds),
+      patients_found: r.patientsFound ?? null,
+      scope_hash: r.scopeHash,
+      policy_hash: r.policyHash,
+      decision: JSON.stringify(r.decision),
+      emergency: r.emergency,
+      status: r.status,
+      created_at: r.createdAt,
+      pending_until: r.pendingUntil ?? null,
+      decided_at: r.decidedAt ?? null,
+      activated_at: r.activatedAt ?? null,
+      expires_at: r.expiresAt ?? null,
+      ended_at: r.endedAt ?? null,
+      end_reason: r.endReason ?? null,
+      ended_by: r.endedBy ?? null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toAccessRequest(row);
 }
 
-export async function findRequest(db: Db, id: string): Promise<AccessRequestRow | undefined> {
-  return db.selectFrom('access_requests').selectAll().where('id', '=', id).executeTakeFirst();
+export async function findRequest(db: Db, id: string): Promise<AccessRequest | undefined> {
+  const row = await db.selectFrom('access_requests').selectAll().where('id', '=', id).executeTakeFirst();
+  return row === undefined ? undefined : toAccessRequest(row);
 }
 
 /** Reads and locks the row until the transaction ends: approve, deny, cancel, revoke and time-out serialise here. */
-export async function lockRequest(
-  tx: Transaction<Database>,
-  id: string,
-): Promise<AccessRequestRow | undefined> {
-  return tx.selectFrom('access_requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+export async function lockRequest(tx: Transaction<Database>, id: string): Promise<AccessRequest | undefined> {
+  const row = await tx
+    .selectFrom('access_requests')
+    .selectAll()
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
+  return row === undefined ? undefined : toAccessRequest(row);
 }
 
-/** Applies a transition if the row is still in `from`; undefined when someone else moved it first. */
+/**
+ * Applies a status change if the row is still in `from` (and, with `unexpiredAt`, its grant has not run out by then:
+ * a grant whose time is up is the expiry's to end); undefined when someone else moved it first.
+ */
 export async function updateRequestStatus(
   tx: Transaction<Database>,
   id: string,
   from: RequestStatus,
-  patch: AccessRequestPatch,
-): Promise<AccessRequestRow | undefined> {
-  return tx
+  patch: StatusPatch,
+  guard: { readonly unexpiredAt?: Date } = {},
+): Promise<AccessRequest | undefined> {
+  let query = tx
     .updateTable('access_requests')
-    .set(patch)
+    .set(toPatch(patch))
     .where('id', '=', id)
-    .where('status', '=', from)
-    .returningAll()
-    .executeTakeFirst();
+    .where('status', '=', from);
+  if (guard.unexpiredAt !== undefined) query = query.where('expires_at', '>', guard.unexpiredAt);
+  const row = await query.returningAll().executeTakeFirst();
+  return row === undefined ? undefined : toAccessRequest(row);
 }
 
 export interface RequestQuery {
@@ -58,7 +96,7 @@ export interface RequestQuery {
   readonly limit: number;
 }
 
-export async function listRequests(db: Db, q: RequestQuery): Promise<AccessRequestRow[]> {
+export async function listRequests(db: Db, q: RequestQuery): Promise<AccessRequest[]> {
   let query = db.selectFrom('access_requests').selectAll();
   if (q.requesterId !== undefined) query = query.where('requester_id', '=', q.requesterId);
   if (q.excludeRequesterId !== undefined) query = query.where('requester_id', '<>', q.excludeRequesterId);
@@ -70,7 +108,8 @@ export async function listRequests(db: Db, q: RequestQuery): Promise<AccessReque
     const { createdAt, id } = q.after;
     query = query.where(sql<boolean>`(created_at, id) < (${createdAt}, ${id}::uuid)`);
   }
-  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+  return rows.map(toAccessRequest);
 }
 
 /** Serialises requests of one chain, so two extensions racing cannot both fit under the cumulative maximum. */
@@ -87,9 +126,9 @@ export async function lockChain(
 export interface ChainLink {
   readonly id: string;
   readonly status: RequestStatus;
-  readonly activated_at: Date;
+  readonly activatedAt: Date;
   /** When the grant ends or ended: its expiry, or the revocation time when revoked earlier. */
-  readonly end_at: Date;
+  readonly endAt: Date;
 }
 
 /** Grants of one requester, role and resource that end at or after `endFrom`, latest end first. */
@@ -108,7 +147,7 @@ export async function listChainLinks(
     .where('expires_at', '>=', q.endFrom);
   if (q.excludeId !== undefined) query = query.where('id', '<>', q.excludeId);
   const rows = await query.orderBy(endAt, 'desc').limit(10_000).execute();
-  return rows.map((r) => ({ ...r, activated_at: r.activated_at!, end_at: r.end_at }));
+  return rows.map((r) => ({ id: r.id, status: r.status, activatedAt: r.activated_at!, endAt: r.end_at }));
 }
 
 export interface Deadline {
@@ -145,47 +184,33 @@ export interface CloseDue {
   readonly limit: number;
 }
 
+/** Which deadline a batch change is due by: a grant's end, or a pending request's wait for approvers. */
+export type DueBy = 'expiresAt' | 'pendingUntil';
+
 /**
- * Ends every active grant due by `now` among `ids` (or any overdue ones) in one statement. Rows another replica is
- * ending right now are waited for and then skipped by the `status = 'active'` re-check, so each grant expires once.
+ * Applies one status change (from the lifecycle) to every row in `from` whose deadline is due by `now`, among `ids`
+ * (or any overdue ones) in one statement. Rows another replica is changing right now are waited for and then
+ * skipped by the status re-check, so each changes once.
  */
-export async function expireDue(tx: Transaction<Database>, c: CloseDue): Promise<AccessRequestRow[]> {
-  return closeDue(tx, c, 'active', 'expires_at', {
-    status: 'expired',
-    ended_at: c.now,
-    end_reason: 'expired',
-    ended_by: 'system',
-  });
-}
-
-/** Closes pending requests whose approvers did not act in time. */
-export async function timeOutDue(tx: Transaction<Database>, c: CloseDue): Promise<AccessRequestRow[]> {
-  return closeDue(tx, c, 'pending', 'pending_until', {
-    status: 'timed-out',
-    decided_at: c.now,
-    ended_at: c.now,
-    end_reason: 'timed-out',
-    ended_by: 'system',
-  });
-}
-
-async function closeDue(
+export async function updateDueStatus(
   tx: Transaction<Database>,
   c: CloseDue,
   from: RequestStatus,
-  dueColumn: 'expires_at' | 'pending_until',
-  patch: AccessRequestPatch,
-): Promise<AccessRequestRow[]> {
+  dueBy: DueBy,
+  patch: StatusPatch,
+): Promise<AccessRequest[]> {
+  const dueColumn = dueBy === 'expiresAt' ? 'expires_at' : 'pending_until';
   if (c.ids !== undefined) {
     if (c.ids.length === 0) return [];
-    return tx
+    const rows = await tx
       .updateTable('access_requests')
-      .set(patch)
+      .set(toPatch(patch))
       .where(sql<boolean>`id = any(${[...c.ids]}::uuid[])`)
       .where('status', '=', from)
       .where(dueColumn, '<=', c.now)
       .returningAll()
       .execute();
+    return rows.map(toAccessRequest);
   }
   // Overdue sweep: skip rows another replica holds, it is ending them; the loop in the caller comes back for more.
   const due = tx
@@ -197,13 +222,14 @@ async function closeDue(
     .limit(c.limit)
     .forUpdate()
     .skipLocked();
-  return tx
+  const rows = await tx
     .updateTable('access_requests')
-    .set(patch)
+    .set(toPatch(patch))
     .where('id', 'in', due)
     .where('status', '=', from)
     .returningAll()
     .execute();
+  return rows.map(toAccessRequest);
 }
 
 /**
@@ -216,9 +242,9 @@ export async function findActiveGrant(
     readonly requesterId: string;
     readonly resource: string;
     readonly now: Date;
-    readonly grantId?: string;
+    readonly grantId?: string | undefined;
   },
-): Promise<AccessRequestRow | undefined> {
+): Promise<Grant | undefined> {
   let query = db
     .selectFrom('access_requests')
     .selectAll()
@@ -227,27 +253,8 @@ export async function findActiveGrant(
     .where('status', '=', 'active')
     .where('expires_at', '>', q.now);
   if (q.grantId !== undefined) query = query.where('id', '=', q.grantId);
-  return query.orderBy('expires_at', 'desc').limit(1).executeTakeFirst();
-}
-
-/**
- * Revokes a grant the system found it must end, if it is still active and not yet past its end: a grant whose time
- * ran out is the expiry scheduler's to close as expired, not ours to call revoked.
- */
-export async function revokeUnexpired(
-  tx: Transaction<Database>,
-  id: string,
-  now: Date,
-  patch: Pick<AccessRequestPatch, 'end_reason' | 'ended_by'>,
-): Promise<AccessRequestRow | undefined> {
-  return tx
-    .updateTable('access_requests')
-    .set({ ...patch, status: 'revoked', ended_at: now })
-    .where('id', '=', id)
-    .where('status', '=', 'active')
-    .where('expires_at', '>', now)
-    .returningAll()
-    .executeTakeFirst();
+  const row = await query.orderBy('expires_at', 'desc').limit(1).executeTakeFirst();
+  return row === undefined ? undefined : toGrant(row);
 }
 
 /** Held while one replica runs a round of care-relation checks, so the protected databases see one look-up each. */
@@ -280,8 +287,8 @@ export async function withCareRoundLock<T>(
 }
 
 /** Active grants limited to named patients: among them, the ones a care relation that ended may have to end. */
-export async function listActivePatientGrants(db: Db, now: Date): Promise<AccessRequestRow[]> {
-  return db
+export async function listActivePatientGrants(db: Db, now: Date): Promise<Grant[]> {
+  const rows = await db
     .selectFrom('access_requests')
     .selectAll()
     .where('status', '=', 'active')
@@ -289,6 +296,7 @@ export async function listActivePatientGrants(db: Db, now: Date): Promise<Access
     .where(sql<boolean>`jsonb_array_length(patient_ids) > 0`)
     .orderBy('activated_at')
     .execute();
+  return rows.map(toGrant);
 }
 
 /** Whether the grant is still active (the sweep of leftover database roles asks this). */

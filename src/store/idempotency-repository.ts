@@ -2,10 +2,15 @@
  * Idempotency records: the first answer to a (principal, key), kept with a fingerprint of the call it answered.
  * The key is locked for the transaction first, so two identical calls racing see one answer, not two changes.
  */
-import { sql, type Selectable, type Transaction } from 'kysely';
-import type { Database, IdempotencyKeysTable } from './schema.js';
+import { sql, type Transaction } from 'kysely';
+import type { Database } from './schema.js';
 
-export type IdempotencyRow = Selectable<IdempotencyKeysTable>;
+/** The first answer to a key: the fingerprint of the call it answered, and what it answered. */
+export interface IdempotencyRecord {
+  readonly fingerprint: string;
+  readonly statusCode: number;
+  readonly body: unknown;
+}
 
 const IDEMPOTENCY_LOCK = 0x70_68_02;
 
@@ -22,13 +27,16 @@ export async function findIdempotencyRecord(
   tx: Transaction<Database>,
   principalId: string,
   key: string,
-): Promise<IdempotencyRow | undefined> {
-  return tx
+): Promise<IdempotencyRecord | undefined> {
+  const row = await tx
     .selectFrom('idempotency_keys')
-    .selectAll()
+    .select(['fingerprint', 'status_code', 'body'])
     .where('principal_id', '=', principalId)
     .where('key', '=', key)
     .executeTakeFirst();
+  return row === undefined
+    ? undefined
+    : { fingerprint: row.fingerprint, statusCode: row.status_code, body: row.body };
 }
 
 export async function saveIdempotencyRecord(
