@@ -93,7 +93,7 @@ export const alertsConfigSchema = z.strictObject({
       /** Threshold = median + max(madFactor × 1.4826 × MAD, (ratio − 1) × median, minIncrease). */
       madFactor: z.number().min(1).max(100).default(8),
       ratio: z.number().min(1).max(1000).default(4),
-      minIncrease: perMetric({ statements: 60, rows: 3000, patients: 40 }),
+      minIncrease: perMetric({ statements: 20, rows: 2000, patients: 15 }),
       /** Absolute ceilings per grant and per hour, whatever the baseline. */
       grantCeiling: perMetric({ statements: 5000, rows: 200_000, patients: 2000 }),
       hourCeiling: perMetric({ statements: 3000, rows: 100_000, patients: 1000 }),

@@ -70,7 +70,8 @@ function activated(ctx: DetectContext, ev: EventInput, r: AuditRecord): void {
   req.status = 'active';
   req.lastAt = ctx.now;
   req.emergency ||= r.why?.emergency === true;
-  ctx.person(req.requester).held[req.role] = ctx.now;
+  // Break-glass is not a role one "holds" as a habit: it must not make every later role look less privileged.
+  if (!req.emergency) ctx.person(req.requester).held[req.role] = ctx.now;
   if (req.emergency) onEmergencyActivation(ctx, ev, id, req);
   if (ignored(ctx, req)) return;
   onGrantActivated(ctx, ev, id, req);
