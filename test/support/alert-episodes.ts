@@ -27,11 +27,14 @@ const FIRST_DAY = 8;
 
 type Plant = (b: WorkloadBuilder, p: Person, day: number) => void;
 
-function weekdayAfterLearning(b: WorkloadBuilder): number {
-  for (;;) {
-    const day = between(b.rnd, FIRST_DAY, 27);
-    if (isWeekday(day)) return day;
-  }
+/** A weekday after the learning week on which this person (and, with `span` 2, the next day) has no episode yet. */
+function freeDay(b: WorkloadBuilder, p: Person, span: 1 | 2): number | undefined {
+  // (Computed here, not at module level: this module and alert-workload.ts import each other.)
+  const laterWeekdays = Array.from({ length: 20 }, (_, i) => FIRST_DAY + i).filter(isWeekday);
+  const free = laterWeekdays.filter(
+    (d) => !b.reserved.has(`${p.id}@${d}`) && (span === 1 || !b.reserved.has(`${p.id}@${d + 1}`)),
+  );
+  return free.length === 0 ? undefined : pick(b.rnd, free);
 }
 
 /** Late afternoon, after a day shift's ordinary grants and before hours end. */
@@ -297,11 +300,12 @@ export function plantEpisodes(
   for (const [plant, candidates] of plans) {
     // Each kind's episodes go to different people: one person's second off-hours grant is a habit, not an episode.
     const chosen = new Set<Person>();
-    while (chosen.size < Math.min(PER_KIND, candidates.length)) chosen.add(pick(b.rnd, candidates));
-    for (const p of chosen) {
-      let day = weekdayAfterLearning(b);
-      while (b.reserved.has(`${p.id}@${day}`) || b.reserved.has(`${p.id}@${day + 1}`))
-        day = weekdayAfterLearning(b);
+    const wanted = Math.min(PER_KIND, candidates.length);
+    for (let attempt = 0; chosen.size < wanted && attempt < 100 * wanted; attempt++) {
+      const p = pick(b.rnd, candidates);
+      const day = chosen.has(p) ? undefined : freeDay(b, p, 2);
+      if (day === undefined) continue;
+      chosen.add(p);
       // The episode's day (and the next, which a re-request may reach) is the episode's alone.
       b.reserved.add(`${p.id}@${day}`);
       b.reserved.add(`${p.id}@${day + 1}`);
@@ -311,8 +315,8 @@ export function plantEpisodes(
   // People who held a role in their first week use it again later: no new-role or privileged alert.
   for (const p of dayShift) {
     if (p.secondary === undefined) continue;
-    let day = weekdayAfterLearning(b);
-    while (b.reserved.has(`${p.id}@${day}`)) day = weekdayAfterLearning(b);
+    const day = freeDay(b, p, 1);
+    if (day === undefined) continue;
     b.reserved.add(`${p.id}@${day}`);
     const start = lateAfternoon(b, day);
     b.grant(p, { role: p.secondary, start });

@@ -59,7 +59,10 @@ export interface RaisedAlert {
 /** Evidence arrays are capped: an alert names a handful of tokens or ids, never a bulk read's worth. */
 const MAX_EVIDENCE_LIST = 20;
 
-export function createRaise(config: AlertsConfig, out: DetectedAlert[]): (alert: RaisedAlert) => void {
+export function createRaise(
+  config: AlertsConfig,
+  out: (alert: DetectedAlert) => void,
+): (alert: RaisedAlert) => void {
   const disabled = new Set<string>(config.disabled);
   return (alert) => {
     if (disabled.has(alert.kind)) return;
@@ -70,7 +73,7 @@ export function createRaise(config: AlertsConfig, out: DetectedAlert[]): (alert:
       if (value === undefined) continue;
       evidence[key] = Array.isArray(value) ? value.slice(0, MAX_EVIDENCE_LIST) : value;
     }
-    out.push({
+    out({
       kind: alert.kind,
       severity: config.severities[alert.kind] ?? info.severity,
       subject: alert.subject,

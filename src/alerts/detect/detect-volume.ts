@@ -39,11 +39,21 @@ function hourBucket(ctx: DetectContext, habit: RoleHabit, rule: ThresholdRule): 
   return habit.current;
 }
 
+/**
+ * The Set beside each bucket's token array: membership in O(1) without making the state anything but JSON. Built
+ * from the array when first needed (after a restore), dropped with the bucket.
+ */
+const patientSets = new WeakMap<VolumeBucket, Set<string>>();
+
 function addPatients(bucket: VolumeBucket, tokens: readonly string[], cap: number): void {
+  if (tokens.length === 0 || bucket.patientCount >= cap) return;
+  let seen = patientSets.get(bucket);
+  if (seen === undefined) patientSets.set(bucket, (seen = new Set(bucket.patients)));
   for (const token of tokens) {
     if (bucket.patientCount >= cap) return;
-    if (bucket.patients[token] === undefined) {
-      bucket.patients[token] = 1;
+    if (!seen.has(token)) {
+      seen.add(token);
+      bucket.patients.push(token);
       bucket.patientCount++;
     }
   }
@@ -138,7 +148,7 @@ export function onGrantEnded(ctx: DetectContext, req: RequestState): void {
   if (req.volume.statements === 0) return;
   addSample(habitOf(ctx.person(req.requester), req.role).perGrant, sampleOf(req.volume), thresholdRule(ctx));
   // Its patients are no longer needed: the entry lingers a while for late events only.
-  req.volume.patients = {};
+  req.volume.patients = [];
 }
 
 export function onBulk(

@@ -87,16 +87,24 @@ export function createDetectorEngine(options: DetectorEngineOptions = {}): Detec
     return p;
   };
 
-  const contextAt = (now: number, out: DetectedAlert[]): DetectContext => ({
+  // One context for the engine's life, moved to each event's time: nothing is allocated per event for it.
+  let out: DetectedAlert[] = [];
+  const ctx: { -readonly [K in keyof DetectContext]: DetectContext[K] } = {
     config,
     lookups,
     hours,
     state,
-    now,
-    learning: state.startedAt === null || now < state.startedAt + config.learningPeriod,
-    person: (id) => person(id, now),
-    raise: createRaise(config, out),
-  });
+    now: 0,
+    learning: true,
+    person: (id) => person(id, ctx.now),
+    raise: createRaise(config, (alert) => out.push(alert)),
+  };
+  const contextAt = (now: number): DetectContext => {
+    out = [];
+    ctx.now = now;
+    ctx.learning = state.startedAt === null || now < state.startedAt + config.learningPeriod;
+    return ctx;
+  };
 
   /** Timers of log time: overdue reviews each minute, forgetting stale entries each hour. */
   const passTime = (ctx: DetectContext): void => {
@@ -112,14 +120,13 @@ export function createDetectorEngine(options: DetectorEngineOptions = {}): Detec
 
   return {
     evaluate(event) {
-      const out: DetectedAlert[] = [];
-      if (event.seq <= state.lastSeq) return out;
+      if (event.seq <= state.lastSeq) return [];
       const at = Date.parse(event.record.recordedAt);
       // The log's clock only moves forward here: a record stamped earlier than its predecessor (clock skew between
       // replicas) is evaluated at its predecessor's time.
       const now = Number.isFinite(at) ? Math.max(at, state.lastAt) : state.lastAt;
       state.startedAt ??= now;
-      const ctx = contextAt(now, out);
+      contextAt(now);
       passTime(ctx);
       dispatch(ctx, event);
       state.lastAt = now;
@@ -127,10 +134,9 @@ export function createDetectorEngine(options: DetectorEngineOptions = {}): Detec
       return out;
     },
     advance(now) {
-      const out: DetectedAlert[] = [];
       const ms = now.getTime();
-      if (!(ms > state.lastAt) || state.startedAt === null) return out;
-      const ctx = contextAt(ms, out);
+      if (!(ms > state.lastAt) || state.startedAt === null) return [];
+      contextAt(ms);
       passTime(ctx);
       state.lastAt = ms;
       return out;

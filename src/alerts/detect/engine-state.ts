@@ -62,8 +62,8 @@ export interface Baseline {
 export interface VolumeBucket {
   statements: number;
   rows: number;
-  /** Distinct patient tokens as keys (bounded by `volume.maxTrackedPatients`); `patientCount` is their number. */
-  patients: Record<string, 1>;
+  /** Distinct patient tokens (bounded by `volume.maxTrackedPatients`); `patientCount` is their number. */
+  patients: string[];
   patientCount: number;
   /** What was already raised for this bucket (one alert per kind and scope). */
   alerted: string[];
@@ -131,7 +131,7 @@ export function emptyState(): EngineState {
 }
 
 export function emptyBucket(): VolumeBucket {
-  return { statements: 0, rows: 0, patients: {}, patientCount: 0, alerted: [] };
+  return { statements: 0, rows: 0, patients: [], patientCount: 0, alerted: [] };
 }
 
 export function emptyBaseline(): Baseline {

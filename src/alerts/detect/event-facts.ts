@@ -91,11 +91,10 @@ export function completedResults(r: AuditRecord): readonly CompletedResult[] {
   });
 }
 
-/** Patient tokens an event names: the request's or grant's, and those a statement's results named. */
+/**
+ * Patient tokens an event names: the request's or grant's patients, or — for `statement.complete` of a grant without
+ * patients — those its results named (the gateway records their union in `what.patients`; statement-events.ts).
+ */
 export function patientTokensOf(r: AuditRecord): readonly string[] {
-  const own = r.what?.patients ?? [];
-  if (r.action !== 'statement.complete' || r.detail?.['patientScope'] === true) return own;
-  const found = new Set<string>(own);
-  for (const result of completedResults(r)) for (const p of result.patients) found.add(p);
-  return found.size === own.length ? own : [...found];
+  return r.what?.patients ?? [];
 }
