@@ -54,6 +54,8 @@ export function onProbe(ctx: DetectContext, ev: EventInput): void {
   let probe = ctx.state.probes[source];
   if (probe === undefined) {
     probe = { lastAt: ctx.now, hits: [], codes: [], firstSeq: ev.seq, quietUntil: 0 };
+    // A flood of new sources is cut back as it grows (by a tenth over the cap), not only at the hourly sweep.
+    if (++ctx.state.probeSources > ctx.config.probing.maxSources * 1.1) sweepProbes(ctx);
     ctx.state.probes[source] = probe;
     if (source.startsWith('address:')) probe.clientAddress = source.slice('address:'.length);
   }
@@ -90,14 +92,16 @@ export function onProbe(ctx: DetectContext, ev: EventInput): void {
   });
 }
 
-/** Forgets sources quiet for a window, and the least recently seen beyond `probing.maxSources`. */
+/** Forgets sources quiet for a window, and the least recently seen beyond `probing.maxSources`; recounts them. */
 export function sweepProbes(ctx: DetectContext): void {
   const { window, maxSources } = ctx.config.probing;
   for (const [source, probe] of Object.entries(ctx.state.probes)) {
     if (ctx.now - probe.lastAt > window && ctx.now >= probe.quietUntil) delete ctx.state.probes[source];
   }
   const sources = Object.entries(ctx.state.probes);
+  ctx.state.probeSources = sources.length;
   if (sources.length <= maxSources) return;
   sources.sort(([, a], [, b]) => a.lastAt - b.lastAt);
   for (const [source] of sources.slice(0, sources.length - maxSources)) delete ctx.state.probes[source];
+  ctx.state.probeSources = maxSources;
 }

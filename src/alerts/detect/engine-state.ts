@@ -22,8 +22,9 @@ export interface EngineState {
   requests: Record<string, RequestState>;
   /** Open break-glass reviews, by request id. */
   reviews: Record<string, ReviewState>;
-  /** Refusal windows, by subject (a principal id, or `address:<ip>`). */
+  /** Refusal windows, by subject (a principal id, or `address:<ip>`), and how many there are. */
   probes: Record<string, ProbeState>;
+  probeSources: number;
 }
 
 export interface PersonState {
@@ -127,6 +128,7 @@ export function emptyState(): EngineState {
     requests: {},
     reviews: {},
     probes: {},
+    probeSources: 0,
   };
 }
 
@@ -150,6 +152,7 @@ export function restoreState(json: string): EngineState {
     typeof s !== 'object' ||
     s.v !== ENGINE_STATE_VERSION ||
     typeof s.lastSeq !== 'number' ||
+    typeof s.probeSources !== 'number' ||
     typeof s.people !== 'object' ||
     typeof s.requests !== 'object' ||
     typeof s.reviews !== 'object' ||
