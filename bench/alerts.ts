@@ -61,6 +61,10 @@ function throughput(): void {
   );
 }
 
+/** Request ids are UUIDs in phigate: as long here, so that the state measured is as large as a real one. */
+const uuid = (a: number, b: number) =>
+  `${a.toString(16).padStart(8, '0')}-0000-4000-8000-${b.toString(16).padStart(12, '0')}`;
+
 /** Streams the fill of every window for `people` people through the engine; returns the events evaluated. */
 function fill(engine: DetectorEngine, people: number): number {
   let seq = 0;
@@ -77,7 +81,7 @@ function fill(engine: DetectorEngine, people: number): number {
       const grants: Grant[] = [];
       for (let i = 0; i < people; i++) {
         const at = t + i;
-        const grant: Grant = { id: `g${g}-${role}-${i}`, requester: person(i), role, resource: 'ehr' };
+        const grant: Grant = { id: uuid(slot, i), requester: person(i), role, resource: 'ehr' };
         grants.push(grant);
         feed(rec.create(at, grant));
         feed(rec.activate(at, grant, []));
@@ -91,7 +95,12 @@ function fill(engine: DetectorEngine, people: number): number {
   const t = start + slot * 2 * HOUR;
   for (let i = 0; i < people; i++) {
     for (let d = 0; d < 8; d++) {
-      const denied: Grant = { id: `d${d}-${i}`, requester: person(i), role: roles[d % 2]!, resource: 'ehr' };
+      const denied: Grant = {
+        id: uuid(1000 + d, i),
+        requester: person(i),
+        role: roles[d % 2]!,
+        resource: 'ehr',
+      };
       feed(rec.create(t + i * 10 + d, denied));
       feed(rec.deny(t + i * 10 + d, denied, 'https://idp.example#approver'));
     }

@@ -143,6 +143,22 @@ export function onVolume(
   judge(ctx, { ev, id, req, scope: 'hour', bucket: hour, baseline: habit.perHour, ceiling: v.hourCeiling });
 }
 
+/**
+ * Closes every hour that has passed (its counts become a sample, its patients are dropped): run with the hourly
+ * sweep, so that memory holds the patients of the current hour's active people only, not of everyone's last hour.
+ */
+export function closePastHours(ctx: DetectContext): void {
+  const hour = Math.floor(ctx.now / HOUR_MS);
+  const rule = thresholdRule(ctx);
+  for (const person of Object.values(ctx.state.people)) {
+    for (const habit of Object.values(person.roles)) {
+      if (habit.current === null || habit.hour >= hour) continue;
+      if (habit.current.statements > 0) addSample(habit.perHour, sampleOf(habit.current), rule);
+      habit.current = null;
+    }
+  }
+}
+
 /** A grant ended: its totals become a sample of the person's per-grant baseline (grants never used are not). */
 export function onGrantEnded(ctx: DetectContext, req: RequestState): void {
   if (req.volume.statements === 0) return;

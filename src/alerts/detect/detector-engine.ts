@@ -17,6 +17,7 @@ import { emptyState, restoreState, type EngineState, type PersonState } from './
 import { createLocalHours, minuteOfDay, type LocalHours } from './local-hours.js';
 import { raiseOverdueReviews } from './detect-break-glass.js';
 import { sweepProbes } from './detect-probing.js';
+import { closePastHours } from './detect-volume.js';
 import { sweepRequests } from './request-tracker.js';
 import { dispatch } from './dispatch.js';
 
@@ -113,6 +114,7 @@ export function createDetectorEngine(options: DetectorEngineOptions = {}): Detec
     state.sweptAt = ctx.now;
     sweepRequests(ctx);
     sweepProbes(ctx);
+    closePastHours(ctx);
     const forget = config.forgetAfterDays * DAY_MS;
     for (const [id, p] of Object.entries(state.people))
       if (ctx.now - p.lastAt > forget) delete state.people[id];
