@@ -5,12 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../../lib/duration.js';
-import {
-  DETECT_SEVERITIES,
-  DETECTOR_KIND_NAMES,
-  type DetectorKind,
-  type DetectSeverity,
-} from './detector-kinds.js';
+import { DETECT_SEVERITIES, DETECTOR_KIND_NAMES, type DetectorKind } from './detector-kinds.js';
 
 const duration = z
   .string()
@@ -121,12 +116,4 @@ export type AlertsConfigInput = z.input<typeof alertsConfigSchema>;
 /** Reads an `alerts:` section; throws with zod's path-bearing message for bad input (nothing is half-applied). */
 export function parseAlertsConfig(input: unknown): AlertsConfig {
   return alertsConfigSchema.parse(input ?? {});
-}
-
-export function severityOf(
-  config: AlertsConfig,
-  kind: DetectorKind,
-  fallback: DetectSeverity,
-): DetectSeverity {
-  return config.severities[kind] ?? fallback;
 }

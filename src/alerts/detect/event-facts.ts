@@ -70,7 +70,6 @@ export interface CompletedResult {
   readonly statementId: string;
   /** Rows the database returned or affected (its CommandComplete), else the rows sent to the client. */
   readonly rows: number;
-  readonly patients: readonly string[];
 }
 
 /** The results of a `statement.complete` record. */
@@ -78,15 +77,9 @@ export function completedResults(r: AuditRecord): readonly CompletedResult[] {
   return records(r.detail?.['results']).map((x) => {
     const rows =
       typeof x['rows'] === 'number' ? x['rows'] : typeof x['returned'] === 'number' ? x['returned'] : 0;
-    const disclosure = x['disclosure'];
-    const patients =
-      typeof disclosure === 'object' && disclosure !== null
-        ? (disclosure as Record<string, unknown>)['patients']
-        : undefined;
     return {
       statementId: typeof x['statementId'] === 'string' ? x['statementId'] : '?',
       rows: Number.isFinite(rows) && rows > 0 ? rows : 0,
-      patients: Array.isArray(patients) ? patients.filter((p): p is string => typeof p === 'string') : [],
     };
   });
 }
