@@ -4,8 +4,10 @@
  * channel. Evidence is identifiers of phigate objects, policy names, codes and counts — never PHI.
  */
 
-export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const;
-export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+import { ALERT_SEVERITIES, type AlertSeverity } from './alert-severity.js';
+import { DETECTOR_KINDS } from './detect/detector-kinds.js';
+
+export { ALERT_SEVERITIES, type AlertSeverity };
 
 export interface AlertKindInfo {
   /** One line for people: subject of an e-mail, title of a chat message. */
@@ -16,10 +18,12 @@ export interface AlertKindInfo {
 }
 
 export const ALERT_KINDS = {
+  // Every kind the detectors raise (src/alerts/detect/detector-kinds.ts).
+  ...DETECTOR_KINDS,
+  // Raised today inside the break-glass request's own transaction, with the review item it opened.
   'break-glass': {
-    title: 'Break-glass access used',
-    severity: 'critical',
-    evidence: ['role', 'resource', 'purpose', 'reviewItemId'],
+    ...DETECTOR_KINDS['break-glass'],
+    evidence: [...DETECTOR_KINDS['break-glass'].evidence, 'reviewItemId'],
   },
   // Raised by the checkpointer when the stored log differs from what the writer appended (docs/audit.md); the
   // reason names sequence numbers and hashes, never an event's content.
