@@ -21,8 +21,15 @@ const WEEKDAYS: Readonly<Record<string, string>> = {
   Sun: 'sun',
 };
 
-/** Throws RangeError for an unknown IANA time zone. */
-export function businessHoursCheck(timeZone: string, hours: BusinessHours): BusinessHoursCheck {
+/** A weekday (`mon` … `sun`) and the minutes after local midnight. */
+export interface LocalMinute {
+  readonly weekday: string;
+  readonly minute: number;
+}
+
+/** Reads an instant's local weekday and minute in an IANA time zone (daylight saving included). Throws RangeError
+ * for an unknown time zone. Policies and the alert detectors share it. */
+export function localMinuteReader(timeZone: string): (instant: Date | number) => LocalMinute {
   const format = new Intl.DateTimeFormat('en-US', {
     timeZone,
     weekday: 'short',
@@ -30,18 +37,26 @@ export function businessHoursCheck(timeZone: string, hours: BusinessHours): Busi
     minute: '2-digit',
     hourCycle: 'h23',
   });
-  const days = new Set(hours.days);
-  return (now) => {
+  return (instant) => {
     let weekday = '';
     let hour = 0;
     let minute = 0;
-    for (const part of format.formatToParts(now)) {
+    for (const part of format.formatToParts(instant)) {
       if (part.type === 'weekday') weekday = WEEKDAYS[part.value] ?? '';
       else if (part.type === 'hour') hour = Number(part.value);
       else if (part.type === 'minute') minute = Number(part.value);
     }
-    const minuteOfDay = hour * 60 + minute;
-    return days.has(weekday) && minuteOfDay >= hours.startMinute && minuteOfDay < hours.endMinute;
+    return { weekday, minute: hour * 60 + minute };
+  };
+}
+
+/** Throws RangeError for an unknown IANA time zone. */
+export function businessHoursCheck(timeZone: string, hours: BusinessHours): BusinessHoursCheck {
+  const read = localMinuteReader(timeZone);
+  const days = new Set(hours.days);
+  return (now) => {
+    const { weekday, minute } = read(now);
+    return days.has(weekday) && minute >= hours.startMinute && minute < hours.endMinute;
   };
 }
 

@@ -3,6 +3,7 @@
  * zone, read with Intl (daylight saving included). Events arrive in time order, so the answer for the current minute
  * is kept: one Intl call per minute of log time rather than one per event.
  */
+import { localMinuteReader, type LocalMinute } from '../../policy/business-hours.js';
 
 export interface HoursSpec {
   readonly timeZone: string;
@@ -20,48 +21,21 @@ export interface LocalHours {
   localTime(ms: number): string;
 }
 
-const WEEKDAYS: Readonly<Record<string, string>> = {
-  Mon: 'mon',
-  Tue: 'tue',
-  Wed: 'wed',
-  Thu: 'thu',
-  Fri: 'fri',
-  Sat: 'sat',
-  Sun: 'sun',
-};
-
-export function minuteOfDay(hhmm: string): number {
-  const [h, m] = hhmm.split(':');
-  return Number(h) * 60 + Number(m);
-}
+export { minuteOfDay } from '../../policy/business-hours.js';
 
 /** Throws RangeError for an unknown time zone, as Intl does. */
 export function createLocalHours(spec: HoursSpec): LocalHours {
-  const format = new Intl.DateTimeFormat('en-US', {
-    timeZone: spec.timeZone,
-    weekday: 'short',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  });
+  const read = localMinuteReader(spec.timeZone);
   const days = new Set(spec.days);
   const from = spec.startMinute - spec.graceMinutes;
   const to = spec.endMinute + spec.graceMinutes;
   let cachedMinute = Number.NaN;
-  let cached = { weekday: '', minute: 0 };
+  let cached: LocalMinute = { weekday: '', minute: 0 };
   const local = (ms: number) => {
     const minute = Math.floor(ms / 60_000);
     if (minute !== cachedMinute) {
-      let weekday = '';
-      let hour = 0;
-      let min = 0;
-      for (const part of format.formatToParts(ms)) {
-        if (part.type === 'weekday') weekday = WEEKDAYS[part.value] ?? '';
-        else if (part.type === 'hour') hour = Number(part.value);
-        else if (part.type === 'minute') min = Number(part.value);
-      }
       cachedMinute = minute;
-      cached = { weekday, minute: hour * 60 + min };
+      cached = read(ms);
     }
     return cached;
   };
