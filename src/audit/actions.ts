@@ -85,7 +85,7 @@ export const AUDIT_ACTIONS = {
     severity: 'warning',
   },
   'api.reject': app('the API refused a request for its form, before any service saw it', 'U', 'notice'),
-  // The auditor's reads and acts (src/audit/audit-service.ts).
+  // The auditor’s reads and acts (src/audit/auditor-reads.ts, auditor-proofs.ts).
   'audit.query': app('an auditor searched or followed the log', 'R', 'informational'),
   'audit.checkpoints': app('an auditor listed signed checkpoints', 'R', 'informational'),
   'audit.checkpoint': app('an auditor had a checkpoint signed now', 'U', 'notice'),

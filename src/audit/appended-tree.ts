@@ -10,10 +10,12 @@
  * Rows are checked by reading them back in seq order: every seq present once, every stored leaf equal to the hash
  * of the stored bytes, and the edge they fold into equal to the one expected.
  */
-import { sql } from 'kysely';
+import { readHead, selectStoredLeaves, writeMissingHeadEdge } from '../store/audit-head-repository.js';
 import type { Db } from '../store/database.js';
 import { FrontierBuilder, type Frontier } from './merkle-frontier.js';
 import { leafHash } from './merkle.js';
+
+export { readHead, type StoredHead } from '../store/audit-head-repository.js';
 
 /** The stored log differs from what was appended: refuse to sign it or to append after it. */
 export class AuditLogDamaged extends Error {
@@ -25,23 +27,6 @@ export class AuditLogDamaged extends Error {
   ) {
     super(message);
   }
-}
-
-export interface StoredHead {
-  readonly lastSeq: number;
-  /** NULL on a log older than migration 0005 that no writer has started on since. */
-  readonly frontier: Frontier | undefined;
-}
-
-export async function readHead(db: Db): Promise<StoredHead> {
-  const r = await sql<{ last_seq: number; frontier: Buffer[] | null }>`
-    select last_seq, frontier from audit_head`.execute(db);
-  const row = r.rows[0]!;
-  const lastSeq = Number(row.last_seq);
-  return {
-    lastSeq,
-    frontier: row.frontier === null ? undefined : { size: lastSeq, hashes: row.frontier },
-  };
 }
 
 export function sameFrontier(a: Frontier, b: Frontier): boolean {
@@ -62,11 +47,9 @@ export async function extendVerified(db: Db, from: Frontier, upTo: number): Prom
   const builder = new FrontierBuilder(from);
   while (builder.size < upTo) {
     const last = Math.min(builder.size + PAGE, upTo);
-    const rows = await sql<{ seq: number; canonical: string; leaf_hash: Buffer }>`
-      select seq, canonical, leaf_hash from audit_events
-       where seq > ${builder.size} and seq <= ${last} order by seq`.execute(db);
-    for (const row of rows.rows) {
-      const seq = Number(row.seq);
+    const rows = await selectStoredLeaves(db, builder.size, last);
+    for (const row of rows) {
+      const seq = row.seq;
       if (seq !== builder.size + 1) {
         throw new AuditLogDamaged(
           `the audit log has no event ${builder.size + 1} (next is ${seq})`,
@@ -74,7 +57,7 @@ export async function extendVerified(db: Db, from: Frontier, upTo: number): Prom
         );
       }
       const leaf = leafHash(Buffer.from(row.canonical, 'utf8'));
-      if (!leaf.equals(row.leaf_hash)) {
+      if (!leaf.equals(row.leafHash)) {
         throw new AuditLogDamaged(`event ${seq}: its bytes no longer hash to the leaf stored with it`, seq);
       }
       builder.push(leaf);
@@ -160,9 +143,7 @@ export async function resumeTree(
     if (head.frontier !== undefined) return tree;
     // A log from before migration 0005: its edge is written here, once; when appends moved the head meanwhile,
     // the events they added are read too and the edge written then.
-    const written = await sql`update audit_head set frontier = ${tree.hashes}::bytea[]
-               where last_seq = ${tree.size} and frontier is null`.execute(db);
-    if (Number(written.numAffectedRows ?? 0) === 1) return tree;
+    if (await writeMissingHeadEdge(db, tree)) return tree;
     base = tree;
   }
   throw new Error("the audit log's head kept moving while its tree was rebuilt");

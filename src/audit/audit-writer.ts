@@ -19,7 +19,8 @@ import { PhigateError } from '../lib/errors.js';
 import type pg from 'pg';
 import type { Db } from '../store/database.js';
 import { AuditLogDamaged, catchUp, resumeTree } from './appended-tree.js';
-import { encodeEvent, extendFrontier, flushWal, insertEncoded, type EncodedEvent } from './audit-log.js';
+import { encodeEvent, extendFrontier } from './audit-log.js';
+import { flushWal, insertEncoded, type EncodedEvent } from '../store/audit-append-repository.js';
 import type { AuditEventInput } from './event.js';
 import { EMPTY_FRONTIER, type Frontier } from './merkle-frontier.js';
 

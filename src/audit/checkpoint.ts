@@ -15,6 +15,16 @@
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
+/** A signed checkpoint as kept in the store. */
+export interface StoredCheckpoint {
+  readonly size: number;
+  readonly rootHash: Buffer;
+  readonly signedAt: Date;
+  readonly keyId: string;
+  readonly body: string;
+  readonly signature: string;
+}
+
 export interface Checkpoint {
   readonly origin: string;
   readonly size: bigint;

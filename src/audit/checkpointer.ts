@@ -11,25 +11,25 @@
  * newest one vouches for every older one through a consistency proof).
  */
 import type { KeyObject } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import {
+  findCheckpoint,
+  insertCheckpoint,
+  insertSigningKey,
+  latestCheckpoint,
+} from '../store/audit-checkpoint-repository.js';
 import type { Db } from '../store/database.js';
 import { AuditLogDamaged, checkAgainst } from './appended-tree.js';
-import { publicKeyId, signCheckpoint } from './checkpoint.js';
+import { publicKeyId, signCheckpoint, type StoredCheckpoint } from './checkpoint.js';
 import { frontierRoot, type Frontier } from './merkle-frontier.js';
 import type { ResumedLog } from './signed-resume.js';
 import { buildTree } from './tree-store.js';
 import type { Witness } from './witness.js';
 
-export interface StoredCheckpoint {
-  readonly size: number;
-  readonly rootHash: Buffer;
-  readonly signedAt: Date;
-  readonly keyId: string;
-  readonly body: string;
-  readonly signature: string;
-}
+export type { StoredCheckpoint } from './checkpoint.js';
+// The stored checkpoints' reads, where the log's readers have always found them.
+export { findCheckpoint, latestCheckpoint, listCheckpoints } from '../store/audit-checkpoint-repository.js';
 
 export interface Checkpointer {
   /** Signs a checkpoint of everything committed so far (or returns the latest, when nothing was added). */
@@ -63,46 +63,6 @@ export interface CheckpointerOptions {
   readonly onDamage?: (damage: AuditLogDamaged) => Promise<void>;
 }
 
-interface CheckpointRow {
-  size: number;
-  root_hash: Buffer;
-  signed_at: Date;
-  key_id: string;
-  body: string;
-  signature: string;
-}
-
-const fromRow = (r: CheckpointRow): StoredCheckpoint => ({
-  size: Number(r.size),
-  rootHash: r.root_hash,
-  signedAt: r.signed_at,
-  keyId: r.key_id,
-  body: r.body,
-  signature: r.signature,
-});
-
-export async function latestCheckpoint(db: Db): Promise<StoredCheckpoint | undefined> {
-  const rows = await sql<CheckpointRow>`select * from audit_checkpoints order by size desc limit 1`.execute(
-    db,
-  );
-  return rows.rows[0] ? fromRow(rows.rows[0]) : undefined;
-}
-
-export async function listCheckpoints(
-  db: Db,
-  options: { afterSize?: number | undefined; limit?: number | undefined } = {},
-): Promise<StoredCheckpoint[]> {
-  const rows = await sql<CheckpointRow>`
-    select * from audit_checkpoints where size > ${options.afterSize ?? -1}
-     order by size limit ${options.limit ?? 1_000_000}`.execute(db);
-  return rows.rows.map(fromRow);
-}
-
-export async function findCheckpoint(db: Db, size: number): Promise<StoredCheckpoint | undefined> {
-  const rows = await sql<CheckpointRow>`select * from audit_checkpoints where size = ${size}`.execute(db);
-  return rows.rows[0] ? fromRow(rows.rows[0]) : undefined;
-}
-
 export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
   const { db, origin, signingKey, clock, logger } = options;
   const keyId = publicKeyId(signingKey);
@@ -119,8 +79,7 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
 
   const recordKey = async (): Promise<void> => {
     if (keyRecorded) return;
-    await sql`insert into audit_signing_keys (key_id, public_key_pem) values (${keyId}, ${options.publicKeyPem})
-              on conflict (key_id) do nothing`.execute(db);
+    await insertSigningKey(db, keyId, options.publicKeyPem);
     keyRecorded = true;
   };
 
@@ -160,11 +119,15 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
       { origin, size: BigInt(tree.size), rootHash: frontierRoot(tree), time: clock.now() },
       signingKey,
     );
-    await sql`
-      insert into audit_checkpoints (size, root_hash, signed_at, key_id, body, signature, frontier)
-      values (${tree.size}, ${signed.checkpoint.rootHash}, ${signed.checkpoint.time}, ${keyId}, ${signed.body},
-              ${signed.signature}, ${tree.hashes}::bytea[])
-      on conflict (size) do nothing`.execute(db);
+    await insertCheckpoint(db, {
+      size: tree.size,
+      rootHash: signed.checkpoint.rootHash,
+      time: signed.checkpoint.time,
+      keyId,
+      body: signed.body,
+      signature: signed.signature,
+      frontier: tree.hashes,
+    });
     const kept = (await findCheckpoint(db, tree.size))!;
     if (!kept.rootHash.equals(signed.checkpoint.rootHash)) {
       await damaged(

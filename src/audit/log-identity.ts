@@ -3,17 +3,14 @@
  * keys could never be found together. The store remembers the id of the key it was first written with, and a replica
  * holding another key refuses to start — before it writes a single token.
  */
-import { sql } from 'kysely';
 import { PhigateError } from '../lib/errors.js';
+import { insertLogIdentity, storedLogIdentity } from '../store/audit-log-identity-repository.js';
 import type { Db } from '../store/database.js';
 import { sameKeyId } from './pseudonymizer.js';
 
 export async function claimLogIdentity(db: Db, hmacKeyId: string): Promise<void> {
-  await sql`insert into audit_log_identity (hmac_key_id) values (${hmacKeyId}) on conflict (id) do nothing`.execute(
-    db,
-  );
-  const rows = await sql<{ hmac_key_id: string }>`select hmac_key_id from audit_log_identity`.execute(db);
-  const stored = rows.rows[0]?.hmac_key_id;
+  await insertLogIdentity(db, hmacKeyId);
+  const stored = await storedLogIdentity(db);
   if (stored === undefined || !sameKeyId(stored, hmacKeyId)) {
     throw new PhigateError(
       'invalid',
