@@ -56,6 +56,9 @@ describe('grant event bus (in-process + LISTEN/NOTIFY)', () => {
     const offB = b.subscribe((e) => seenB.push(e.grantId));
     await publish(a, event('g1'));
     assert.deepEqual(seenA, ['g1'], 'in-process delivery follows the commit');
+    // Replica b hears g1 through the database, which may take longer than its own next announcement: events of
+    // different grants carry no order between replicas, so g2 is announced once b has heard g1.
+    await until(() => seenB.length === 1, 'g1 at the other replica');
     await publish(b, event('g2', 'grant.expired'));
     await until(() => seenA.length === 2 && seenB.length === 2, 'cross-replica delivery');
     await sleep(150); // an echo would arrive within this window
