@@ -4,7 +4,7 @@
  * Overdue reviews are found as log time passes (each event, or the engine's `advance`), never by a wall clock:
  * replaying the log raises the same alerts.
  */
-import type { DetectContext, EventInput } from './detect-context.js';
+import { raiseForRequest, type DetectContext, type EventInput } from './detect-context.js';
 import type { RequestState } from './engine-state.js';
 import { detailNumber } from './event-facts.js';
 
@@ -15,19 +15,9 @@ export function onEmergencyActivation(
   req: RequestState,
 ): void {
   const r = ev.record;
-  ctx.raise({
-    kind: 'break-glass',
-    subject: req.requester,
-    at: ctx.now,
-    seq: ev.seq,
-    key: id,
-    evidence: {
-      requestId: id,
-      role: req.role,
-      resource: req.resource,
-      purpose: r.why?.purposeOfUse,
-      patientCount: detailNumber(r, 'patientCount') ?? r.what?.patients?.length ?? 0,
-    },
+  raiseForRequest(ctx, 'break-glass', ev, id, req, {
+    purpose: r.why?.purposeOfUse,
+    patientCount: detailNumber(r, 'patientCount') ?? r.what?.patients?.length ?? 0,
   });
   ctx.state.reviews[id] = {
     subject: req.requester,

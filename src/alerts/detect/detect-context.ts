@@ -11,7 +11,7 @@ import {
   type DetectorKind,
   type EvidenceValue,
 } from './detector-kinds.js';
-import type { EngineState, PersonState } from './engine-state.js';
+import type { EngineState, PersonState, RequestState } from './engine-state.js';
 import type { LocalHours } from './local-hours.js';
 
 /** Facts about people the detectors cannot know from the log; supplied by the server (here: injected). */
@@ -54,6 +54,29 @@ export interface RaisedAlert {
   /** What makes this finding unique within its kind (with the kind, the alert's key). */
   readonly key: string;
   readonly evidence: Record<string, EvidenceValue | undefined>;
+}
+
+/**
+ * Raises an alert about one request at the event being evaluated: its requester is the subject, and the request's
+ * id, role and resource lead the evidence. The key defaults to the request's id (one alert per request and kind).
+ */
+export function raiseForRequest(
+  ctx: DetectContext,
+  kind: DetectorKind,
+  ev: EventInput,
+  id: string,
+  req: Pick<RequestState, 'requester' | 'role' | 'resource'>,
+  evidence: Record<string, EvidenceValue | undefined>,
+  key: string = id,
+): void {
+  ctx.raise({
+    kind,
+    subject: req.requester,
+    at: ctx.now,
+    seq: ev.seq,
+    key,
+    evidence: { requestId: id, role: req.role, resource: req.resource, ...evidence },
+  });
 }
 
 /** Evidence arrays are capped: an alert names a handful of tokens or ids, never a bulk read's worth. */

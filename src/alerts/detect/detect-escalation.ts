@@ -4,7 +4,7 @@
  * the same approver approving the same requester again and again (rubber-stamping). Comparisons with the person's
  * history wait for the learning period; the others need none.
  */
-import type { DetectContext, EventInput } from './detect-context.js';
+import { raiseForRequest, type DetectContext, type EventInput } from './detect-context.js';
 import type { PersonState, RequestState } from './engine-state.js';
 
 /** Denials remembered per person: enough to see a re-request, bounded. */
@@ -60,20 +60,10 @@ function reRequest(
   if (index < 0) return;
   const denial = person.denials[index]!;
   person.denials.splice(index, 1);
-  ctx.raise({
-    kind: 'escalation.re-request',
-    subject: req.requester,
-    at: ctx.now,
-    seq: ev.seq,
-    key: id,
-    evidence: {
-      requestId: id,
-      role: req.role,
-      resource: req.resource,
-      deniedRequestId: denial.requestId,
-      deniedSeq: denial.seq,
-      secondsSinceDenial: Math.round((ctx.now - denial.at) / 1000),
-    },
+  raiseForRequest(ctx, 'escalation.re-request', ev, id, req, {
+    deniedRequestId: denial.requestId,
+    deniedSeq: denial.seq,
+    secondsSinceDenial: Math.round((ctx.now - denial.at) / 1000),
   });
 }
 

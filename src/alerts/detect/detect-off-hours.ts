@@ -5,7 +5,7 @@
  * (`inHoursRoles`). Night-shift staff whose role is used at night are therefore not alerted on. Break-glass grants
  * are left to the break-glass alert.
  */
-import type { DetectContext, EventInput } from './detect-context.js';
+import { raiseForRequest, type DetectContext, type EventInput } from './detect-context.js';
 import type { RequestState } from './engine-state.js';
 import { habitOf } from './habits.js';
 
@@ -26,21 +26,11 @@ function raiseOffHours(ctx: DetectContext, ev: EventInput, id: string, req: Requ
   const habit = usedInHours(ctx, req);
   req.offHoursRaised = true;
   if (habit === undefined) return;
-  ctx.raise({
-    kind: 'off-hours',
-    subject: req.requester,
-    at: ctx.now,
-    seq: ev.seq,
-    key: id,
-    evidence: {
-      requestId: id,
-      role: req.role,
-      resource: req.resource,
-      action: ev.record.action,
-      localTime: ctx.hours.localTime(ctx.now),
-      inHoursGrants: habit.inHours,
-      offHoursGrants: habit.offHours,
-    },
+  raiseForRequest(ctx, 'off-hours', ev, id, req, {
+    action: ev.record.action,
+    localTime: ctx.hours.localTime(ctx.now),
+    inHoursGrants: habit.inHours,
+    offHoursGrants: habit.offHours,
   });
 }
 

@@ -4,7 +4,7 @@
  * activity are not samples, or every baseline would be zero) and against absolute ceilings; and bulk exports:
  * every `COPY … TO STDOUT`, and any result over `volume.bulkRows`. One alert per grant (or hour), kind and scope.
  */
-import type { DetectContext, EventInput } from './detect-context.js';
+import { raiseForRequest, type DetectContext, type EventInput } from './detect-context.js';
 import type { Baseline, Metrics, RequestState, RoleHabit, VolumeBucket } from './engine-state.js';
 import { emptyBucket } from './engine-state.js';
 import type { CompletedResult } from './event-facts.js';
@@ -187,21 +187,19 @@ export function onBulk(
       .map((x) => ({ statementId: x.statementId, how: 'rows', rows: x.rows })),
   ];
   for (const f of found) {
-    ctx.raise({
-      kind: 'bulk-export',
-      subject: req.requester,
-      at: ctx.now,
-      seq: ev.seq,
-      key: `${id}:${f.statementId}:${f.how}`,
-      evidence: {
-        requestId: id,
-        role: req.role,
-        resource: req.resource,
+    raiseForRequest(
+      ctx,
+      'bulk-export',
+      ev,
+      id,
+      req,
+      {
         how: f.how,
         rows: f.rows,
         statementId: f.statementId,
         threshold,
       },
-    });
+      `${id}:${f.statementId}:${f.how}`,
+    );
   }
 }
