@@ -4,14 +4,8 @@
  * tokens (the pseudonymizer), so that a disclosures report can find every grant that covered a patient while the log
  * itself never holds an identifier.
  */
-import type {
-  AuditEventInput,
-  AuditHow,
-  AuditOutcome,
-  AuditWhat,
-  AuditWho,
-  AuditWhy,
-} from '../audit/event.js';
+import type { AuditEventInput, AuditHow, AuditOutcome, AuditWhat, AuditWhy } from '../audit/event.js';
+import { whoOf } from '../audit/audit-who.js';
 import type { AuditAction } from '../audit/actions.js';
 import type { Pseudonymizer } from '../audit/pseudonymizer.js';
 import type { Principal } from '../identity/principal.js';
@@ -74,10 +68,6 @@ export interface AccessAudit {
 export interface ApproverRef {
   readonly id: string;
   readonly name?: string | undefined;
-}
-
-export function whoOf(p: Principal): AuditWho {
-  return { actor: p.id, issuer: p.issuer, subject: p.subject, name: p.displayName, groups: p.groups };
 }
 
 function howOf(p: Principal, options: MutationOptions | undefined, row?: AccessRequest): AuditHow {

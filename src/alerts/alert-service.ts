@@ -2,6 +2,7 @@
  * Alerts for auditors (the privacy office, security operations): the alerts with their delivery state per channel,
  * and the replay of dead letters. Auditors only; every read, replay and refusal is an audit event.
  */
+import { whoOf } from '../audit/audit-who.js';
 import type { AuditAction } from '../audit/actions.js';
 import type { AuditEventInput } from '../audit/event.js';
 import type { Principal } from '../identity/principal.js';
@@ -61,15 +62,8 @@ export interface AlertServiceOptions {
 
 export function createAlertService(options: AlertServiceOptions): AlertService {
   const { db, clock } = options;
-  const who = (p: Principal) => ({
-    actor: p.id,
-    issuer: p.issuer,
-    subject: p.subject,
-    name: p.displayName,
-    groups: p.groups,
-  });
   const record = (p: Principal, event: Omit<AuditEventInput, 'who' | 'how'>) =>
-    options.audit.append([{ ...event, who: who(p), how: { tokenId: p.tokenId } }]);
+    options.audit.append([{ ...event, who: whoOf(p), how: { tokenId: p.tokenId } }]);
 
   const requireAuditor = async (p: Principal, action: AuditAction): Promise<void> => {
     if (options.isAuditor(p)) return;

@@ -2,6 +2,7 @@
  * The door of the auditor read API: only auditors read the log, and every read (or refused attempt) is itself
  * appended to it — looking at the log leaves a trace in it.
  */
+import { whoOf } from './audit-who.js';
 import type { Principal } from '../identity/principal.js';
 import { PhigateError } from '../lib/errors.js';
 import type { AuditAction } from './actions.js';
@@ -24,13 +25,6 @@ export function createAuditorGate(
   writer: Pick<AuditWriter, 'append'>,
   isAuditor: (p: Principal) => boolean,
 ): AuditorGate {
-  const who = (p: Principal) => ({
-    actor: p.id,
-    issuer: p.issuer,
-    subject: p.subject,
-    name: p.displayName,
-    groups: p.groups,
-  });
   return {
     async requireAuditor(p, action) {
       if (isAuditor(p)) return;
@@ -39,7 +33,7 @@ export function createAuditorGate(
           action,
           outcome: 'refused',
           reasonCode: 'audit.auditors-only',
-          who: who(p),
+          who: whoOf(p),
           how: { tokenId: p.tokenId },
         },
       ]);
@@ -48,7 +42,7 @@ export function createAuditorGate(
 
     record(p, action, detail, extra = {}) {
       return writer.append([
-        { action, outcome: 'success', who: who(p), how: { tokenId: p.tokenId }, detail, ...extra },
+        { action, outcome: 'success', who: whoOf(p), how: { tokenId: p.tokenId }, detail, ...extra },
       ]);
     },
   };
