@@ -12,7 +12,7 @@ import type { RunningPhigate } from '../server/start.js';
 import { startPhigate } from '../server/start.js';
 import { isPhigateError } from '../lib/errors.js';
 import { startTestPhigate, type TestPhigate } from '../../test/support/phigate.js';
-import { runCli, REPO_ROOT } from '../../test/support/cli.js';
+import { ANALYST_REQUEST, runCli, REPO_ROOT } from '../../test/support/cli.js';
 
 describe('CLI messages', () => {
   let server: TestPhigate;
@@ -22,19 +22,7 @@ describe('CLI messages', () => {
     PHIGATE_API_URL: phigate.url,
     PHIGATE_TOKEN: tokens[user]!,
   });
-  const request = (justification: string) => [
-    'request',
-    '--resource',
-    'clinic-db',
-    '--role',
-    'analyst-encounters',
-    '--purpose',
-    'HQUALIMP',
-    '--patient',
-    'MRN-DEMO-0007',
-    '--justification',
-    justification,
-  ];
+  const request = (justification: string) => [...ANALYST_REQUEST, '--justification', justification];
 
   before(async () => {
     server = await startTestPhigate({ policy: demoPolicy() });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { demoPolicy } from '../demo/demo.js';
 import { startTestPhigate, type TestPhigate } from '../../test/support/phigate.js';
-import { REPO_ROOT, runCli } from '../../test/support/cli.js';
+import { ANALYST_REQUEST, REPO_ROOT, runCli } from '../../test/support/cli.js';
 
 describe('phigate status, token and --version', () => {
   let server: TestPhigate;
@@ -38,23 +38,7 @@ describe('phigate status, token and --version', () => {
   });
 
   it('shows who you are, token expiry and what awaits your approval', async () => {
-    const ask = await runCli(
-      [
-        '--json',
-        'request',
-        '--resource',
-        'clinic-db',
-        '--role',
-        'analyst-encounters',
-        '--purpose',
-        'HQUALIMP',
-        '--patient',
-        'MRN-DEMO-0007',
-        '--justification',
-        'Status test',
-      ],
-      as('dan'),
-    );
+    const ask = await runCli(['--json', ...ANALYST_REQUEST, '--justification', 'Status test'], as('dan'));
     const id = (JSON.parse(ask.stdout) as { id: string }).id;
     const dan = await runCli(['status'], as('dan'));
     assert.equal(dan.code, 0, dan.stderr);

@@ -9,19 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { demoPolicy } from '../demo/demo.js';
 import type { RunningPhigate } from '../server/start.js';
 import { startTestPhigate, type TestPhigate } from '../../test/support/phigate.js';
-import { runCli, spawnCli, REPO_ROOT, type CliResult } from '../../test/support/cli.js';
+import { ANALYST_REQUEST, runCli, spawnCli, REPO_ROOT, type CliResult } from '../../test/support/cli.js';
 
-const analyst = [
-  'request',
-  '--resource',
-  'clinic-db',
-  '--role',
-  'analyst-encounters',
-  '--purpose',
-  'HQUALIMP',
-  '--patient',
-  'MRN-DEMO-0007',
-];
+const analyst = ANALYST_REQUEST;
 
 describe('phigate CLI against a running server', () => {
   let server: TestPhigate;

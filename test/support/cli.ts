@@ -39,3 +39,16 @@ export function runCli(
     });
   });
 }
+
+/** The demo's analyst request (a synthetic patient), without its justification: `[...ANALYST_REQUEST, '--justification', …]`. */
+export const ANALYST_REQUEST: readonly string[] = [
+  'request',
+  '--resource',
+  'clinic-db',
+  '--role',
+  'analyst-encounters',
+  '--purpose',
+  'HQUALIMP',
+  '--patient',
+  'MRN-DEMO-0007',
+];
