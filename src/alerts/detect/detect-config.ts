@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../../lib/duration.js';
-import { DETECT_SEVERITIES, DETECTOR_KIND_NAMES, type DetectorKind } from './detector-kinds.js';
+import { ALERT_SEVERITIES } from '../alert-severity.js';
+import { DETECTOR_KIND_NAMES, type DetectorKind } from './detector-kinds.js';
 
 const duration = z
   .string()
@@ -24,7 +25,7 @@ const count = (min: number, max: number) => z.number().int().min(min).max(max);
 const clockTime = z.string().refine((s) => /^([01]\d|2[0-3]):[0-5]\d$/.test(s), 'expected HH:MM (24-hour)');
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 const kind = z.enum(DETECTOR_KIND_NAMES as [DetectorKind, ...DetectorKind[]]);
-const severity = z.enum(DETECT_SEVERITIES);
+const severity = z.enum(ALERT_SEVERITIES);
 
 /** A per-metric number: statements, rows, distinct patients. */
 const perMetric = (d: { statements: number; rows: number; patients: number }) =>

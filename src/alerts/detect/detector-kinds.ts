@@ -4,15 +4,12 @@
  * patient TOKENS and counts — never PHI, never free text a person typed. Delivery's registry of every alert kind
  * (`src/alerts/alert-kinds.ts`) is built from this table, so a detector's kind is deliverable by construction.
  */
-import { ALERT_SEVERITIES, type AlertSeverity } from '../alert-severity.js';
-
-export const DETECT_SEVERITIES = ALERT_SEVERITIES;
-export type DetectSeverity = AlertSeverity;
+import type { AlertSeverity } from '../alert-severity.js';
 
 export interface DetectorKindInfo {
   /** One line for people. */
   readonly title: string;
-  readonly severity: DetectSeverity;
+  readonly severity: AlertSeverity;
   /** Keys of the evidence this kind may carry; the engine drops any other (tests assert none is produced). */
   readonly evidence: readonly string[];
 }
@@ -111,7 +108,7 @@ export type Evidence = Readonly<Record<string, EvidenceValue>>;
 /** What a detector raises. `key` is stable for the same finding, so a re-evaluation can be deduplicated. */
 export interface DetectedAlert {
   readonly kind: DetectorKind;
-  readonly severity: DetectSeverity;
+  readonly severity: AlertSeverity;
   /** Who the alert is about: a principal id (`issuer#subject`), or `address:<ip>` for anonymous probing. */
   readonly subject: string;
   /** When the finding happened (the triggering event's `recordedAt`, or the deadline that passed). */
