@@ -166,15 +166,20 @@ interface Held {
   readonly claimId: string;
 }
 
-/** Marks a claimed delivery delivered; false when the claim was lost meanwhile (its lease ended). */
-export async function recordDelivered(db: Db, held: Held, at: Date): Promise<boolean> {
-  const r = await db
+/** An update of the delivery `held` names, which changes nothing once its claim is lost (its lease ended). */
+function updateHeld(db: Db, held: Held) {
+  return db
     .updateTable('alert_deliveries')
-    .set({ status: 'delivered', delivered_at: at, claim_id: null, next_attempt_at: at, last_error: null })
     .where('alert_id', '=', held.alertId)
     .where('channel', '=', held.channel)
     .where('claim_id', '=', held.claimId)
-    .where('status', '=', 'pending')
+    .where('status', '=', 'pending');
+}
+
+/** Marks a claimed delivery delivered; false when the claim was lost meanwhile (its lease ended). */
+export async function recordDelivered(db: Db, held: Held, at: Date): Promise<boolean> {
+  const r = await updateHeld(db, held)
+    .set({ status: 'delivered', delivered_at: at, claim_id: null, next_attempt_at: at, last_error: null })
     .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
@@ -188,31 +193,21 @@ export async function recordFailed(
   held: Held,
   failure: { readonly error: string; readonly retryAt: Date | undefined; readonly at: Date },
 ): Promise<boolean> {
-  const r = await db
-    .updateTable('alert_deliveries')
+  const r = await updateHeld(db, held)
     .set({
       status: failure.retryAt === undefined ? 'dead' : 'pending',
       next_attempt_at: failure.retryAt ?? failure.at,
       last_error: failure.error.slice(0, 500),
       claim_id: null,
     })
-    .where('alert_id', '=', held.alertId)
-    .where('channel', '=', held.channel)
-    .where('claim_id', '=', held.claimId)
-    .where('status', '=', 'pending')
     .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
 /** Gives back a claim without counting its attempt (the worker stopped before it knew the outcome). */
 export async function releaseClaim(db: Db, held: Held, at: Date): Promise<void> {
-  await db
-    .updateTable('alert_deliveries')
+  await updateHeld(db, held)
     .set((eb) => ({ claim_id: null, next_attempt_at: at, attempts: eb('attempts', '-', 1) }))
-    .where('alert_id', '=', held.alertId)
-    .where('channel', '=', held.channel)
-    .where('claim_id', '=', held.claimId)
-    .where('status', '=', 'pending')
     .execute();
 }
 
